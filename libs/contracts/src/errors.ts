@@ -1,0 +1,32 @@
+/** Machine-readable error codes shared by the HTTP API (problem+json `code`) and job failures. */
+export enum ErrorCode {
+  ValidationFailed = 'validation_failed',
+  MalformedJson = 'malformed_json',
+  PayloadTooLarge = 'payload_too_large',
+  UnsupportedMediaType = 'unsupported_media_type',
+  Unauthorized = 'unauthorized',
+  NotFound = 'not_found',
+  IdempotencyConflict = 'idempotency_conflict',
+  QueueFull = 'queue_full',
+  ServiceUnavailable = 'service_unavailable',
+  InvalidJobPayload = 'invalid_job_payload',
+  InferenceFailed = 'inference_failed',
+  Internal = 'internal_error',
+}
+
+/** One problem with one field of a request, as listed in a problem+json `errors` array. */
+export interface FieldError {
+  /** JSON path of the field, e.g. `items[3].text`. */
+  field: string;
+  message: string;
+}
+
+/** RFC 9457 problem details, as every error response of the gateway carries. */
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  code: ErrorCode;
+  errors?: FieldError[];
+}

@@ -1,0 +1,6 @@
+export * from './labels';
+export * from './queues';
+export * from './jobs';
+export * from './errors';
+export * from './validation';
+export * from './api';

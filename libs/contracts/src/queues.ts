@@ -1,0 +1,26 @@
+/**
+ * Queue names. WARNING: renaming a queue strands every job already waiting under the old name;
+ * add a new queue and drain the old one instead.
+ */
+export enum QueueName {
+  Sentiment = 'sentiment',
+}
+
+/** Job names on the sentiment queue. Each has exactly one handler in the inference worker. */
+export enum SentimentJobName {
+  Classify = 'classify',
+}
+
+/** Default BullMQ key prefix; deployments and test runs set their own to share one Redis. */
+export const DEFAULT_QUEUE_PREFIX = 'rm';
+
+/** Redis keys outside BullMQ's own, derived from the same prefix so one prefix isolates a deployment. */
+export const redisKeys = {
+  /** Sorted set: worker id -> last heartbeat (ms since epoch). */
+  workerHeartbeats: (prefix: string) => `${prefix}:workers:heartbeats`,
+  /** Capped stream of every prediction, the drift monitor's input. */
+  predictionStream: (prefix: string) => `${prefix}:predictions`,
+};
+
+/** A worker whose last heartbeat is older than this is considered gone. */
+export const WORKER_HEARTBEAT_TTL_MS = 15_000;

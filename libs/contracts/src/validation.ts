@@ -1,0 +1,62 @@
+import { CLIENT_ID_PATTERN, ClassifyJobPayload, TextItem } from './jobs';
+
+/** Default limits; each service can lower or raise them through its configuration. */
+export const DEFAULT_MAX_TEXT_CHARS = 5_000;
+export const DEFAULT_MAX_BATCH_ITEMS = 256;
+export const MAX_SOURCE_CHARS = 64;
+
+/** Why a text is unusable, or undefined when it is fine. The gateway and the producer client share these rules. */
+export function textProblem(text: unknown, maxChars: number): string | undefined {
+  if (typeof text !== 'string') return 'must be a string';
+  if (text.trim().length === 0) return 'must not be empty or only whitespace';
+  if (text.length > maxChars) return `must be at most ${maxChars} characters (got ${text.length})`;
+  return undefined;
+}
+
+export function clientIdProblem(id: unknown): string | undefined {
+  if (typeof id !== 'string') return 'must be a string';
+  if (!CLIENT_ID_PATTERN.test(id)) {
+    return 'must be 1-128 characters of letters, digits, "_", "." or "-", starting with a letter or digit';
+  }
+  return undefined;
+}
+
+export function sourceProblem(source: unknown): string | undefined {
+  if (typeof source !== 'string') return 'must be a string';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(source)) return `must be 1-${MAX_SOURCE_CHARS} characters of letters, digits, "_", "." or "-"`;
+  return undefined;
+}
+
+export type PayloadCheck = { ok: true; payload: ClassifyJobPayload } | { ok: false; reason: string };
+
+/**
+ * Validates a classify job payload as read from the queue. The worker fails such a job at once,
+ * without retries, when this says no: a malformed payload will not get better by retrying.
+ */
+export function checkClassifyPayload(data: unknown, maxChars: number, maxItems: number): PayloadCheck {
+  if (typeof data !== 'object' || data === null) return { ok: false, reason: 'payload is not an object' };
+  const candidate = data as Partial<ClassifyJobPayload> & Record<string, unknown>;
+  if (candidate.v !== 1) return { ok: false, reason: `unsupported payload version ${String(candidate.v)}` };
+  if (!Array.isArray(candidate.items) || candidate.items.length === 0) {
+    return { ok: false, reason: 'items must be a non-empty array' };
+  }
+  if (candidate.items.length > maxItems) {
+    return { ok: false, reason: `items has ${candidate.items.length} entries, at most ${maxItems} allowed` };
+  }
+  for (const [index, item] of (candidate.items as unknown[]).entries()) {
+    if (typeof item !== 'object' || item === null) return { ok: false, reason: `items[${index}] is not an object` };
+    const { id, text } = item as Partial<TextItem>;
+    const idIssue = typeof id === 'string' && id.length > 0 && id.length <= 256 ? undefined : 'must be a non-empty string';
+    if (idIssue) return { ok: false, reason: `items[${index}].id ${idIssue}` };
+    const textIssue = textProblem(text, maxChars);
+    if (textIssue) return { ok: false, reason: `items[${index}].text ${textIssue}` };
+  }
+  if (candidate.source !== undefined) {
+    const issue = sourceProblem(candidate.source);
+    if (issue) return { ok: false, reason: `source ${issue}` };
+  }
+  if (typeof candidate.enqueuedAt !== 'number' || !Number.isFinite(candidate.enqueuedAt)) {
+    return { ok: false, reason: 'enqueuedAt must be a timestamp in ms' };
+  }
+  return { ok: true, payload: candidate as ClassifyJobPayload };
+}

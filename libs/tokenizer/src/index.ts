@@ -1,0 +1,3 @@
+export { SentimentTokenizer } from './sentiment-tokenizer';
+export type { EncodedText, PaddedBatch, TokenizerOptions } from './sentiment-tokenizer';
+export { preprocessTweet } from './preprocess';
