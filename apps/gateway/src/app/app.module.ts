@@ -1,0 +1,49 @@
+import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { SentimentProducer } from '@reputation-monitor/producer-client';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { HealthController } from './health/health.controller';
+import { ProblemFilter } from './problem/problem.filter';
+import { SentimentController } from './sentiment/sentiment.controller';
+import { GATEWAY_CONFIG } from './tokens';
+import type { GatewayConfig } from './gateway-config';
+
+@Module({})
+export class AppModule implements OnApplicationShutdown {
+  constructor(@Inject(SentimentProducer) private readonly producer: SentimentProducer) {}
+
+  static forConfig(config: GatewayConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [TerminusModule.forRoot({ errorLogStyle: 'pretty' })],
+      controllers: [SentimentController, HealthController],
+      providers: [
+        { provide: GATEWAY_CONFIG, useValue: config },
+        {
+          provide: SentimentProducer,
+          useFactory: async () => {
+            const producer = new SentimentProducer({
+              redisUrl: config.redisUrl,
+              prefix: config.queuePrefix,
+              maxTextChars: config.maxTextChars,
+              maxBatchItems: config.maxBatchItems,
+              maxQueueDepth: config.maxQueueDepth,
+              retryAfterSeconds: config.retryAfterSeconds,
+              retention: config.jobRetention,
+              attempts: config.jobAttempts,
+            });
+            await producer.ready();
+            return producer;
+          },
+        },
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_FILTER, useClass: ProblemFilter },
+      ],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.producer.close();
+  }
+}

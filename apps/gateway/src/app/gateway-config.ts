@@ -1,0 +1,56 @@
+import { DEFAULT_MAX_BATCH_ITEMS, DEFAULT_MAX_TEXT_CHARS, DEFAULT_QUEUE_PREFIX } from '@reputation-monitor/contracts';
+import { EnvReader } from '@reputation-monitor/config';
+
+export interface GatewayConfig {
+  port: number;
+  host: string;
+  redisUrl: string;
+  queuePrefix: string;
+  /** How long a request waits for its result before answering 202 with a status URL. */
+  syncTimeoutMs: number;
+  maxTextChars: number;
+  maxBatchItems: number;
+  /** Largest accepted request body, in bytes. */
+  maxBodyBytes: number;
+  /** Waiting jobs above which new work is refused with 429 (0 = unlimited). */
+  maxQueueDepth: number;
+  retryAfterSeconds: number;
+  /** Accepted API keys; empty means /v1 is open. */
+  apiKeys: string[];
+  /** How long finished jobs stay readable, which is also how long an idempotent id is remembered. */
+  jobRetention: { completedAgeSeconds: number; completedCount: number; failedAgeSeconds: number; failedCount: number };
+  jobAttempts: number;
+}
+
+export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+  const read = new EnvReader(env);
+  const maxTextChars = read.int('MAX_TEXT_CHARS', { default: DEFAULT_MAX_TEXT_CHARS, min: 1, max: 1_000_000 });
+  const maxBatchItems = read.int('MAX_BATCH_ITEMS', { default: DEFAULT_MAX_BATCH_ITEMS, min: 1, max: 100_000 });
+  const config: GatewayConfig = {
+    port: read.int('PORT', { default: 3000, min: 0, max: 65_535 }),
+    host: read.string('HOST', '0.0.0.0'),
+    redisUrl: read.redisUrl('REDIS_URL', 'redis://127.0.0.1:6379'),
+    queuePrefix: read.string('QUEUE_PREFIX', DEFAULT_QUEUE_PREFIX),
+    syncTimeoutMs: read.int('SYNC_TIMEOUT_MS', { default: 10_000, min: 0, max: 300_000 }),
+    maxTextChars,
+    maxBatchItems,
+    // Room for every item at the character limit, JSON escaping (up to 6 bytes per char) aside.
+    maxBodyBytes: read.int('MAX_BODY_BYTES', { default: Math.max(1_048_576, maxBatchItems * (maxTextChars * 4 + 256)), min: 1_024, max: 1 << 30 }),
+    maxQueueDepth: read.int('MAX_QUEUE_DEPTH', { default: 10_000, min: 0, max: 100_000_000 }),
+    retryAfterSeconds: read.int('RETRY_AFTER_SECONDS', { default: 2, min: 1, max: 3_600 }),
+    apiKeys: read.list('API_KEYS'),
+    jobRetention: {
+      completedAgeSeconds: read.int('RESULT_TTL_SECONDS', { default: 3_600, min: 1, max: 30 * 86_400 }),
+      completedCount: read.int('RESULT_MAX_COUNT', { default: 100_000, min: 1, max: 100_000_000 }),
+      failedAgeSeconds: read.int('FAILED_TTL_SECONDS', { default: 7 * 86_400, min: 1, max: 90 * 86_400 }),
+      failedCount: read.int('FAILED_MAX_COUNT', { default: 10_000, min: 1, max: 100_000_000 }),
+    },
+    jobAttempts: read.int('JOB_ATTEMPTS', { default: 3, min: 1, max: 20 }),
+  };
+  read.check(
+    config.apiKeys.every((key) => key.length >= 16),
+    'API_KEYS must be a comma-separated list of keys of at least 16 characters each',
+  );
+  read.done();
+  return config;
+}

@@ -1,0 +1,67 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { WORKER_HEARTBEAT_TTL_MS, redisKeys } from '@reputation-monitor/contracts';
+import { SentimentProducer } from '@reputation-monitor/producer-client';
+import { Public } from '../auth/api-key.guard';
+import { GATEWAY_CONFIG } from '../tokens';
+import type { GatewayConfig } from '../gateway-config';
+
+const CHECK_TIMEOUT_MS = 1_000;
+
+@ApiTags('health')
+@Public()
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly producer: SentimentProducer,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+  ) {}
+
+  @Get('live')
+  @HealthCheck()
+  @ApiOperation({ summary: 'The process is up (cheap; no dependencies checked)' })
+  live() {
+    return this.health.check([]);
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  @ApiOperation({ summary: 'Redis answers and at least one inference worker has sent a heartbeat recently' })
+  ready() {
+    return this.health.check([() => this.redis(), () => this.workers()]);
+  }
+
+  private async redis() {
+    const check = this.indicators.check('redis');
+    try {
+      await withTimeout(this.producer.redis.ping(), CHECK_TIMEOUT_MS);
+      return check.up();
+    } catch (error) {
+      return check.down({ message: (error as Error).message });
+    }
+  }
+
+  private async workers() {
+    const check = this.indicators.check('workers');
+    try {
+      const since = Date.now() - WORKER_HEARTBEAT_TTL_MS;
+      const alive = await withTimeout(
+        this.producer.redis.zcount(redisKeys.workerHeartbeats(this.config.queuePrefix), since, '+inf'),
+        CHECK_TIMEOUT_MS,
+      );
+      return alive > 0 ? check.up({ alive }) : check.down({ alive, message: 'no inference worker heartbeat' });
+    } catch (error) {
+      return check.down({ message: (error as Error).message });
+    }
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref()),
+  ]);
+}

@@ -1,0 +1,126 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { AcceptedJob, BatchResult, ErrorCode, JobStatusView, SentimentResult } from '@reputation-monitor/contracts';
+import { DraftItem, ResultTimeoutError, SentimentProducer } from '@reputation-monitor/producer-client';
+import { ProblemException, problem, validationProblem } from '../problem/problem';
+import { GATEWAY_CONFIG } from '../tokens';
+import type { GatewayConfig } from '../gateway-config';
+import {
+  AcceptedJobDto,
+  BatchRequestDto,
+  BatchResponseDto,
+  JobStatusDto,
+  ProblemDto,
+  SentimentRequestDto,
+  SentimentResponseDto,
+} from './dto';
+
+const JOB_ID_PATTERN = /^[A-Za-z0-9_.-]{1,200}$/;
+
+@ApiTags('sentiment')
+@ApiBearerAuth()
+@ApiSecurity('api-key')
+@ApiResponse({ status: 401, type: ProblemDto, description: 'Missing or wrong API key (when keys are configured).' })
+@Controller('v1')
+export class SentimentController {
+  constructor(
+    private readonly producer: SentimentProducer,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+  ) {}
+
+  @Post('sentiment')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Classify one text', description: 'Waits for the result up to SYNC_TIMEOUT_MS, then answers 202 with a status URL.' })
+  @ApiQuery({ name: 'wait', required: false, enum: ['true', 'false'], description: 'false: answer 202 at once.' })
+  @ApiOkResponse({ type: SentimentResponseDto })
+  @ApiAcceptedResponse({ type: AcceptedJobDto })
+  @ApiResponse({ status: 409, type: ProblemDto, description: 'The id was already used for a different text.' })
+  @ApiResponse({ status: 422, type: ProblemDto, description: 'Invalid input; `errors` names each field.' })
+  @ApiResponse({ status: 429, type: ProblemDto, description: 'Queue full; see Retry-After.' })
+  async classifyOne(
+    @Body() body: SentimentRequestDto,
+    @Query('wait') wait: string | undefined,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<SentimentResult | AcceptedJob> {
+    const started = performance.now();
+    const shouldWait = parseWait(wait);
+    const job = await this.producer.enqueue([{ text: body.text, id: body.id }], { source: body.source });
+    const result = shouldWait ? await this.awaitResult(job.jobId) : undefined;
+    if (!result) return accepted(response, job.jobId);
+    return {
+      ...result.predictions[0],
+      model: result.model,
+      timings: { ...result.timings, totalMs: Math.round(performance.now() - started) },
+    } as SentimentResult;
+  }
+
+  @Post('sentiment/batch')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Classify many texts in one job', description: 'Results come back in request order.' })
+  @ApiQuery({ name: 'wait', required: false, enum: ['true', 'false'], description: 'false: answer 202 at once.' })
+  @ApiOkResponse({ type: BatchResponseDto })
+  @ApiAcceptedResponse({ type: AcceptedJobDto })
+  @ApiResponse({ status: 409, type: ProblemDto })
+  @ApiResponse({ status: 422, type: ProblemDto })
+  @ApiResponse({ status: 429, type: ProblemDto })
+  async classifyBatch(
+    @Body() body: BatchRequestDto,
+    @Query('wait') wait: string | undefined,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<BatchResult | AcceptedJob> {
+    const started = performance.now();
+    const shouldWait = parseWait(wait);
+    const items: DraftItem[] = body.items.map((item) => ({ text: item.text, id: item.id }));
+    const job = await this.producer.enqueue(items, { source: body.source });
+    const result = shouldWait ? await this.awaitResult(job.jobId) : undefined;
+    if (!result) return accepted(response, job.jobId);
+    return {
+      jobId: job.jobId,
+      model: result.model,
+      results: result.predictions,
+      timings: { ...result.timings, totalMs: Math.round(performance.now() - started) },
+    } as BatchResult;
+  }
+
+  @Get('jobs/:id')
+  @ApiOperation({ summary: 'Status and results of a job' })
+  @ApiOkResponse({ type: JobStatusDto })
+  @ApiResponse({ status: 404, type: ProblemDto, description: 'Unknown or expired job id.' })
+  async job(@Param('id') id: string): Promise<JobStatusView> {
+    const view = JOB_ID_PATTERN.test(id) ? await this.producer.getJob(id) : undefined;
+    if (!view) throw new ProblemException(problem(404, ErrorCode.NotFound, `no job with id "${id}" (unknown, or its result has expired)`));
+    return view;
+  }
+
+  private async awaitResult(jobId: string) {
+    if (this.config.syncTimeoutMs === 0) return undefined;
+    try {
+      return await this.producer.waitForResult(jobId, this.config.syncTimeoutMs);
+    } catch (error) {
+      if (error instanceof ResultTimeoutError) return undefined;
+      throw error;
+    }
+  }
+}
+
+function parseWait(wait: string | undefined): boolean {
+  if (wait === undefined || wait === 'true') return true;
+  if (wait === 'false') return false;
+  throw validationProblem([{ field: 'wait', message: 'must be true or false' }]);
+}
+
+function accepted(response: Response, jobId: string): AcceptedJob {
+  const statusUrl = `/v1/jobs/${jobId}`;
+  response.status(202).location(statusUrl);
+  return { jobId, status: 'queued', statusUrl };
+}

@@ -1,0 +1,34 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ConfigError } from '@reputation-monitor/config';
+import { AppModule } from './app/app.module';
+import { loadGatewayConfig } from './app/gateway-config';
+import { setupOpenApi } from './app/openapi';
+import { jsonBody } from './app/problem/json-body';
+import { createValidationPipe } from './app/problem/validation-pipe';
+
+async function bootstrap(): Promise<void> {
+  const config = loadGatewayConfig();
+  const logger = new Logger('gateway');
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config), { bodyParser: false });
+  app.disable('x-powered-by');
+  app.use(jsonBody(config.maxBodyBytes));
+  app.useGlobalPipes(createValidationPipe());
+  app.enableShutdownHooks();
+  setupOpenApi(app);
+  await app.listen(config.port, config.host);
+  if (config.apiKeys.length === 0) {
+    logger.warn('API_KEYS is not set: /v1 is open to anyone who can reach this port');
+  } else {
+    logger.log(`API keys required on /v1 (${config.apiKeys.length} configured)`);
+  }
+  logger.log(`listening on ${await app.getUrl()} (docs at /docs)`);
+}
+
+bootstrap().catch((error: Error) => {
+  if (error instanceof ConfigError) console.error(error.message);
+  else new Logger('gateway').error(error.message, error.stack);
+  process.exit(1);
+});

@@ -1,0 +1,37 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Job, UnrecoverableError } from 'bullmq';
+import { ClassifyJobResult, Prediction, checkClassifyPayload } from '@reputation-monitor/contracts';
+import { PredictionStream } from './prediction-stream';
+import { SentimentEngine } from './sentiment-engine';
+import { WORKER_CONFIG } from './tokens';
+import type { WorkerConfig } from './worker-config';
+
+/** Handles `classify` jobs: validate, score through the shared batcher, record, return. */
+@Injectable()
+export class ClassifyHandler {
+  constructor(
+    private readonly engine: SentimentEngine,
+    private readonly stream: PredictionStream,
+    @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
+  ) {}
+
+  async handle(job: Job): Promise<ClassifyJobResult> {
+    const pickedUp = Date.now();
+    const check = checkClassifyPayload(job.data, this.config.maxTextChars, this.config.maxBatchItems);
+    // A malformed payload fails the same way every time: fail at once, no retries.
+    if (!check.ok) throw new UnrecoverableError(`invalid job payload: ${check.reason}`);
+    const { items, source, enqueuedAt } = check.payload;
+
+    const scored = await this.engine.score(items.map((item) => item.text));
+    const predictions: Prediction[] = scored.map((score, index) => ({ id: items[index].id, ...score }));
+    const model = this.engine.modelInfo;
+    const done = Date.now();
+    await this.stream.append(predictions, model, source, done);
+    return {
+      v: 1,
+      model,
+      predictions,
+      timings: { queueMs: Math.max(0, (job.processedOn ?? pickedUp) - enqueuedAt), processingMs: done - pickedUp },
+    };
+  }
+}

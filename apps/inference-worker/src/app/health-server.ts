@@ -1,0 +1,59 @@
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { QueueConsumer } from './queue-consumer';
+import { SentimentEngine } from './sentiment-engine';
+import { REDIS, WORKER_CONFIG } from './tokens';
+import type { WorkerConfig } from './worker-config';
+
+/**
+ * The worker serves no API, only this small port: `/health/live` answers while the process runs,
+ * `/health/ready` once the model is loaded, the queue is consumed and Redis answers.
+ */
+@Injectable()
+export class HealthServer implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(HealthServer.name);
+  private server: Server | undefined;
+
+  constructor(
+    private readonly engine: SentimentEngine,
+    private readonly consumer: QueueConsumer,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.server = createServer((request, response) => {
+      const send = (status: number, body: unknown) => {
+        response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      };
+      if (request.url === '/health/live') return send(200, { status: 'ok' });
+      if (request.url === '/health/ready') {
+        this.readiness().then(({ ready, checks }) => send(ready ? 200 : 503, { status: ready ? 'ok' : 'error', checks }));
+        return;
+      }
+      send(404, { status: 404, title: 'Not Found' });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(this.config.healthPort, this.config.healthHost, resolve));
+    const { port } = this.server.address() as AddressInfo;
+    this.logger.log(`health on http://${this.config.healthHost}:${port}/health/ready`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await new Promise((resolve) => this.server?.close(resolve) ?? resolve(undefined));
+  }
+
+  private async readiness(): Promise<{ ready: boolean; checks: Record<string, string> }> {
+    const redis = await Promise.race([
+      this.redis.ping().then(() => 'up'),
+      new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 1_000).unref()),
+    ]).catch((error: Error) => `down: ${error.message}`);
+    const checks = {
+      redis,
+      model: this.engine.ready ? 'loaded' : (this.engine.failure?.message ?? 'loading'),
+      queue: this.consumer.running ? 'consuming' : 'stopped',
+    };
+    return { ready: redis === 'up' && this.engine.ready && this.consumer.running, checks };
+  }
+}

@@ -1,0 +1,130 @@
+export interface BatchPolicy {
+  /** Upper bound on padded tokens (texts x longest text) in one batch. */
+  maxTokens: number;
+  maxTexts: number;
+  /** How long a text waits for others when the model is idle. */
+  maxWaitMs: number;
+}
+
+export interface BatchStats {
+  texts: number;
+  realTokens: number;
+  paddedTokens: number;
+  computeMs: number;
+}
+
+/** Runs one batch of token id sequences and returns one score row per sequence, in order. */
+export type BatchRunner = (sequences: number[][]) => Promise<{ scores: number[][]; computeMs: number }>;
+
+interface Pending {
+  ids: number[];
+  arrivedAt: number;
+  resolve: (scores: number[]) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Packs texts from concurrent jobs into inference batches. One batch runs at a time; texts that
+ * arrive meanwhile wait and go in the next one. Each batch holds texts of similar length (so little
+ * is padded) and always includes the oldest waiting text (so nothing starves).
+ */
+export class MicroBatcher {
+  private pending: Pending[] = [];
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly runner: BatchRunner,
+    private readonly policy: BatchPolicy,
+    private readonly onBatch: (stats: BatchStats) => void = () => undefined,
+  ) {}
+
+  /** Scores for each sequence, in the order given. */
+  submit(sequences: number[][]): Promise<number[][]> {
+    const now = performance.now();
+    const results = sequences.map(
+      (ids) =>
+        new Promise<number[]>((resolve, reject) => {
+          if (ids.length > this.policy.maxTokens) {
+            reject(new RangeError(`a text of ${ids.length} tokens exceeds the batch budget of ${this.policy.maxTokens}`));
+            return;
+          }
+          this.pending.push({ ids, arrivedAt: now, resolve, reject });
+        }),
+    );
+    this.schedule();
+    return Promise.all(results);
+  }
+
+  /** Texts waiting for a batch (not counting the one running). */
+  get waiting(): number {
+    return this.pending.length;
+  }
+
+  /** Resolves once nothing is waiting or running. */
+  idle(): Promise<void> {
+    if (!this.running && this.pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.running || this.pending.length === 0) return;
+    const oldestAge = performance.now() - this.pending[0].arrivedAt;
+    const pendingTokens = this.pending.reduce((sum, item) => sum + item.ids.length, 0);
+    const full = pendingTokens >= this.policy.maxTokens || this.pending.length >= this.policy.maxTexts;
+    if (full || oldestAge >= this.policy.maxWaitMs) {
+      this.flush();
+      return;
+    }
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.schedule();
+    }, this.policy.maxWaitMs - oldestAge);
+  }
+
+  private flush(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const batch = this.takeBatch();
+    this.running = true;
+    const sequences = batch.map((item) => item.ids);
+    const longest = Math.max(...sequences.map((ids) => ids.length));
+    const realTokens = sequences.reduce((sum, ids) => sum + ids.length, 0);
+    this.runner(sequences)
+      .then(({ scores, computeMs }) => {
+        batch.forEach((item, index) => item.resolve(scores[index]));
+        this.onBatch({ texts: batch.length, realTokens, paddedTokens: batch.length * longest, computeMs });
+      })
+      .catch((error: Error) => batch.forEach((item) => item.reject(error)))
+      .finally(() => {
+        this.running = false;
+        // Texts that arrived during the run have waited long enough: go again at once.
+        if (this.pending.length > 0) this.flush();
+        else this.idleWaiters.splice(0).forEach((resolve) => resolve());
+      });
+  }
+
+  /**
+   * Sorts waiting texts by length, cuts them into runs that fit the budget, and takes the run that
+   * holds the oldest text.
+   */
+  private takeBatch(): Pending[] {
+    const oldest = this.pending[0];
+    const byLength = [...this.pending].sort((a, b) => a.ids.length - b.ids.length);
+    let run: Pending[] = [];
+    for (const item of byLength) {
+      const wouldPad = (run.length + 1) * item.ids.length;
+      if (run.length > 0 && (run.length + 1 > this.policy.maxTexts || wouldPad > this.policy.maxTokens)) {
+        if (run.includes(oldest)) break;
+        run = [];
+      }
+      run.push(item);
+    }
+    const taken = new Set(run);
+    this.pending = this.pending.filter((item) => !taken.has(item));
+    return run;
+  }
+}

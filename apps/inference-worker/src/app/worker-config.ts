@@ -1,0 +1,71 @@
+import { basename, resolve } from 'node:path';
+import { DEFAULT_MAX_BATCH_ITEMS, DEFAULT_MAX_TEXT_CHARS, DEFAULT_QUEUE_PREFIX, MODEL_MAX_TOKENS, QueueName } from '@reputation-monitor/contracts';
+import { EnvReader } from '@reputation-monitor/config';
+import type { ModelVariant } from '@reputation-monitor/model-runtime';
+import { QUEUE_WORKER_SETTINGS, QueueWorkerSettings } from './queue-settings';
+
+export const DEFAULT_MODEL_DIR = 'models/twitter-roberta-base-sentiment-latest';
+
+export interface WorkerConfig {
+  redisUrl: string;
+  queuePrefix: string;
+  modelDir: string;
+  modelVariant: ModelVariant;
+  modelName: string;
+  /** Explicit version; when unset it is derived from the model file's hash. */
+  modelVersion: string | undefined;
+  intraOpThreads: number;
+  maxTokens: number;
+  batch: {
+    /** Padded tokens (texts x longest text) per inference batch. */
+    maxTokens: number;
+    maxTexts: number;
+    /** How long the first text of an idle batcher waits for company. */
+    maxWaitMs: number;
+  };
+  /** Jobs held at once (concurrency) must be enough to gather texts from many jobs into one batch. */
+  queue: QueueWorkerSettings;
+  maxTextChars: number;
+  maxBatchItems: number;
+  predictionStreamMaxLen: number;
+  healthPort: number;
+  healthHost: string;
+  heartbeatIntervalMs: number;
+  shutdownTimeoutMs: number;
+}
+
+export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
+  const read = new EnvReader(env);
+  const defaults = QUEUE_WORKER_SETTINGS[QueueName.Sentiment];
+  const modelDir = resolve(read.string('MODEL_DIR', DEFAULT_MODEL_DIR));
+  const config: WorkerConfig = {
+    redisUrl: read.redisUrl('REDIS_URL', 'redis://127.0.0.1:6379'),
+    queuePrefix: read.string('QUEUE_PREFIX', DEFAULT_QUEUE_PREFIX),
+    modelDir,
+    modelVariant: read.oneOf('MODEL_VARIANT', ['fp32', 'int8'] as const, 'fp32'),
+    modelName: read.string('MODEL_NAME', basename(modelDir)),
+    modelVersion: read.optionalString('MODEL_VERSION'),
+    intraOpThreads: read.int('INTRA_OP_THREADS', { default: 0, min: 0, max: 256 }),
+    maxTokens: read.int('MAX_TOKENS', { default: MODEL_MAX_TOKENS, min: 3, max: MODEL_MAX_TOKENS }),
+    batch: {
+      maxTokens: read.int('BATCH_MAX_TOKENS', { default: 4096, min: MODEL_MAX_TOKENS, max: 1_000_000 }),
+      maxTexts: read.int('BATCH_MAX_TEXTS', { default: 64, min: 1, max: 4096 }),
+      maxWaitMs: read.int('BATCH_MAX_WAIT_MS', { default: 5, min: 0, max: 60_000 }),
+    },
+    queue: {
+      concurrency: read.int('WORKER_CONCURRENCY', { default: defaults.concurrency, min: 1, max: 10_000 }),
+      lockDurationMs: read.int('LOCK_DURATION_MS', { default: defaults.lockDurationMs, min: 500, max: 3_600_000 }),
+      stalledIntervalMs: read.int('STALLED_INTERVAL_MS', { default: defaults.stalledIntervalMs, min: 500, max: 3_600_000 }),
+      maxStalledCount: read.int('MAX_STALLED_COUNT', { default: defaults.maxStalledCount, min: 0, max: 100 }),
+    },
+    maxTextChars: read.int('MAX_TEXT_CHARS', { default: DEFAULT_MAX_TEXT_CHARS, min: 1, max: 1_000_000 }),
+    maxBatchItems: read.int('MAX_BATCH_ITEMS', { default: DEFAULT_MAX_BATCH_ITEMS, min: 1, max: 100_000 }),
+    predictionStreamMaxLen: read.int('PREDICTION_STREAM_MAXLEN', { default: 1_000_000, min: 1_000, max: 1_000_000_000 }),
+    healthPort: read.int('HEALTH_PORT', { default: 3001, min: 0, max: 65_535 }),
+    healthHost: read.string('HEALTH_HOST', '0.0.0.0'),
+    heartbeatIntervalMs: read.int('HEARTBEAT_INTERVAL_MS', { default: 5_000, min: 100, max: 60_000 }),
+    shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', { default: 20_000, min: 0, max: 600_000 }),
+  };
+  read.done();
+  return config;
+}

@@ -1,0 +1,35 @@
+import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import IORedis, { Redis } from 'ioredis';
+import { ClassifyHandler } from './classify-handler';
+import { HealthServer } from './health-server';
+import { Heartbeat } from './heartbeat';
+import { PredictionStream } from './prediction-stream';
+import { QueueConsumer } from './queue-consumer';
+import { SentimentEngine } from './sentiment-engine';
+import { REDIS, WORKER_CONFIG } from './tokens';
+import { WorkerConfig } from './worker-config';
+
+@Module({})
+export class WorkerModule implements OnApplicationShutdown {
+  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+
+  static forConfig(config: WorkerConfig) {
+    return {
+      module: WorkerModule,
+      providers: [
+        { provide: WORKER_CONFIG, useValue: config },
+        { provide: REDIS, useFactory: () => new IORedis(config.redisUrl, { maxRetriesPerRequest: 3 }) },
+        SentimentEngine,
+        PredictionStream,
+        Heartbeat,
+        ClassifyHandler,
+        QueueConsumer,
+        HealthServer,
+      ],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis.quit().catch(() => undefined);
+  }
+}

@@ -1,0 +1,107 @@
+/** Every bad variable at once, so a misconfigured deployment is fixed in one go. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+interface NumberRule {
+  default: number;
+  min?: number;
+  max?: number;
+}
+
+/**
+ * Reads environment variables into typed values. Problems are collected, not thrown one by one;
+ * call `done()` after reading everything to throw a ConfigError naming each bad variable.
+ */
+export class EnvReader {
+  private readonly problems: string[] = [];
+
+  constructor(private readonly env: Record<string, string | undefined> = process.env) {}
+
+  string(name: string, fallback: string): string {
+    const raw = this.raw(name);
+    return raw ?? fallback;
+  }
+
+  optionalString(name: string): string | undefined {
+    return this.raw(name);
+  }
+
+  int(name: string, rule: NumberRule): number {
+    return this.number(name, rule, true);
+  }
+
+  float(name: string, rule: NumberRule): number {
+    return this.number(name, rule, false);
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    const value = raw.toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+    if (['0', 'false', 'no', 'off'].includes(value)) return false;
+    this.problems.push(`${name} must be true or false, got "${raw}"`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(raw)) return raw as T;
+    this.problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+    return fallback;
+  }
+
+  /** A redis:// or rediss:// URL. */
+  redisUrl(name: string, fallback: string): string {
+    const raw = this.raw(name) ?? fallback;
+    try {
+      const url = new URL(raw);
+      if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error('protocol');
+    } catch {
+      this.problems.push(`${name} must be a redis:// or rediss:// URL, got "${raw}"`);
+    }
+    return raw;
+  }
+
+  /** Comma-separated values, blanks dropped. */
+  list(name: string): string[] {
+    const raw = this.raw(name);
+    return raw === undefined ? [] : raw.split(',').map((part) => part.trim()).filter(Boolean);
+  }
+
+  /** Records a cross-field problem found by the caller. */
+  check(condition: boolean, problem: string): void {
+    if (!condition) this.problems.push(problem);
+  }
+
+  done(): void {
+    if (this.problems.length > 0) throw new ConfigError(this.problems);
+  }
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  private number(name: string, rule: NumberRule, integer: boolean): number {
+    const raw = this.raw(name);
+    if (raw === undefined) return rule.default;
+    const value = Number(raw);
+    const kind = integer ? 'an integer' : 'a number';
+    if (!Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+      this.problems.push(`${name} must be ${kind}, got "${raw}"`);
+      return rule.default;
+    }
+    if ((rule.min !== undefined && value < rule.min) || (rule.max !== undefined && value > rule.max)) {
+      const range = `${rule.min ?? '-inf'}..${rule.max ?? 'inf'}`;
+      this.problems.push(`${name} must be ${kind} in ${range}, got ${value}`);
+      return rule.default;
+    }
+    return value;
+  }
+}

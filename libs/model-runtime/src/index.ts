@@ -1,0 +1,7 @@
+export { SentimentModel, INFERENCE_THREAD_SCRIPT } from './sentiment-model';
+export type { SentimentModelOptions, ModelBatch, BatchOutput } from './sentiment-model';
+export { openModelDirectory, MODEL_FILE_CANDIDATES } from './model-directory';
+export type { ModelDirectory, ModelVariant, ModelConfig } from './model-directory';
+export { checkGraphInterface } from './graph-interface';
+export type { GraphValue } from './graph-interface';
+export { softmaxRows } from './softmax';

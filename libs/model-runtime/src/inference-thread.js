@@ -1,0 +1,51 @@
+// @ts-check
+// Runs the ONNX Runtime session on its own thread: onnxruntime-node's run() computes on the calling
+// thread, and on the main thread it would stall the event loop (and with it BullMQ's lock renewals).
+// Plain JavaScript so the same file serves the TypeScript tests and the bundled worker unchanged.
+'use strict';
+const { parentPort, workerData } = require('node:worker_threads');
+const ort = require('onnxruntime-node');
+
+/** @param {readonly any[]} values */
+function describe(values) {
+  return values.map((value) => ({ name: value.name, isTensor: value.isTensor, type: value.type, shape: value.shape }));
+}
+
+async function main() {
+  if (!parentPort) throw new Error('inference-thread.js must run as a worker thread');
+  const port = parentPort;
+  const { modelPath, sessionOptions } = workerData;
+  /** @type {import('onnxruntime-node').InferenceSession} */
+  let session;
+  try {
+    session = await ort.InferenceSession.create(modelPath, sessionOptions);
+  } catch (error) {
+    port.postMessage({ type: 'load-failed', message: error instanceof Error ? error.message : String(error) });
+    return;
+  }
+  port.postMessage({ type: 'loaded', inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) });
+
+  port.on('message', async (message) => {
+    if (message.type === 'close') {
+      await session.release();
+      port.close();
+      return;
+    }
+    const { id, inputIds, attentionMask, batchSize, sequenceLength } = message;
+    try {
+      const dims = [batchSize, sequenceLength];
+      const started = performance.now();
+      const output = await session.run({
+        input_ids: new ort.Tensor('int64', inputIds, dims),
+        attention_mask: new ort.Tensor('int64', attentionMask, dims),
+      });
+      const computeMs = performance.now() - started;
+      const logits = /** @type {Float32Array} */ (output.logits.data);
+      port.postMessage({ type: 'result', id, logits, dims: output.logits.dims, computeMs }, [logits.buffer]);
+    } catch (error) {
+      port.postMessage({ type: 'run-failed', id, message: error instanceof Error ? error.message : String(error) });
+    }
+  });
+}
+
+main();

@@ -1,0 +1,171 @@
+import { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
+import { SENTIMENT_LABELS } from '@reputation-monitor/contracts';
+import { checkGraphInterface, GraphValue } from './graph-interface';
+import { ModelDirectory, ModelVariant, openModelDirectory } from './model-directory';
+import { softmaxRows } from './softmax';
+
+/** The thread script ships beside this file (copied next to the bundle when the worker app is built). */
+export const INFERENCE_THREAD_SCRIPT = join(__dirname, 'inference-thread.js');
+
+export interface SentimentModelOptions {
+  modelDir: string;
+  variant?: ModelVariant;
+  /** ONNX Runtime intra-op threads (the cores one batch may use). */
+  intraOpThreads?: number;
+  /** Run one small batch after loading so the first real request does not pay for lazy initialisation. */
+  warmup?: boolean;
+  /** Override for the thread script's location (bundles put it next to their entry file). */
+  threadScript?: string;
+}
+
+/** Token ids of one batch, right-padded, row-major [batchSize, sequenceLength]. */
+export interface ModelBatch {
+  inputIds: BigInt64Array;
+  attentionMask: BigInt64Array;
+  batchSize: number;
+  sequenceLength: number;
+}
+
+export interface BatchOutput {
+  /** Softmax over the labels, one row per text, in label-schema order. */
+  scores: number[][];
+  /** Time spent inside session.run on the inference thread. */
+  computeMs: number;
+}
+
+type ThreadMessage =
+  | { type: 'loaded'; inputs: GraphValue[]; outputs: GraphValue[] }
+  | { type: 'load-failed'; message: string }
+  | { type: 'result'; id: number; logits: Float32Array; dims: number[]; computeMs: number }
+  | { type: 'run-failed'; id: number; message: string };
+
+interface PendingRun {
+  resolve: (output: BatchOutput) => void;
+  reject: (error: Error) => void;
+  rows: number;
+}
+
+/**
+ * A sentiment classifier served by ONNX Runtime on a dedicated thread. Loading checks the directory,
+ * the config's labels and the graph's interface, and fails with a message naming what is wrong.
+ */
+export class SentimentModel {
+  private nextRunId = 1;
+  private readonly pending = new Map<number, PendingRun>();
+  private failure: Error | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly directory: ModelDirectory,
+    private readonly thread: Worker,
+  ) {
+    thread.on('message', (message: ThreadMessage) => this.onMessage(message));
+    thread.on('error', (error) => this.fail(new Error(`inference thread crashed: ${error.message}`)));
+    thread.on('exit', (code) => {
+      if (!this.closed) this.fail(new Error(`inference thread exited with code ${code}`));
+    });
+  }
+
+  static async load(options: SentimentModelOptions): Promise<SentimentModel> {
+    const directory = await openModelDirectory(options.modelDir, options.variant ?? 'fp32');
+    const thread = new Worker(options.threadScript ?? INFERENCE_THREAD_SCRIPT, {
+      workerData: {
+        modelPath: directory.modelPath,
+        sessionOptions: {
+          intraOpNumThreads: options.intraOpThreads ?? 0,
+          interOpNumThreads: 1,
+          executionMode: 'sequential',
+          graphOptimizationLevel: 'all',
+        },
+      },
+    });
+    const loaded = await new Promise<{ inputs: GraphValue[]; outputs: GraphValue[] }>((resolve, reject) => {
+      const onMessage = (message: ThreadMessage) => {
+        cleanup();
+        if (message.type === 'loaded') resolve(message);
+        else if (message.type === 'load-failed') reject(new Error(`cannot load ${directory.modelPath}: ${message.message}`));
+        else reject(new Error(`unexpected message ${message.type} while loading`));
+      };
+      const onError = (error: Error) => {
+        cleanup();
+        reject(new Error(`inference thread failed while loading ${directory.modelPath}: ${error.message}`));
+      };
+      const cleanup = () => {
+        thread.off('message', onMessage);
+        thread.off('error', onError);
+      };
+      thread.on('message', onMessage);
+      thread.on('error', onError);
+    }).catch(async (error: Error) => {
+      await thread.terminate();
+      throw error;
+    });
+
+    const problems = checkGraphInterface(loaded.inputs, loaded.outputs, SENTIMENT_LABELS.length);
+    if (problems.length > 0) {
+      await thread.terminate();
+      throw new Error(`${directory.modelPath} is not a sentiment classifier export: ${problems.join('; ')}`);
+    }
+    const model = new SentimentModel(directory, thread);
+    if (options.warmup ?? true) {
+      // <s> Hello world </s>: exercises every kernel once.
+      await model.run({
+        inputIds: BigInt64Array.from([0n, 31414n, 232n, 2n]),
+        attentionMask: BigInt64Array.from([1n, 1n, 1n, 1n]),
+        batchSize: 1,
+        sequenceLength: 4,
+      });
+    }
+    return model;
+  }
+
+  /** Set once the thread has died; every later run fails with it. */
+  get broken(): Error | undefined {
+    return this.failure;
+  }
+
+  run(batch: ModelBatch): Promise<BatchOutput> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error('model is closed'));
+    const expected = batch.batchSize * batch.sequenceLength;
+    if (batch.inputIds.length !== expected || batch.attentionMask.length !== expected) {
+      return Promise.reject(new RangeError(`batch tensors must hold ${expected} ids`));
+    }
+    const id = this.nextRunId++;
+    return new Promise<BatchOutput>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, rows: batch.batchSize });
+      this.thread.postMessage({ type: 'run', id, ...batch });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.fail(new Error('model is closed'));
+    await this.thread.terminate();
+  }
+
+  private onMessage(message: ThreadMessage): void {
+    if (message.type !== 'result' && message.type !== 'run-failed') return;
+    const run = this.pending.get(message.id);
+    if (!run) return;
+    this.pending.delete(message.id);
+    if (message.type === 'run-failed') {
+      run.reject(new Error(`inference failed: ${message.message}`));
+      return;
+    }
+    const [rows, cols] = message.dims;
+    if (rows !== run.rows || cols !== SENTIMENT_LABELS.length) {
+      run.reject(new Error(`logits have shape [${message.dims.join(', ')}], expected [${run.rows}, ${SENTIMENT_LABELS.length}]`));
+      return;
+    }
+    run.resolve({ scores: softmaxRows(message.logits, rows, cols), computeMs: message.computeMs });
+  }
+
+  private fail(error: Error): void {
+    if (!this.failure) this.failure = error;
+    for (const run of this.pending.values()) run.reject(error);
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,54 @@
+import { ErrorCode, FieldError } from '@reputation-monitor/contracts';
+
+/** Base class: every producer error carries the contract's error code, so callers can map it without string matching. */
+export class ProducerError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class InvalidRequestError extends ProducerError {
+  constructor(readonly errors: FieldError[]) {
+    super(ErrorCode.ValidationFailed, errors.map((error) => `${error.field} ${error.message}`).join('; '));
+  }
+}
+
+/** The queue holds more waiting work than the configured limit; try again after `retryAfterSeconds`. */
+export class QueueFullError extends ProducerError {
+  constructor(
+    readonly depth: number,
+    readonly limit: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(ErrorCode.QueueFull, `queue has ${depth} waiting jobs, the limit is ${limit}`);
+  }
+}
+
+/** A job with this id exists with different texts: the id was reused for other work. */
+export class IdempotencyConflictError extends ProducerError {
+  constructor(readonly jobId: string) {
+    super(ErrorCode.IdempotencyConflict, `job ${jobId} already exists with different content`);
+  }
+}
+
+export class ResultTimeoutError extends ProducerError {
+  constructor(
+    readonly jobId: string,
+    readonly timeoutMs: number,
+  ) {
+    super(ErrorCode.ServiceUnavailable, `job ${jobId} did not finish within ${timeoutMs} ms`);
+  }
+}
+
+export class JobFailedError extends ProducerError {
+  constructor(
+    readonly jobId: string,
+    readonly reason: string,
+  ) {
+    super(ErrorCode.InferenceFailed, `job ${jobId} failed: ${reason}`);
+  }
+}

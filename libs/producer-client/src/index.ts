@@ -1,0 +1,13 @@
+export { SentimentProducer } from './sentiment-producer';
+export type { SentimentProducerOptions, EnqueueOptions, EnqueuedJob } from './sentiment-producer';
+export type { DraftItem } from './job-ids';
+export { DEFAULT_RETENTION, DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MS } from './job-options';
+export type { RetentionOptions } from './job-options';
+export {
+  ProducerError,
+  InvalidRequestError,
+  QueueFullError,
+  IdempotencyConflictError,
+  ResultTimeoutError,
+  JobFailedError,
+} from './errors';

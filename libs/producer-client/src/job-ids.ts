@@ -1,0 +1,26 @@
+import { createHash, randomUUID } from 'node:crypto';
+
+export interface DraftItem {
+  text: string;
+  id?: string;
+}
+
+/**
+ * Job ids. When the caller names every text, the job id is derived from those names, so a retried
+ * request maps to the job already queued and nothing is inferred twice. Otherwise it is random.
+ */
+export function jobIdFor(items: readonly DraftItem[]): { jobId: string; deterministic: boolean } {
+  const ids = items.map((item) => item.id);
+  if (ids.every((id): id is string => typeof id === 'string')) {
+    if (ids.length === 1) return { jobId: `t-${ids[0]}`, deterministic: true };
+    const digest = createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 40);
+    return { jobId: `b-${digest}`, deterministic: true };
+  }
+  return { jobId: randomUUID(), deterministic: false };
+}
+
+/** Prediction ids: the caller's id, or the job id (plus the position when the job has several texts). */
+export function predictionId(jobId: string, item: DraftItem, index: number, count: number): string {
+  if (item.id !== undefined) return item.id;
+  return count === 1 ? jobId : `${jobId}-${index}`;
+}

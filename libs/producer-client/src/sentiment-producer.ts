@@ -1,0 +1,252 @@
+import { Job, Queue, QueueEvents } from 'bullmq';
+import IORedis, { Redis } from 'ioredis';
+import {
+  ClassifyJobPayload,
+  ClassifyJobResult,
+  DEFAULT_MAX_BATCH_ITEMS,
+  DEFAULT_MAX_TEXT_CHARS,
+  DEFAULT_QUEUE_PREFIX,
+  FieldError,
+  JobStatus,
+  JobStatusView,
+  QueueName,
+  SentimentJobName,
+  TextItem,
+  clientIdProblem,
+  sourceProblem,
+  textProblem,
+} from '@reputation-monitor/contracts';
+import { DraftItem, jobIdFor, predictionId } from './job-ids';
+import {
+  DEFAULT_ATTEMPTS,
+  DEFAULT_BACKOFF_MS,
+  DEFAULT_RETENTION,
+  RetentionOptions,
+  classifyJobOptions,
+} from './job-options';
+import {
+  IdempotencyConflictError,
+  InvalidRequestError,
+  JobFailedError,
+  QueueFullError,
+  ResultTimeoutError,
+} from './errors';
+
+export interface SentimentProducerOptions {
+  /** redis://host:port/db (rediss:// for TLS). */
+  redisUrl: string;
+  /** BullMQ key prefix; producers and workers must agree on it. */
+  prefix?: string;
+  maxTextChars?: number;
+  maxBatchItems?: number;
+  /** Refuse new jobs while more than this many are waiting (0 = no limit). */
+  maxQueueDepth?: number;
+  /** Seconds a refused caller is told to wait. */
+  retryAfterSeconds?: number;
+  /** How long a queue depth reading is reused, so hot paths do not ask Redis on every call. */
+  depthCacheMs?: number;
+  retention?: RetentionOptions;
+  attempts?: number;
+  backoffMs?: number;
+}
+
+export interface EnqueueOptions {
+  /** Where the texts come from (bounded set of names, used for reporting). */
+  source?: string;
+}
+
+export interface EnqueuedJob {
+  jobId: string;
+  items: TextItem[];
+  /** True when the id matched a job that was already queued or done: nothing new was enqueued. */
+  existing: boolean;
+}
+
+/**
+ * The typed way for internal services to get sentiment without HTTP: validates texts with the same
+ * rules as the gateway, applies backpressure, enqueues one job per call and waits for its result.
+ */
+export class SentimentProducer {
+  readonly queue: Queue<ClassifyJobPayload, ClassifyJobResult, SentimentJobName>;
+  private readonly connection: Redis;
+  private events: QueueEvents | undefined;
+  private readonly maxTextChars: number;
+  private readonly maxBatchItems: number;
+  private readonly maxQueueDepth: number;
+  private readonly retryAfterSeconds: number;
+  private readonly depthCacheMs: number;
+  private depthReading: { depth: number; at: number } | undefined;
+
+  constructor(private readonly options: SentimentProducerOptions) {
+    // Fail fast while Redis is unreachable instead of queueing commands in memory behind a request.
+    this.connection = new IORedis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    this.connection.on('error', () => undefined); // reported through failed commands and readiness checks
+    this.queue = new Queue(QueueName.Sentiment, {
+      connection: this.connection,
+      prefix: options.prefix ?? DEFAULT_QUEUE_PREFIX,
+      defaultJobOptions: classifyJobOptions(
+        options.retention ?? DEFAULT_RETENTION,
+        options.attempts ?? DEFAULT_ATTEMPTS,
+        options.backoffMs ?? DEFAULT_BACKOFF_MS,
+      ),
+    });
+    this.maxTextChars = options.maxTextChars ?? DEFAULT_MAX_TEXT_CHARS;
+    this.maxBatchItems = options.maxBatchItems ?? DEFAULT_MAX_BATCH_ITEMS;
+    this.maxQueueDepth = options.maxQueueDepth ?? 0;
+    this.retryAfterSeconds = options.retryAfterSeconds ?? 2;
+    this.depthCacheMs = options.depthCacheMs ?? 100;
+  }
+
+  /** Resolves once Redis answers; call before serving traffic. */
+  async ready(): Promise<void> {
+    await this.queue.waitUntilReady();
+    await this.queueEvents().waitUntilReady();
+  }
+
+  /** The raw Redis connection, for health checks that share it. */
+  get redis(): Redis {
+    return this.connection;
+  }
+
+  /** Enqueues texts as one job. Validates first, then checks the backlog; an unchanged retry returns the existing job. */
+  async enqueue(items: readonly DraftItem[], options: EnqueueOptions = {}): Promise<EnqueuedJob> {
+    this.validate(items, options);
+    const { jobId, deterministic } = jobIdFor(items);
+    const payload: ClassifyJobPayload = {
+      v: 1,
+      items: items.map((item, index) => ({ id: predictionId(jobId, item, index, items.length), text: item.text })),
+      enqueuedAt: Date.now(),
+      ...(options.source !== undefined && { source: options.source }),
+    };
+    if (deterministic) {
+      const existing = await Job.fromId<ClassifyJobPayload, ClassifyJobResult, SentimentJobName>(this.queue, jobId);
+      if (existing) {
+        if (!sameWork(existing.data, payload)) throw new IdempotencyConflictError(jobId);
+        return { jobId, items: existing.data.items, existing: true };
+      }
+    }
+    await this.assertCapacity();
+    await this.queue.add(SentimentJobName.Classify, payload, { jobId });
+    this.depthReading = undefined;
+    return { jobId, items: payload.items, existing: false };
+  }
+
+  /** Waits for a job's result. Throws ResultTimeoutError when it is still running after `timeoutMs`. */
+  async waitForResult(jobId: string, timeoutMs: number): Promise<ClassifyJobResult> {
+    const job = new Job<ClassifyJobPayload, ClassifyJobResult, SentimentJobName>(
+      this.queue,
+      SentimentJobName.Classify,
+      {} as ClassifyJobPayload,
+      {},
+      jobId,
+    );
+    try {
+      return await job.waitUntilFinished(this.queueEvents(), timeoutMs);
+    } catch (error) {
+      const state = await this.queue.getJobState(jobId);
+      if (state === 'failed') throw new JobFailedError(jobId, (error as Error).message);
+      if (state === 'completed') {
+        const finished = await Job.fromId<ClassifyJobPayload, ClassifyJobResult>(this.queue, jobId);
+        if (finished?.returnvalue) return finished.returnvalue;
+      }
+      throw new ResultTimeoutError(jobId, timeoutMs);
+    }
+  }
+
+  /** Enqueues and waits: the one-call way to classify. */
+  async classify(items: readonly DraftItem[], timeoutMs: number, options: EnqueueOptions = {}): Promise<ClassifyJobResult> {
+    const { jobId } = await this.enqueue(items, options);
+    return this.waitForResult(jobId, timeoutMs);
+  }
+
+  /** A job's status and, once done, its results; undefined for ids never seen or already expired. */
+  async getJob(jobId: string): Promise<JobStatusView | undefined> {
+    const job = await Job.fromId<ClassifyJobPayload, ClassifyJobResult>(this.queue, jobId);
+    if (!job) return undefined;
+    const status = toStatus(await job.getState());
+    const view: JobStatusView = { jobId, status, items: job.data.items.length };
+    if (status === 'completed' && job.returnvalue) {
+      view.model = job.returnvalue.model;
+      view.results = job.returnvalue.predictions;
+      view.timings = job.returnvalue.timings;
+    }
+    if (status === 'failed') view.error = job.failedReason;
+    return view;
+  }
+
+  /** Jobs waiting for a worker, read from Redis at most once per `depthCacheMs`. */
+  async waitingDepth(): Promise<number> {
+    const now = Date.now();
+    if (this.depthReading && now - this.depthReading.at < this.depthCacheMs) return this.depthReading.depth;
+    const depth = await this.queue.getWaitingCount();
+    this.depthReading = { depth, at: now };
+    return depth;
+  }
+
+  async close(): Promise<void> {
+    await this.events?.close();
+    await this.queue.close();
+    this.connection.disconnect();
+  }
+
+  private queueEvents(): QueueEvents {
+    // QueueEvents blocks on XREAD, so it needs a connection of its own.
+    this.events ??= new QueueEvents(QueueName.Sentiment, {
+      connection: { ...this.connection.options, enableOfflineQueue: true, maxRetriesPerRequest: null },
+      prefix: this.options.prefix ?? DEFAULT_QUEUE_PREFIX,
+    });
+    return this.events;
+  }
+
+  private async assertCapacity(): Promise<void> {
+    if (this.maxQueueDepth <= 0) return;
+    const depth = await this.waitingDepth();
+    if (depth >= this.maxQueueDepth) throw new QueueFullError(depth, this.maxQueueDepth, this.retryAfterSeconds);
+  }
+
+  private validate(items: readonly DraftItem[], options: EnqueueOptions): void {
+    const errors: FieldError[] = [];
+    if (items.length === 0) errors.push({ field: 'items', message: 'must hold at least one text' });
+    if (items.length > this.maxBatchItems) {
+      errors.push({ field: 'items', message: `must hold at most ${this.maxBatchItems} texts (got ${items.length})` });
+    }
+    const seen = new Set<string>();
+    items.forEach((item, index) => {
+      const textIssue = textProblem(item.text, this.maxTextChars);
+      if (textIssue) errors.push({ field: `items[${index}].text`, message: textIssue });
+      if (item.id !== undefined) {
+        const idIssue = clientIdProblem(item.id);
+        if (idIssue) errors.push({ field: `items[${index}].id`, message: idIssue });
+        else if (seen.has(item.id)) errors.push({ field: `items[${index}].id`, message: `repeats the id "${item.id}"` });
+        seen.add(item.id);
+      }
+    });
+    if (options.source !== undefined) {
+      const issue = sourceProblem(options.source);
+      if (issue) errors.push({ field: 'source', message: issue });
+    }
+    if (errors.length > 0) throw new InvalidRequestError(errors);
+  }
+}
+
+function sameWork(a: ClassifyJobPayload, b: ClassifyJobPayload): boolean {
+  return (
+    a.source === b.source &&
+    a.items.length === b.items.length &&
+    a.items.every((item, index) => item.id === b.items[index].id && item.text === b.items[index].text)
+  );
+}
+
+function toStatus(state: string): JobStatus {
+  switch (state) {
+    case 'active':
+      return 'active';
+    case 'completed':
+      return 'completed';
+    case 'failed':
+      return 'failed';
+    default:
+      // waiting, delayed (backoff before a retry), prioritized, waiting-children
+      return 'queued';
+  }
+}
