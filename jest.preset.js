@@ -1,6 +1,6 @@
 // Shared Jest settings: SWC compiles TypeScript with decorator metadata, which NestJS needs.
 module.exports = {
-  testEnvironment: 'node',
+  testEnvironment: require('path').join(__dirname, 'jest.environment.js'),
   transform: {
     '^.+\\.[tj]s$': [
       '@swc/jest',

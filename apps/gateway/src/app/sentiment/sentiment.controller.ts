@@ -11,7 +11,7 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { AcceptedJob, BatchResult, ErrorCode, JobStatusView, SentimentResult } from '@reputation-monitor/contracts';
-import { DraftItem, ResultTimeoutError, SentimentProducer } from '@reputation-monitor/producer-client';
+import { DraftItem, InvalidRequestError, ResultTimeoutError, SentimentProducer } from '@reputation-monitor/producer-client';
 import { ProblemException, problem, validationProblem } from '../problem/problem';
 import { GATEWAY_CONFIG } from '../tokens';
 import type { GatewayConfig } from '../gateway-config';
@@ -54,7 +54,9 @@ export class SentimentController {
   ): Promise<SentimentResult | AcceptedJob> {
     const started = performance.now();
     const shouldWait = parseWait(wait);
-    const job = await this.producer.enqueue([{ text: body.text, id: body.id }], { source: body.source });
+    const job = await this.producer.enqueue([{ text: body.text, id: body.id }], { source: body.source }).catch((error) => {
+      throw asSingleItemError(error);
+    });
     const result = shouldWait ? await this.awaitResult(job.jobId) : undefined;
     if (!result) return accepted(response, job.jobId);
     return {
@@ -111,6 +113,12 @@ export class SentimentController {
       throw error;
     }
   }
+}
+
+/** The producer names fields of its item list; a single request has no list, so name its own fields. */
+function asSingleItemError(error: unknown): unknown {
+  if (!(error instanceof InvalidRequestError)) return error;
+  return new InvalidRequestError(error.errors.map((item) => ({ ...item, field: item.field.replace(/^items\[0\]\./, '') })));
 }
 
 function parseWait(wait: string | undefined): boolean {

@@ -1,0 +1,157 @@
+import type { Redis } from 'ioredis';
+import { AppProcess, spawnApp, startGateway, stopAll } from './support/processes';
+import { connectRedis, deletePrefix, uniquePrefix } from './support/redis';
+import { getJson, postJson, request } from './support/http';
+
+// No worker consumes this prefix: accepted jobs stay queued, which is what the backpressure tests need.
+const prefix = uniquePrefix('edges');
+const API_KEY = 'test-key-0123456789abcdef';
+let redis: Redis;
+let gateway: AppProcess;
+
+beforeAll(async () => {
+  redis = connectRedis();
+  gateway = await startGateway({ QUEUE_PREFIX: prefix, MAX_TEXT_CHARS: '200', MAX_BATCH_ITEMS: '8', MAX_QUEUE_DEPTH: '3', SYNC_TIMEOUT_MS: '300' });
+});
+
+afterAll(async () => {
+  await stopAll();
+  await deletePrefix(redis, prefix);
+  redis.disconnect();
+});
+
+describe('bad input gets a 4xx problem that names the field, and nothing is enqueued', () => {
+  const cases: Array<[string, string, unknown, number, string | undefined]> = [
+    ['empty text', '/v1/sentiment', { text: '' }, 422, 'text'],
+    ['whitespace text', '/v1/sentiment', { text: ' \n\t ' }, 422, 'text'],
+    ['numeric text', '/v1/sentiment', { text: 42 }, 422, 'text'],
+    ['null text', '/v1/sentiment', { text: null }, 422, 'text'],
+    ['object text', '/v1/sentiment', { text: { a: 1 } }, 422, 'text'],
+    ['missing text', '/v1/sentiment', {}, 422, 'text'],
+    ['text over the character limit', '/v1/sentiment', { text: 'x'.repeat(201) }, 422, 'text'],
+    ['unknown field', '/v1/sentiment', { text: 'ok', lang: 'en' }, 422, 'lang'],
+    ['id with a colon', '/v1/sentiment', { text: 'ok', id: 'a:b' }, 422, 'id'],
+    ['numeric id', '/v1/sentiment', { text: 'ok', id: 7 }, 422, 'id'],
+    ['source with spaces', '/v1/sentiment', { text: 'ok', source: 'my source' }, 422, 'source'],
+    ['array body', '/v1/sentiment', [{ text: 'ok' }], 422, undefined],
+    ['too many items', '/v1/sentiment/batch', { items: Array.from({ length: 9 }, () => ({ text: 'ok' })) }, 422, 'items'],
+    ['empty items', '/v1/sentiment/batch', { items: [] }, 422, 'items'],
+    ['items not an array', '/v1/sentiment/batch', { items: 'ok' }, 422, 'items'],
+    ['item not an object', '/v1/sentiment/batch', { items: ['ok'] }, 422, 'items[0]'],
+    ['blank item text', '/v1/sentiment/batch', { items: [{ text: 'fine' }, { text: '   ' }] }, 422, 'items[1].text'],
+    ['unknown item field', '/v1/sentiment/batch', { items: [{ text: 'ok', score: 1 }] }, 422, 'items[0].score'],
+    ['repeated item ids', '/v1/sentiment/batch', { items: [{ text: 'a', id: 'x' }, { text: 'b', id: 'x' }] }, 422, 'items[1].id'],
+  ];
+
+  it.each(cases)('%s: POST %s -> %i', async (_name, path, body, status, field) => {
+    const before = await redis.keys(`${prefix}:sentiment:*`);
+    const response = await postJson(gateway.url + path, body);
+    expect(response.status).toBe(status);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(response.body).toMatchObject({ status, code: 'validation_failed', title: expect.any(String), detail: expect.any(String) });
+    if (field) expect(response.body.errors.map((error: { field: string }) => error.field)).toContain(field);
+    expect(await redis.keys(`${prefix}:sentiment:*`)).toEqual(before);
+  });
+
+  it('malformed JSON -> 400', async () => {
+    const response = await postJson(`${gateway.url}/v1/sentiment`, '{"text": "unterminated');
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('malformed_json');
+  });
+
+  it('oversize body -> 413', async () => {
+    const response = await postJson(`${gateway.url}/v1/sentiment`, { text: 'x'.repeat(2 * 1024 * 1024) });
+    expect(response.status).toBe(413);
+    expect(response.body.code).toBe('payload_too_large');
+  });
+
+  it('non-JSON content type -> 415', async () => {
+    const response = await request(`${gateway.url}/v1/sentiment`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    expect(response.status).toBe(415);
+    expect(response.body.code).toBe('unsupported_media_type');
+  });
+
+  it('a wait flag that is not true or false -> 422', async () => {
+    const response = await postJson(`${gateway.url}/v1/sentiment?wait=maybe`, { text: 'ok' });
+    expect(response.status).toBe(422);
+    expect(response.body.errors).toEqual([{ field: 'wait', message: 'must be true or false' }]);
+  });
+
+  it('unknown routes -> 404 problem', async () => {
+    const response = await getJson(`${gateway.url}/v1/nothing-here`);
+    expect(response.status).toBe(404);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  });
+});
+
+describe('backpressure and the sync wait limit', () => {
+  it('answers 202 when the result does not come in time, then 429 with Retry-After once the queue is full', async () => {
+    // SYNC_TIMEOUT_MS is 300 and no worker runs: a sync request falls back to 202.
+    const slow = await postJson(`${gateway.url}/v1/sentiment`, { text: 'nobody is listening' });
+    expect(slow.status).toBe(202);
+    expect(slow.body.status).toBe('queued');
+    const statuses: number[] = [slow.status];
+    for (let i = 0; i < 4; i++) statuses.push((await postJson(`${gateway.url}/v1/sentiment?wait=false`, { text: `queued ${i}` })).status);
+    expect(statuses).toEqual([202, 202, 202, 429, 429]);
+    const refused = await postJson(`${gateway.url}/v1/sentiment/batch?wait=false`, { items: [{ text: 'more' }] });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('2');
+    expect(refused.body.code).toBe('queue_full');
+    // Every accepted job is still there: nothing was dropped to make room.
+    expect(await redis.llen(`${prefix}:sentiment:wait`)).toBe(3);
+  });
+
+  it('is not ready without a worker heartbeat', async () => {
+    const response = await getJson(`${gateway.url}/health/ready`);
+    expect(response.status).toBe(503);
+    expect(response.body.details.workers.status).toBe('down');
+    expect((await getJson(`${gateway.url}/health/live`)).status).toBe(200);
+  });
+});
+
+describe('API keys', () => {
+  let secured: AppProcess;
+  beforeAll(async () => {
+    secured = await startGateway({ QUEUE_PREFIX: prefix, API_KEYS: `${API_KEY},second-key-0123456789`, SYNC_TIMEOUT_MS: '0' });
+  });
+
+  it.each([
+    ['no key', {}],
+    ['a wrong bearer key', { authorization: 'Bearer wrong-key-0123456789abcdef' }],
+    ['a wrong x-api-key', { 'x-api-key': 'nope' }],
+    ['a malformed authorization header', { authorization: API_KEY }],
+  ])('refuses %s with 401', async (_name, headers) => {
+    const response = await getJson(`${secured.url}/v1/jobs/anything`, headers as Record<string, string>);
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(response.body.code).toBe('unauthorized');
+  });
+
+  it.each([
+    ['Authorization: Bearer', { authorization: `Bearer ${API_KEY}` }],
+    ['x-api-key', { 'x-api-key': 'second-key-0123456789' }],
+  ])('accepts a valid key in %s', async (_name, headers) => {
+    const response = await getJson(`${secured.url}/v1/jobs/anything`, headers);
+    expect(response.status).toBe(404);
+  });
+
+  it('keeps health open and never logs the keys', async () => {
+    expect((await getJson(`${secured.url}/health/live`)).status).toBe(200);
+    expect(secured.logs()).not.toContain(API_KEY);
+    expect(secured.logs()).toContain('API keys required on /v1 (2 configured)');
+  });
+
+  it('says so when it runs without keys', () => {
+    expect(gateway.logs()).toContain('API_KEYS is not set');
+  });
+});
+
+describe('boot', () => {
+  it('refuses to start on bad configuration, naming each variable', async () => {
+    const app = spawnApp('gateway', { PORT: 'eighty', REDIS_URL: 'http://localhost', API_KEYS: 'short' });
+    expect(await app.stop('SIGCONT')).toBe(1);
+    expect(app.logs()).toContain('PORT must be an integer, got "eighty"');
+    expect(app.logs()).toContain('REDIS_URL must be a redis:// or rediss:// URL, got "http://localhost"');
+    expect(app.logs()).toContain('API_KEYS must be a comma-separated list of keys of at least 16 characters each');
+  });
+});

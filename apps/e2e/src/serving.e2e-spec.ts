@@ -1,0 +1,216 @@
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { Redis } from 'ioredis';
+import { SENTIMENT_LABELS, redisKeys } from '@reputation-monitor/contracts';
+import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
+import { TINY_MODEL_DIR } from './support/paths';
+import { AppProcess, startGateway, startWorker, stopAll, waitFor } from './support/processes';
+import { connectRedis, deletePrefix, uniquePrefix } from './support/redis';
+import { getJson, postJson } from './support/http';
+
+const prefix = uniquePrefix('serving');
+let redis: Redis;
+let gateway: AppProcess;
+
+const TEXTS = [
+  'I absolutely love the new update, great work @acme! https://t.co/xyz',
+  'Worst customer service I have ever had. Never again.',
+  'The store opens at 9am tomorrow.',
+  'meh',
+  'Not sure how I feel about the redesign... some parts are nice, others are really confusing and the old layout made much more sense to me',
+];
+
+beforeAll(async () => {
+  redis = connectRedis();
+  await startWorker({ QUEUE_PREFIX: prefix });
+  gateway = await startGateway({ QUEUE_PREFIX: prefix, SYNC_TIMEOUT_MS: '20000' });
+});
+
+afterAll(async () => {
+  await stopAll();
+  await deletePrefix(redis, prefix);
+  redis.disconnect();
+});
+
+/** Scores straight from ONNX Runtime, with no queue, batcher or thread in between. */
+async function directScores(texts: string[]): Promise<number[][]> {
+  const tokenizer = await SentimentTokenizer.fromDirectory(TINY_MODEL_DIR);
+  const session = await ort.InferenceSession.create(join(TINY_MODEL_DIR, 'onnx/model.onnx'));
+  const rows: number[][] = [];
+  for (const text of texts) {
+    const { ids } = tokenizer.encode(text);
+    const dims = [1, ids.length];
+    const output = await session.run({
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), dims),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), dims),
+    });
+    const logits = Array.from(output.logits.data as Float32Array);
+    const max = Math.max(...logits);
+    const exps = logits.map((value) => Math.exp(value - max));
+    const sum = exps.reduce((a, b) => a + b, 0);
+    rows.push(exps.map((value) => value / sum));
+  }
+  await session.release();
+  return rows;
+}
+
+describe('POST /v1/sentiment', () => {
+  it('answers with the label, every score, the model and timings', async () => {
+    const response = await postJson(`${gateway.url}/v1/sentiment`, { text: TEXTS[0], source: 'twitter' });
+    expect(response.status).toBe(200);
+    const body = response.body;
+    expect(SENTIMENT_LABELS).toContain(body.label);
+    expect(Object.keys(body.scores).sort()).toEqual(['negative', 'neutral', 'positive']);
+    const total = body.scores.negative + body.scores.neutral + body.scores.positive;
+    expect(total).toBeCloseTo(1, 5);
+    expect(body.label).toBe(Object.entries(body.scores).sort((a: any, b: any) => b[1] - a[1])[0][0]);
+    expect(body.model).toEqual({ name: 'synthetic-tiny', version: expect.stringMatching(/^fp32-[0-9a-f]{12}$/) });
+    expect(body.truncated).toBe(false);
+    expect(body.tokens).toBeGreaterThan(2);
+    expect(body.timings).toEqual({ queueMs: expect.any(Number), processingMs: expect.any(Number), totalMs: expect.any(Number) });
+    expect(typeof body.id).toBe('string');
+  });
+
+  it('gives the same labels and scores as a direct ONNX Runtime run on the same text', async () => {
+    const expected = await directScores(TEXTS);
+    const single = await Promise.all(TEXTS.map((text) => postJson(`${gateway.url}/v1/sentiment`, { text })));
+    const batch = await postJson(`${gateway.url}/v1/sentiment/batch`, { items: TEXTS.map((text) => ({ text })) });
+    expect(batch.status).toBe(200);
+    TEXTS.forEach((_, index) => {
+      for (const answer of [single[index].body, batch.body.results[index]]) {
+        expect(answer.label).toBe(SENTIMENT_LABELS[expected[index].indexOf(Math.max(...expected[index]))]);
+        expect(answer.scores.negative).toBeCloseTo(expected[index][0], 5);
+        expect(answer.scores.neutral).toBeCloseTo(expected[index][1], 5);
+        expect(answer.scores.positive).toBeCloseTo(expected[index][2], 5);
+      }
+    });
+    // The synthetic model must separate texts, or this comparison would prove little.
+    expect(new Set(batch.body.results.map((result: any) => result.label)).size).toBeGreaterThan(1);
+  });
+
+  it('reports truncation of texts longer than 512 tokens', async () => {
+    const response = await postJson(`${gateway.url}/v1/sentiment`, { text: 'so good '.repeat(400) });
+    expect(response.status).toBe(200);
+    expect(response.body.truncated).toBe(true);
+    expect(response.body.tokens).toBe(512);
+  });
+});
+
+describe('POST /v1/sentiment/batch', () => {
+  it('returns one result per item, in order, with the client ids', async () => {
+    const items = TEXTS.map((text, index) => ({ text, id: `order-${index}` }));
+    const response = await postJson(`${gateway.url}/v1/sentiment/batch`, { items, source: 'forum' });
+    expect(response.status).toBe(200);
+    expect(response.body.results.map((result: any) => result.id)).toEqual(items.map((item) => item.id));
+    expect(response.body.jobId).toMatch(/^b-[0-9a-f]{40}$/);
+  });
+
+  it('numbers items without ids after the job id', async () => {
+    const response = await postJson(`${gateway.url}/v1/sentiment/batch`, { items: [{ text: 'a' }, { text: 'b' }] });
+    expect(response.body.results.map((result: any) => result.id)).toEqual([`${response.body.jobId}-0`, `${response.body.jobId}-1`]);
+  });
+});
+
+describe('async mode', () => {
+  it('answers 202 with a status URL that later holds the results', async () => {
+    const accepted = await postJson(`${gateway.url}/v1/sentiment/batch?wait=false`, { items: [{ text: TEXTS[1] }, { text: TEXTS[2] }] });
+    expect(accepted.status).toBe(202);
+    expect(accepted.body).toEqual({ jobId: expect.any(String), status: 'queued', statusUrl: `/v1/jobs/${accepted.body.jobId}` });
+    expect(accepted.headers.get('location')).toBe(accepted.body.statusUrl);
+    const done = await waitFor(
+      async () => {
+        const job = await getJson(gateway.url + accepted.body.statusUrl);
+        return job.body.status === 'completed' ? job : undefined;
+      },
+      20_000,
+      'the job to complete',
+    );
+    expect(done.status).toBe(200);
+    expect(done.body.items).toBe(2);
+    expect(done.body.results).toHaveLength(2);
+    expect(done.body.model.name).toBe('synthetic-tiny');
+  });
+
+  it('answers 404 problem+json for unknown job ids', async () => {
+    for (const id of ['no-such-job', 'bad:id', 'x'.repeat(300)]) {
+      const response = await getJson(`${gateway.url}/v1/jobs/${id}`);
+      expect(response.status).toBe(404);
+      expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(response.body.code).toBe('not_found');
+    }
+  });
+});
+
+describe('idempotent retries', () => {
+  it('runs a text with a client id once, however often it is sent', async () => {
+    const id = `retry-${Date.now()}`;
+    const first = await postJson(`${gateway.url}/v1/sentiment`, { text: TEXTS[3], id });
+    const again = await Promise.all([1, 2, 3].map(() => postJson(`${gateway.url}/v1/sentiment`, { text: TEXTS[3], id })));
+    expect(first.status).toBe(200);
+    for (const response of again) {
+      expect(response.status).toBe(200);
+      expect(response.body.scores).toEqual(first.body.scores);
+      expect(response.body.id).toBe(id);
+    }
+    // One inference, so one entry in the prediction stream.
+    const entries = await redis.xrange(redisKeys.predictionStream(prefix), '-', '+');
+    expect(entries.filter(([, fields]) => fields[fields.indexOf('id') + 1] === id)).toHaveLength(1);
+  });
+
+  it('refuses to reuse an id for a different text with 409', async () => {
+    const id = `conflict-${Date.now()}`;
+    expect((await postJson(`${gateway.url}/v1/sentiment`, { text: 'first text', id })).status).toBe(200);
+    const response = await postJson(`${gateway.url}/v1/sentiment`, { text: 'another text', id });
+    expect(response.status).toBe(409);
+    expect(response.body.code).toBe('idempotency_conflict');
+  });
+
+  it('dedupes a retried batch whose items all carry ids', async () => {
+    const items = [
+      { text: 'one', id: `bat-a-${Date.now()}` },
+      { text: 'two', id: `bat-b-${Date.now()}` },
+    ];
+    const first = await postJson(`${gateway.url}/v1/sentiment/batch`, { items });
+    const second = await postJson(`${gateway.url}/v1/sentiment/batch`, { items });
+    expect(second.body.jobId).toBe(first.body.jobId);
+    expect(second.body.results).toEqual(first.body.results);
+  });
+});
+
+describe('prediction stream', () => {
+  it('records each prediction with its label, scores, tokens, model version and source', async () => {
+    const id = `stream-${Date.now()}`;
+    const answer = await postJson(`${gateway.url}/v1/sentiment`, { text: TEXTS[2], id, source: 'news' });
+    const entries = await redis.xrange(redisKeys.predictionStream(prefix), '-', '+');
+    const entry = entries.find(([, fields]) => fields[fields.indexOf('id') + 1] === id);
+    expect(entry).toBeDefined();
+    const fields = Object.fromEntries(
+      entry![1].reduce<string[][]>((pairs, value, index, all) => (index % 2 === 0 ? [...pairs, [value, all[index + 1]]] : pairs), []),
+    );
+    expect(fields).toMatchObject({
+      label: answer.body.label,
+      tokens: String(answer.body.tokens),
+      truncated: '0',
+      version: answer.body.model.version,
+      source: 'news',
+    });
+    expect(Number(fields.positive)).toBeCloseTo(answer.body.scores.positive, 5);
+  });
+});
+
+describe('health', () => {
+  it('is ready with Redis up and a worker heartbeat', async () => {
+    const response = await getJson(`${gateway.url}/health/ready`);
+    expect(response.status).toBe(200);
+    expect(response.body.details.workers).toEqual({ status: 'up', alive: 1 });
+    expect(response.body.details.redis.status).toBe('up');
+  });
+
+  it('serves the OpenAPI document', async () => {
+    const response = await getJson(`${gateway.url}/docs/openapi.json`);
+    expect(response.status).toBe(200);
+    expect(Object.keys(response.body.paths)).toEqual(
+      expect.arrayContaining(['/v1/sentiment', '/v1/sentiment/batch', '/v1/jobs/{id}', '/health/ready']),
+    );
+  });
+});

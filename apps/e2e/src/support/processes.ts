@@ -1,0 +1,100 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { GATEWAY_MAIN, REDIS_URL, TINY_MODEL_DIR, WORKER_MAIN } from './paths';
+
+export interface AppProcess {
+  url: string;
+  child: ChildProcess;
+  logs(): string;
+  /** Sends a signal and resolves with the exit code once the process is gone. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+const running = new Set<AppProcess>();
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function launch(main: string, env: Record<string, string>, port: number): AppProcess {
+  const child = spawn(process.execPath, [main], {
+    env: { PATH: process.env.PATH, NO_COLOR: '1', REDIS_URL, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => (output += chunk));
+  child.stderr?.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const app: AppProcess = {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    logs: () => output,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const code = await exited;
+      running.delete(app);
+      return code;
+    },
+  };
+  running.add(app);
+  return app;
+}
+
+async function ready(app: AppProcess, path: string, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    async () => {
+      if (app.child.exitCode !== null) throw new Error(`exited early with ${app.child.exitCode}:\n${app.logs()}`);
+      const response = await fetch(app.url + path);
+      return response.ok ? true : undefined;
+    },
+    timeoutMs,
+    `${path} of ${app.url}`,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}\n--- process output ---\n${app.logs()}`);
+  });
+}
+
+/** Starts an inference worker and resolves once it consumes the queue. */
+export async function startWorker(env: Record<string, string>): Promise<AppProcess> {
+  const port = await freePort();
+  const app = launch(
+    WORKER_MAIN,
+    { MODEL_DIR: TINY_MODEL_DIR, INTRA_OP_THREADS: '1', HEALTH_HOST: '127.0.0.1', HEALTH_PORT: String(port), ...env },
+    port,
+  );
+  await ready(app, '/health/ready');
+  return app;
+}
+
+/** Starts a gateway and resolves once it serves (readiness also needs a worker, which some tests leave out). */
+export async function startGateway(env: Record<string, string>): Promise<AppProcess> {
+  const port = await freePort();
+  const app = launch(GATEWAY_MAIN, { HOST: '127.0.0.1', PORT: String(port), ...env }, port);
+  await ready(app, '/health/live');
+  return app;
+}
+
+/** Starts a process without waiting for readiness (for boot-failure tests). */
+export function spawnApp(which: 'gateway' | 'worker', env: Record<string, string>): AppProcess {
+  return launch(which === 'gateway' ? GATEWAY_MAIN : WORKER_MAIN, env, 0);
+}
+
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((app) => app.stop('SIGKILL')));
+}
