@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { ConfigError } from '@reputation-monitor/config';
+import { ConfigError, closeOnSignals } from '@reputation-monitor/config';
 import { AppModule } from './app/app.module';
 import { loadGatewayConfig } from './app/gateway-config';
 import { setupOpenApi } from './app/openapi';
@@ -16,7 +16,7 @@ async function bootstrap(): Promise<void> {
   app.disable('x-powered-by');
   app.use(jsonBody(config.maxBodyBytes));
   app.useGlobalPipes(createValidationPipe());
-  app.enableShutdownHooks();
+  closeOnSignals(app, 10_000);
   setupOpenApi(app);
   await app.listen(config.port, config.host);
   if (config.apiKeys.length === 0) {

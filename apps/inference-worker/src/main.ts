@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ConfigError } from '@reputation-monitor/config';
+import { ConfigError, closeOnSignals } from '@reputation-monitor/config';
 import { WorkerModule } from './app/worker.module';
 import { loadWorkerConfig } from './app/worker-config';
 
@@ -9,11 +9,21 @@ async function bootstrap(): Promise<void> {
   const config = loadWorkerConfig();
   // No HTTP API: an application context, plus the health port the module opens itself.
   const app = await NestFactory.createApplicationContext(WorkerModule.forConfig(config), { bufferLogs: false });
-  app.enableShutdownHooks();
+  closeOnSignals(app, config.shutdownTimeoutMs);
 }
+
+const MODEL_HELP = [
+  'To get a model:',
+  '  - the real one: export cardiffnlp/twitter-roberta-base-sentiment-latest to ONNX (optimum-cli export onnx',
+  '    --model cardiffnlp/twitter-roberta-base-sentiment-latest --task text-classification <MODEL_DIR>), or copy the',
+  '    Hub repo Xenova/twitter-roberta-base-sentiment-latest (onnx/, config.json, tokenizer files) into MODEL_DIR;',
+  '  - a synthetic stand-in (random weights, real interface) for an offline trial:',
+  '    npm run model:synthetic -- --preset tiny --out <MODEL_DIR>',
+].join('\n');
 
 bootstrap().catch((error: Error) => {
   if (error instanceof ConfigError) console.error(error.message);
   else new Logger('inference-worker').error(error.message, error.stack);
+  if (/model directory|ONNX graph|config\.json/.test(error.message)) console.error(MODEL_HELP);
   process.exit(1);
 });

@@ -1,1 +1,2 @@
 export { EnvReader, ConfigError } from './env-reader';
+export { closeOnSignals } from './shutdown';
