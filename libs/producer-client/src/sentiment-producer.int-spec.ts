@@ -1,0 +1,101 @@
+import IORedis from 'ioredis';
+import { Worker } from 'bullmq';
+import { QueueName } from '@reputation-monitor/contracts';
+import { SentimentProducer } from './sentiment-producer';
+import { IdempotencyConflictError, InvalidRequestError, JobFailedError, QueueFullError, ResultTimeoutError } from './errors';
+
+// Real Redis; a key prefix per run keeps runs apart. No inference worker runs here: jobs stay queued
+// unless a test starts a plain BullMQ worker of its own.
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `test-producer-${process.pid}-${Date.now().toString(36)}`;
+const redis = new IORedis(REDIS_URL);
+let producer: SentimentProducer;
+
+beforeAll(async () => {
+  producer = new SentimentProducer({ redisUrl: REDIS_URL, prefix, maxQueueDepth: 3, maxTextChars: 50, maxBatchItems: 4, depthCacheMs: 0 });
+  await producer.ready();
+});
+
+afterAll(async () => {
+  await producer.close();
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+afterEach(async () => {
+  await producer.queue.drain(true);
+});
+
+it('enqueues a versioned payload with prediction ids and reports it queued', async () => {
+  const { jobId, items, existing } = await producer.enqueue([{ text: 'hello' }, { text: 'world', id: 'w1' }], { source: 'app' });
+  expect(existing).toBe(false);
+  expect(items).toEqual([
+    { id: `${jobId}-0`, text: 'hello' },
+    { id: 'w1', text: 'world' },
+  ]);
+  const job = await producer.queue.getJob(jobId);
+  expect(job?.data).toEqual({ v: 1, items, source: 'app', enqueuedAt: expect.any(Number) });
+  expect(job?.opts.attempts).toBe(3);
+  expect(await producer.getJob(jobId)).toEqual({ jobId, status: 'queued', items: 2 });
+  expect(await producer.getJob('never-enqueued')).toBeUndefined();
+});
+
+it('validates with the gateway rules before touching Redis', async () => {
+  const cases: Array<[Parameters<SentimentProducer['enqueue']>, string[]]> = [
+    [[[]], ['items']],
+    [[[{ text: ' ' }, { text: 'x'.repeat(51) }]], ['items[0].text', 'items[1].text']],
+    [[Array.from({ length: 5 }, () => ({ text: 'a' }))], ['items']],
+    [[[{ text: 'a', id: 'has space' }]], ['items[0].id']],
+    [[[{ text: 'a' }], { source: '' }], ['source']],
+  ];
+  for (const [args, fields] of cases) {
+    const error = await producer.enqueue(...args).catch((caught) => caught);
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as InvalidRequestError).errors.map((item) => item.field)).toEqual(fields);
+  }
+  expect(await producer.queue.count()).toBe(0);
+});
+
+it('returns the existing job for a retried id and refuses the id for other texts', async () => {
+  const first = await producer.enqueue([{ text: 'same', id: 'idem-1' }]);
+  const retry = await producer.enqueue([{ text: 'same', id: 'idem-1' }]);
+  expect(retry).toEqual({ jobId: first.jobId, items: first.items, existing: true });
+  expect(await producer.queue.count()).toBe(1);
+  await expect(producer.enqueue([{ text: 'different', id: 'idem-1' }])).rejects.toBeInstanceOf(IdempotencyConflictError);
+});
+
+it('refuses new work once the waiting queue reaches its limit, without dropping accepted jobs', async () => {
+  for (let i = 0; i < 3; i++) await producer.enqueue([{ text: `job ${i}` }]);
+  const error = await producer.enqueue([{ text: 'one too many' }]).catch((caught) => caught);
+  expect(error).toBeInstanceOf(QueueFullError);
+  expect(error).toMatchObject({ depth: 3, limit: 3, retryAfterSeconds: 2 });
+  expect(await producer.queue.getWaitingCount()).toBe(3);
+});
+
+it('times out waiting for a result nobody produces', async () => {
+  const { jobId } = await producer.enqueue([{ text: 'no worker here' }]);
+  await expect(producer.waitForResult(jobId, 200)).rejects.toEqual(new ResultTimeoutError(jobId, 200));
+});
+
+it('returns results and failures produced by a worker', async () => {
+  const worker = new Worker(
+    QueueName.Sentiment,
+    async (job) => {
+      if (job.data.items[0].text === 'fail') throw new Error('boom');
+      return { v: 1, model: { name: 'm', version: '1' }, predictions: [], timings: { queueMs: 0, processingMs: 0 } };
+    },
+    { connection: new IORedis(REDIS_URL, { maxRetriesPerRequest: null }), prefix },
+  );
+  const failing = new SentimentProducer({ redisUrl: REDIS_URL, prefix, attempts: 1 });
+  try {
+    const result = await producer.classify([{ text: 'ok' }], 10_000);
+    expect(result.model).toEqual({ name: 'm', version: '1' });
+    const { jobId } = await failing.enqueue([{ text: 'fail' }]);
+    await expect(failing.waitForResult(jobId, 10_000)).rejects.toEqual(new JobFailedError(jobId, 'boom'));
+    expect(await producer.getJob(jobId)).toMatchObject({ status: 'failed', error: 'boom' });
+  } finally {
+    await worker.close();
+    await failing.close();
+  }
+});

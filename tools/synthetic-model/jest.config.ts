@@ -1,0 +1,5 @@
+export default {
+  displayName: 'synthetic-model',
+  preset: '../../jest.preset.js',
+  testMatch: ['<rootDir>/src/**/*.spec.ts'],
+};

@@ -1,0 +1,113 @@
+/**
+ * Usage: tsx tools/synthetic-model/src/cli.ts [--preset tiny|small|base] [--out DIR] [--seed N]
+ *        [--tokenizer DIR] [--force]
+ *
+ * Writes a synthetic twitter-roberta-base-sentiment-latest directory. An existing output with the same
+ * preset and seed is kept unless --force is given.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_SEED, generateSyntheticModel, type RobertaConfigJson } from './generate';
+import { isPresetName, PRESETS, type PresetName } from './presets';
+
+const USAGE =
+  'Usage: tsx tools/synthetic-model/src/cli.ts [--preset tiny|small|base] [--out DIR] [--seed N] ' +
+  '[--tokenizer DIR] [--force]';
+
+class UsageError extends Error {}
+
+interface CliOptions {
+  preset: PresetName;
+  outDir: string;
+  seed: number;
+  tokenizerDir: string;
+  force: boolean;
+}
+
+/** The folder holding nx.json, so defaults do not depend on the current directory. */
+function findWorkspaceRoot(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'nx.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`No nx.json found above ${start}`);
+  }
+}
+
+function readFlags(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        preset: { type: 'string', default: 'tiny' },
+        out: { type: 'string' },
+        seed: { type: 'string', default: String(DEFAULT_SEED) },
+        tokenizer: { type: 'string' },
+        force: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function parseCliOptions(args: string[]): CliOptions {
+  const values = readFlags(args);
+  const preset = values.preset;
+  if (!isPresetName(preset)) {
+    throw new UsageError(`Unknown preset "${preset}"; choose one of ${Object.keys(PRESETS).join(', ')}`);
+  }
+  const seed = Number(values.seed);
+  if (!/^\d+$/.test(values.seed) || seed > 0xffffffff) {
+    throw new UsageError(`--seed must be an integer from 0 to 4294967295, got "${values.seed}"`);
+  }
+  const workspaceRoot = findWorkspaceRoot(__dirname);
+  // Paths given on the command line are relative to the current directory; defaults to the workspace.
+  const tokenizerDir = values.tokenizer
+    ? resolve(values.tokenizer)
+    : resolve(workspaceRoot, '../shared/data/roberta-tokenizer');
+  if (!existsSync(tokenizerDir)) throw new UsageError(`Tokenizer directory not found: ${tokenizerDir}`);
+  const outDir = values.out ? resolve(values.out) : join(workspaceRoot, 'models', `synthetic-${preset}`);
+  return { preset, outDir, seed, tokenizerDir, force: values.force };
+}
+
+/** True when outDir already holds a complete model generated with the same preset and seed. */
+function isUpToDate({ outDir, preset, seed }: CliOptions): boolean {
+  const configPath = join(outDir, 'config.json');
+  if (!existsSync(configPath) || !existsSync(join(outDir, 'onnx', 'model.onnx'))) return false;
+  try {
+    const config = JSON.parse(readFileSync(configPath, 'utf8')) as Partial<RobertaConfigJson>;
+    return config.synthetic?.preset === preset && config.synthetic?.seed === seed;
+  } catch {
+    return false; // An unreadable config.json is rebuilt like a missing one.
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseCliOptions(process.argv.slice(2));
+  if (!options.force && isUpToDate(options)) {
+    console.log(
+      `${options.outDir} already holds preset ${options.preset}, seed ${options.seed}; use --force to rebuild`,
+    );
+    return;
+  }
+  const started = performance.now();
+  const result = await generateSyntheticModel(options);
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    `Wrote ${result.modelPath}: preset ${options.preset}, seed ${options.seed}, ` +
+      `${(result.bytes / 1024 ** 2).toFixed(1)} MB, ${(result.parameterCount / 1e6).toFixed(2)}M parameters, ` +
+      `${seconds.toFixed(1)} s`,
+  );
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    console.error(`${error.message}\n${USAGE}`);
+    process.exitCode = 2;
+  } else {
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 1;
+  }
+});
