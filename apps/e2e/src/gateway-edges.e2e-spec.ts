@@ -11,7 +11,13 @@ let gateway: AppProcess;
 
 beforeAll(async () => {
   redis = connectRedis();
-  gateway = await startGateway({ QUEUE_PREFIX: prefix, MAX_TEXT_CHARS: '200', MAX_BATCH_ITEMS: '8', MAX_QUEUE_DEPTH: '3', SYNC_TIMEOUT_MS: '300' });
+  gateway = await startGateway({
+    QUEUE_PREFIX: prefix,
+    MAX_TEXT_CHARS: '200',
+    MAX_BATCH_ITEMS: '8',
+    MAX_QUEUE_DEPTH: '3',
+    SYNC_TIMEOUT_MS: '300',
+  });
 });
 
 afterAll(async () => {
@@ -34,13 +40,42 @@ describe('bad input gets a 4xx problem that names the field, and nothing is enqu
     ['numeric id', '/v1/sentiment', { text: 'ok', id: 7 }, 422, 'id'],
     ['source with spaces', '/v1/sentiment', { text: 'ok', source: 'my source' }, 422, 'source'],
     ['array body', '/v1/sentiment', [{ text: 'ok' }], 422, undefined],
-    ['too many items', '/v1/sentiment/batch', { items: Array.from({ length: 9 }, () => ({ text: 'ok' })) }, 422, 'items'],
+    [
+      'too many items',
+      '/v1/sentiment/batch',
+      { items: Array.from({ length: 9 }, () => ({ text: 'ok' })) },
+      422,
+      'items',
+    ],
     ['empty items', '/v1/sentiment/batch', { items: [] }, 422, 'items'],
     ['items not an array', '/v1/sentiment/batch', { items: 'ok' }, 422, 'items'],
     ['item not an object', '/v1/sentiment/batch', { items: ['ok'] }, 422, 'items[0]'],
-    ['blank item text', '/v1/sentiment/batch', { items: [{ text: 'fine' }, { text: '   ' }] }, 422, 'items[1].text'],
-    ['unknown item field', '/v1/sentiment/batch', { items: [{ text: 'ok', score: 1 }] }, 422, 'items[0].score'],
-    ['repeated item ids', '/v1/sentiment/batch', { items: [{ text: 'a', id: 'x' }, { text: 'b', id: 'x' }] }, 422, 'items[1].id'],
+    [
+      'blank item text',
+      '/v1/sentiment/batch',
+      { items: [{ text: 'fine' }, { text: '   ' }] },
+      422,
+      'items[1].text',
+    ],
+    [
+      'unknown item field',
+      '/v1/sentiment/batch',
+      { items: [{ text: 'ok', score: 1 }] },
+      422,
+      'items[0].score',
+    ],
+    [
+      'repeated item ids',
+      '/v1/sentiment/batch',
+      {
+        items: [
+          { text: 'a', id: 'x' },
+          { text: 'b', id: 'x' },
+        ],
+      },
+      422,
+      'items[1].id',
+    ],
   ];
 
   it.each(cases)('%s: POST %s -> %i', async (_name, path, body, status, field) => {
@@ -48,7 +83,12 @@ describe('bad input gets a 4xx problem that names the field, and nothing is enqu
     const response = await postJson(gateway.url + path, body);
     expect(response.status).toBe(status);
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(response.body).toMatchObject({ status, code: 'validation_failed', title: expect.any(String), detail: expect.any(String) });
+    expect(response.body).toMatchObject({
+      status,
+      code: 'validation_failed',
+      title: expect.any(String),
+      detail: expect.any(String),
+    });
     if (field) expect(response.body.errors.map((error: { field: string }) => error.field)).toContain(field);
     expect(await redis.keys(`${prefix}:sentiment:*`)).toEqual(before);
   });
@@ -66,7 +106,11 @@ describe('bad input gets a 4xx problem that names the field, and nothing is enqu
   });
 
   it('non-JSON content type -> 415', async () => {
-    const response = await request(`${gateway.url}/v1/sentiment`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    const response = await request(`${gateway.url}/v1/sentiment`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'hello',
+    });
     expect(response.status).toBe(415);
     expect(response.body.code).toBe('unsupported_media_type');
   });
@@ -91,9 +135,14 @@ describe('backpressure and the sync wait limit', () => {
     expect(slow.status).toBe(202);
     expect(slow.body.status).toBe('queued');
     const statuses: number[] = [slow.status];
-    for (let i = 0; i < 4; i++) statuses.push((await postJson(`${gateway.url}/v1/sentiment?wait=false`, { text: `queued ${i}` })).status);
+    for (let i = 0; i < 4; i++)
+      statuses.push(
+        (await postJson(`${gateway.url}/v1/sentiment?wait=false`, { text: `queued ${i}` })).status,
+      );
     expect(statuses).toEqual([202, 202, 202, 429, 429]);
-    const refused = await postJson(`${gateway.url}/v1/sentiment/batch?wait=false`, { items: [{ text: 'more' }] });
+    const refused = await postJson(`${gateway.url}/v1/sentiment/batch?wait=false`, {
+      items: [{ text: 'more' }],
+    });
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toBe('2');
     expect(refused.body.code).toBe('queue_full');
@@ -112,7 +161,11 @@ describe('backpressure and the sync wait limit', () => {
 describe('API keys', () => {
   let secured: AppProcess;
   beforeAll(async () => {
-    secured = await startGateway({ QUEUE_PREFIX: prefix, API_KEYS: `${API_KEY},second-key-0123456789`, SYNC_TIMEOUT_MS: '0' });
+    secured = await startGateway({
+      QUEUE_PREFIX: prefix,
+      API_KEYS: `${API_KEY},second-key-0123456789`,
+      SYNC_TIMEOUT_MS: '0',
+    });
   });
 
   it.each([
@@ -152,6 +205,8 @@ describe('boot', () => {
     expect(await app.stop('SIGCONT')).toBe(1);
     expect(app.logs()).toContain('PORT must be an integer, got "eighty"');
     expect(app.logs()).toContain('REDIS_URL must be a redis:// or rediss:// URL, got "http://localhost"');
-    expect(app.logs()).toContain('API_KEYS must be a comma-separated list of keys of at least 16 characters each');
+    expect(app.logs()).toContain(
+      'API_KEYS must be a comma-separated list of keys of at least 16 characters each',
+    );
   });
 });

@@ -64,17 +64,26 @@ describe('POST /v1/sentiment', () => {
     const total = body.scores.negative + body.scores.neutral + body.scores.positive;
     expect(total).toBeCloseTo(1, 5);
     expect(body.label).toBe(Object.entries(body.scores).sort((a: any, b: any) => b[1] - a[1])[0][0]);
-    expect(body.model).toEqual({ name: 'synthetic-tiny', version: expect.stringMatching(/^fp32-[0-9a-f]{12}$/) });
+    expect(body.model).toEqual({
+      name: 'synthetic-tiny',
+      version: expect.stringMatching(/^fp32-[0-9a-f]{12}$/),
+    });
     expect(body.truncated).toBe(false);
     expect(body.tokens).toBeGreaterThan(2);
-    expect(body.timings).toEqual({ queueMs: expect.any(Number), processingMs: expect.any(Number), totalMs: expect.any(Number) });
+    expect(body.timings).toEqual({
+      queueMs: expect.any(Number),
+      processingMs: expect.any(Number),
+      totalMs: expect.any(Number),
+    });
     expect(typeof body.id).toBe('string');
   });
 
   it('gives the same labels and scores as a direct ONNX Runtime run on the same text', async () => {
     const expected = await directScores(TEXTS);
     const single = await Promise.all(TEXTS.map((text) => postJson(`${gateway.url}/v1/sentiment`, { text })));
-    const batch = await postJson(`${gateway.url}/v1/sentiment/batch`, { items: TEXTS.map((text) => ({ text })) });
+    const batch = await postJson(`${gateway.url}/v1/sentiment/batch`, {
+      items: TEXTS.map((text) => ({ text })),
+    });
     expect(batch.status).toBe(200);
     TEXTS.forEach((_, index) => {
       for (const answer of [single[index].body, batch.body.results[index]]) {
@@ -106,16 +115,27 @@ describe('POST /v1/sentiment/batch', () => {
   });
 
   it('numbers items without ids after the job id', async () => {
-    const response = await postJson(`${gateway.url}/v1/sentiment/batch`, { items: [{ text: 'a' }, { text: 'b' }] });
-    expect(response.body.results.map((result: any) => result.id)).toEqual([`${response.body.jobId}-0`, `${response.body.jobId}-1`]);
+    const response = await postJson(`${gateway.url}/v1/sentiment/batch`, {
+      items: [{ text: 'a' }, { text: 'b' }],
+    });
+    expect(response.body.results.map((result: any) => result.id)).toEqual([
+      `${response.body.jobId}-0`,
+      `${response.body.jobId}-1`,
+    ]);
   });
 });
 
 describe('async mode', () => {
   it('answers 202 with a status URL that later holds the results', async () => {
-    const accepted = await postJson(`${gateway.url}/v1/sentiment/batch?wait=false`, { items: [{ text: TEXTS[1] }, { text: TEXTS[2] }] });
+    const accepted = await postJson(`${gateway.url}/v1/sentiment/batch?wait=false`, {
+      items: [{ text: TEXTS[1] }, { text: TEXTS[2] }],
+    });
     expect(accepted.status).toBe(202);
-    expect(accepted.body).toEqual({ jobId: expect.any(String), status: 'queued', statusUrl: `/v1/jobs/${accepted.body.jobId}` });
+    expect(accepted.body).toEqual({
+      jobId: expect.any(String),
+      status: 'queued',
+      statusUrl: `/v1/jobs/${accepted.body.jobId}`,
+    });
     expect(accepted.headers.get('location')).toBe(accepted.body.statusUrl);
     const done = await waitFor(
       async () => {
@@ -145,7 +165,9 @@ describe('idempotent retries', () => {
   it('runs a text with a client id once, however often it is sent', async () => {
     const id = `retry-${Date.now()}`;
     const first = await postJson(`${gateway.url}/v1/sentiment`, { text: TEXTS[3], id });
-    const again = await Promise.all([1, 2, 3].map(() => postJson(`${gateway.url}/v1/sentiment`, { text: TEXTS[3], id })));
+    const again = await Promise.all(
+      [1, 2, 3].map(() => postJson(`${gateway.url}/v1/sentiment`, { text: TEXTS[3], id })),
+    );
     expect(first.status).toBe(200);
     for (const response of again) {
       expect(response.status).toBe(200);
@@ -185,7 +207,10 @@ describe('prediction stream', () => {
     const entry = entries.find(([, fields]) => fields[fields.indexOf('id') + 1] === id);
     expect(entry).toBeDefined();
     const fields = Object.fromEntries(
-      entry![1].reduce<string[][]>((pairs, value, index, all) => (index % 2 === 0 ? [...pairs, [value, all[index + 1]]] : pairs), []),
+      entry![1].reduce<string[][]>(
+        (pairs, value, index, all) => (index % 2 === 0 ? [...pairs, [value, all[index + 1]]] : pairs),
+        [],
+      ),
     );
     expect(fields).toMatchObject({
       label: answer.body.label,

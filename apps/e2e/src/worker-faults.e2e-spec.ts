@@ -36,7 +36,11 @@ async function withProducer<T>(prefix: string, use: (producer: SentimentProducer
 }
 
 async function untilActive(producer: SentimentProducer, jobId: string): Promise<void> {
-  await waitFor(async () => ((await producer.queue.getJobState(jobId)) === 'active' ? true : undefined), 20_000, `job ${jobId} to be active`);
+  await waitFor(
+    async () => ((await producer.queue.getJobState(jobId)) === 'active' ? true : undefined),
+    20_000,
+    `job ${jobId} to be active`,
+  );
 }
 
 describe('inference worker faults', () => {
@@ -44,7 +48,12 @@ describe('inference worker faults', () => {
     const prefix = freshPrefix('killed');
     await withProducer(prefix, async (producer) => {
       // The first worker holds the job in its batcher for a minute, so the kill lands mid-job.
-      const doomed = await startWorker({ QUEUE_PREFIX: prefix, BATCH_MAX_WAIT_MS: '60000', LOCK_DURATION_MS: '1500', STALLED_INTERVAL_MS: '500' });
+      const doomed = await startWorker({
+        QUEUE_PREFIX: prefix,
+        BATCH_MAX_WAIT_MS: '60000',
+        LOCK_DURATION_MS: '1500',
+        STALLED_INTERVAL_MS: '500',
+      });
       const { jobId } = await producer.enqueue([{ text: 'this job outlives its first worker' }]);
       await untilActive(producer, jobId);
       await doomed.stop('SIGKILL');
@@ -80,8 +89,16 @@ describe('inference worker faults', () => {
     try {
       const attempts = { attempts: 5, backoff: { type: 'fixed', delay: 10 } };
       const cases: Array<[string, unknown, string]> = [
-        [SentimentJobName.Classify, { v: 2, items: [] }, 'invalid job payload: unsupported payload version 2'],
-        [SentimentJobName.Classify, { v: 1, items: [{ id: 'a', text: '  ' }], enqueuedAt: 1 }, 'invalid job payload: items[0].text must not be empty or only whitespace'],
+        [
+          SentimentJobName.Classify,
+          { v: 2, items: [] },
+          'invalid job payload: unsupported payload version 2',
+        ],
+        [
+          SentimentJobName.Classify,
+          { v: 1, items: [{ id: 'a', text: '  ' }], enqueuedAt: 1 },
+          'invalid job payload: items[0].text must not be empty or only whitespace',
+        ],
         ['explode', { v: 1 }, 'no handler for job name "explode"'],
       ];
       for (const [name, data, reason] of cases) {
@@ -119,10 +136,14 @@ describe('inference worker faults', () => {
     try {
       await withProducer(prefix, async (producer) => {
         // 32 texts of 512 tokens in one batch: several seconds of compute on the small model.
-        const items = Array.from({ length: 32 }, (_, index) => ({ text: `${index} ` + 'a long complaint about the service '.repeat(120) }));
+        const items = Array.from({ length: 32 }, (_, index) => ({
+          text: `${index} ` + 'a long complaint about the service '.repeat(120),
+        }));
         const { jobId } = await producer.enqueue(items);
         const result = await producer.waitForResult(jobId, 90_000);
-        expect(result.predictions.every((prediction) => prediction.truncated && prediction.tokens === 512)).toBe(true);
+        expect(
+          result.predictions.every((prediction) => prediction.truncated && prediction.tokens === 512),
+        ).toBe(true);
         // The premise of the test: the job really held its lock longer than one lock period.
         expect(result.timings.processingMs).toBeGreaterThan(lockDurationMs * 1.5);
         const job = await Job.fromId(producer.queue, jobId);
@@ -144,7 +165,11 @@ describe('inference worker boot', () => {
   });
 
   it('exits naming each bad variable', async () => {
-    const worker = spawnApp('worker', { BATCH_MAX_TEXTS: '0', MODEL_VARIANT: 'fp16', INTRA_OP_THREADS: 'many' });
+    const worker = spawnApp('worker', {
+      BATCH_MAX_TEXTS: '0',
+      MODEL_VARIANT: 'fp16',
+      INTRA_OP_THREADS: 'many',
+    });
     expect(await worker.stop('SIGCONT')).toBe(1);
     expect(worker.logs()).toContain('BATCH_MAX_TEXTS must be an integer in 1..4096, got 0');
     expect(worker.logs()).toContain('MODEL_VARIANT must be one of fp32, int8, got "fp16"');

@@ -12,7 +12,9 @@ import { createValidationPipe } from './app/problem/validation-pipe';
 async function bootstrap(): Promise<void> {
   const config = loadGatewayConfig();
   const logger = new Logger('gateway');
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config), { bodyParser: false });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config), {
+    bodyParser: false,
+  });
   app.disable('x-powered-by');
   app.use(jsonBody(config.maxBodyBytes));
   app.useGlobalPipes(createValidationPipe());

@@ -8,7 +8,9 @@ import { loadWorkerConfig } from './app/worker-config';
 async function bootstrap(): Promise<void> {
   const config = loadWorkerConfig();
   // No HTTP API: an application context, plus the health port the module opens itself.
-  const app = await NestFactory.createApplicationContext(WorkerModule.forConfig(config), { bufferLogs: false });
+  const app = await NestFactory.createApplicationContext(WorkerModule.forConfig(config), {
+    bufferLogs: false,
+  });
   closeOnSignals(app, config.shutdownTimeoutMs);
 }
 

@@ -71,7 +71,12 @@ export class EnvReader {
   /** Comma-separated values, blanks dropped. */
   list(name: string): string[] {
     const raw = this.raw(name);
-    return raw === undefined ? [] : raw.split(',').map((part) => part.trim()).filter(Boolean);
+    return raw === undefined
+      ? []
+      : raw
+          .split(',')
+          .map((part) => part.trim())
+          .filter(Boolean);
   }
 
   /** Records a cross-field problem found by the caller. */

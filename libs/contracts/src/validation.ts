@@ -23,7 +23,8 @@ export function clientIdProblem(id: unknown): string | undefined {
 
 export function sourceProblem(source: unknown): string | undefined {
   if (typeof source !== 'string') return 'must be a string';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(source)) return `must be 1-${MAX_SOURCE_CHARS} characters of letters, digits, "_", "." or "-"`;
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(source))
+    return `must be 1-${MAX_SOURCE_CHARS} characters of letters, digits, "_", "." or "-"`;
   return undefined;
 }
 
@@ -44,9 +45,11 @@ export function checkClassifyPayload(data: unknown, maxChars: number, maxItems: 
     return { ok: false, reason: `items has ${candidate.items.length} entries, at most ${maxItems} allowed` };
   }
   for (const [index, item] of (candidate.items as unknown[]).entries()) {
-    if (typeof item !== 'object' || item === null) return { ok: false, reason: `items[${index}] is not an object` };
+    if (typeof item !== 'object' || item === null)
+      return { ok: false, reason: `items[${index}] is not an object` };
     const { id, text } = item as Partial<TextItem>;
-    const idIssue = typeof id === 'string' && id.length > 0 && id.length <= 256 ? undefined : 'must be a non-empty string';
+    const idIssue =
+      typeof id === 'string' && id.length > 0 && id.length <= 256 ? undefined : 'must be a non-empty string';
     if (idIssue) return { ok: false, reason: `items[${index}].id ${idIssue}` };
     const textIssue = textProblem(text, maxChars);
     if (textIssue) return { ok: false, reason: `items[${index}].text ${textIssue}` };

@@ -8,7 +8,12 @@ const ort = require('onnxruntime-node');
 
 /** @param {readonly any[]} values */
 function describe(values) {
-  return values.map((value) => ({ name: value.name, isTensor: value.isTensor, type: value.type, shape: value.shape }));
+  return values.map((value) => ({
+    name: value.name,
+    isTensor: value.isTensor,
+    type: value.type,
+    shape: value.shape,
+  }));
 }
 
 async function main() {
@@ -20,10 +25,17 @@ async function main() {
   try {
     session = await ort.InferenceSession.create(modelPath, sessionOptions);
   } catch (error) {
-    port.postMessage({ type: 'load-failed', message: error instanceof Error ? error.message : String(error) });
+    port.postMessage({
+      type: 'load-failed',
+      message: error instanceof Error ? error.message : String(error),
+    });
     return;
   }
-  port.postMessage({ type: 'loaded', inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) });
+  port.postMessage({
+    type: 'loaded',
+    inputs: describe(session.inputMetadata),
+    outputs: describe(session.outputMetadata),
+  });
 
   port.on('message', async (message) => {
     if (message.type === 'close') {
@@ -43,7 +55,11 @@ async function main() {
       const logits = /** @type {Float32Array} */ (output.logits.data);
       port.postMessage({ type: 'result', id, logits, dims: output.logits.dims, computeMs }, [logits.buffer]);
     } catch (error) {
-      port.postMessage({ type: 'run-failed', id, message: error instanceof Error ? error.message : String(error) });
+      port.postMessage({
+        type: 'run-failed',
+        id,
+        message: error instanceof Error ? error.message : String(error),
+      });
     }
   });
 }

@@ -33,12 +33,16 @@ export interface ModelDirectory {
  * Resolves a model directory in the Hub/optimum export layout and checks its config against the label
  * schema. Fails with a message that names what is missing, so a wrong MODEL_DIR is obvious at boot.
  */
-export async function openModelDirectory(dir: string, variant: ModelVariant = 'fp32'): Promise<ModelDirectory> {
+export async function openModelDirectory(
+  dir: string,
+  variant: ModelVariant = 'fp32',
+): Promise<ModelDirectory> {
   try {
     const info = await stat(dir);
     if (!info.isDirectory()) throw new Error(`model directory ${dir} is not a directory`);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`model directory ${dir} does not exist`);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new Error(`model directory ${dir} does not exist`);
     throw error;
   }
 

@@ -84,7 +84,8 @@ export class SentimentModel {
       const onMessage = (message: ThreadMessage) => {
         cleanup();
         if (message.type === 'loaded') resolve(message);
-        else if (message.type === 'load-failed') reject(new Error(`cannot load ${directory.modelPath}: ${message.message}`));
+        else if (message.type === 'load-failed')
+          reject(new Error(`cannot load ${directory.modelPath}: ${message.message}`));
         else reject(new Error(`unexpected message ${message.type} while loading`));
       };
       const onError = (error: Error) => {
@@ -157,7 +158,11 @@ export class SentimentModel {
     }
     const [rows, cols] = message.dims;
     if (rows !== run.rows || cols !== SENTIMENT_LABELS.length) {
-      run.reject(new Error(`logits have shape [${message.dims.join(', ')}], expected [${run.rows}, ${SENTIMENT_LABELS.length}]`));
+      run.reject(
+        new Error(
+          `logits have shape [${message.dims.join(', ')}], expected [${run.rows}, ${SENTIMENT_LABELS.length}]`,
+        ),
+      );
       return;
     }
     run.resolve({ scores: softmaxRows(message.logits, rows, cols), computeMs: message.computeMs });

@@ -1,6 +1,7 @@
 /** Row-wise softmax of a [rows, cols] matrix, stable for large logits. */
 export function softmaxRows(logits: Float32Array, rows: number, cols: number): number[][] {
-  if (logits.length !== rows * cols) throw new RangeError(`expected ${rows * cols} logits, got ${logits.length}`);
+  if (logits.length !== rows * cols)
+    throw new RangeError(`expected ${rows * cols} logits, got ${logits.length}`);
   const out: number[][] = [];
   for (let row = 0; row < rows; row++) {
     const offset = row * cols;

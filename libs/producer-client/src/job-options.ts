@@ -19,7 +19,11 @@ export const DEFAULT_RETENTION: RetentionOptions = {
 export const DEFAULT_ATTEMPTS = 3;
 export const DEFAULT_BACKOFF_MS = 1_000;
 
-export function classifyJobOptions(retention: RetentionOptions, attempts: number, backoffMs: number): JobsOptions {
+export function classifyJobOptions(
+  retention: RetentionOptions,
+  attempts: number,
+  backoffMs: number,
+): JobsOptions {
   return {
     attempts,
     backoff: { type: 'exponential', delay: backoffMs },

@@ -2,7 +2,13 @@ import IORedis from 'ioredis';
 import { Worker } from 'bullmq';
 import { QueueName } from '@reputation-monitor/contracts';
 import { SentimentProducer } from './sentiment-producer';
-import { IdempotencyConflictError, InvalidRequestError, JobFailedError, QueueFullError, ResultTimeoutError } from './errors';
+import {
+  IdempotencyConflictError,
+  InvalidRequestError,
+  JobFailedError,
+  QueueFullError,
+  ResultTimeoutError,
+} from './errors';
 
 // Real Redis; a key prefix per run keeps runs apart. No inference worker runs here: jobs stay queued
 // unless a test starts a plain BullMQ worker of its own.
@@ -12,7 +18,14 @@ const redis = new IORedis(REDIS_URL);
 let producer: SentimentProducer;
 
 beforeAll(async () => {
-  producer = new SentimentProducer({ redisUrl: REDIS_URL, prefix, maxQueueDepth: 3, maxTextChars: 50, maxBatchItems: 4, depthCacheMs: 0 });
+  producer = new SentimentProducer({
+    redisUrl: REDIS_URL,
+    prefix,
+    maxQueueDepth: 3,
+    maxTextChars: 50,
+    maxBatchItems: 4,
+    depthCacheMs: 0,
+  });
   await producer.ready();
 });
 
@@ -28,7 +41,10 @@ afterEach(async () => {
 });
 
 it('enqueues a versioned payload with prediction ids and reports it queued', async () => {
-  const { jobId, items, existing } = await producer.enqueue([{ text: 'hello' }, { text: 'world', id: 'w1' }], { source: 'app' });
+  const { jobId, items, existing } = await producer.enqueue(
+    [{ text: 'hello' }, { text: 'world', id: 'w1' }],
+    { source: 'app' },
+  );
   expect(existing).toBe(false);
   expect(items).toEqual([
     { id: `${jobId}-0`, text: 'hello' },
@@ -62,7 +78,9 @@ it('returns the existing job for a retried id and refuses the id for other texts
   const retry = await producer.enqueue([{ text: 'same', id: 'idem-1' }]);
   expect(retry).toEqual({ jobId: first.jobId, items: first.items, existing: true });
   expect(await producer.queue.count()).toBe(1);
-  await expect(producer.enqueue([{ text: 'different', id: 'idem-1' }])).rejects.toBeInstanceOf(IdempotencyConflictError);
+  await expect(producer.enqueue([{ text: 'different', id: 'idem-1' }])).rejects.toBeInstanceOf(
+    IdempotencyConflictError,
+  );
 });
 
 it('refuses new work once the waiting queue reaches its limit, without dropping accepted jobs', async () => {
@@ -83,7 +101,12 @@ it('returns results and failures produced by a worker', async () => {
     QueueName.Sentiment,
     async (job) => {
       if (job.data.items[0].text === 'fail') throw new Error('boom');
-      return { v: 1, model: { name: 'm', version: '1' }, predictions: [], timings: { queueMs: 0, processingMs: 0 } };
+      return {
+        v: 1,
+        model: { name: 'm', version: '1' },
+        predictions: [],
+        timings: { queueMs: 0, processingMs: 0 },
+      };
     },
     { connection: new IORedis(REDIS_URL, { maxRetriesPerRequest: null }), prefix },
   );

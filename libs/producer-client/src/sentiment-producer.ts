@@ -114,12 +114,18 @@ export class SentimentProducer {
     const { jobId, deterministic } = jobIdFor(items);
     const payload: ClassifyJobPayload = {
       v: 1,
-      items: items.map((item, index) => ({ id: predictionId(jobId, item, index, items.length), text: item.text })),
+      items: items.map((item, index) => ({
+        id: predictionId(jobId, item, index, items.length),
+        text: item.text,
+      })),
       enqueuedAt: Date.now(),
       ...(options.source !== undefined && { source: options.source }),
     };
     if (deterministic) {
-      const existing = await Job.fromId<ClassifyJobPayload, ClassifyJobResult, SentimentJobName>(this.queue, jobId);
+      const existing = await Job.fromId<ClassifyJobPayload, ClassifyJobResult, SentimentJobName>(
+        this.queue,
+        jobId,
+      );
       if (existing) {
         if (!sameWork(existing.data, payload)) throw new IdempotencyConflictError(jobId);
         return { jobId, items: existing.data.items, existing: true };
@@ -154,7 +160,11 @@ export class SentimentProducer {
   }
 
   /** Enqueues and waits: the one-call way to classify. */
-  async classify(items: readonly DraftItem[], timeoutMs: number, options: EnqueueOptions = {}): Promise<ClassifyJobResult> {
+  async classify(
+    items: readonly DraftItem[],
+    timeoutMs: number,
+    options: EnqueueOptions = {},
+  ): Promise<ClassifyJobResult> {
     const { jobId } = await this.enqueue(items, options);
     return this.waitForResult(jobId, timeoutMs);
   }
@@ -201,14 +211,18 @@ export class SentimentProducer {
   private async assertCapacity(): Promise<void> {
     if (this.maxQueueDepth <= 0) return;
     const depth = await this.waitingDepth();
-    if (depth >= this.maxQueueDepth) throw new QueueFullError(depth, this.maxQueueDepth, this.retryAfterSeconds);
+    if (depth >= this.maxQueueDepth)
+      throw new QueueFullError(depth, this.maxQueueDepth, this.retryAfterSeconds);
   }
 
   private validate(items: readonly DraftItem[], options: EnqueueOptions): void {
     const errors: FieldError[] = [];
     if (items.length === 0) errors.push({ field: 'items', message: 'must hold at least one text' });
     if (items.length > this.maxBatchItems) {
-      errors.push({ field: 'items', message: `must hold at most ${this.maxBatchItems} texts (got ${items.length})` });
+      errors.push({
+        field: 'items',
+        message: `must hold at most ${this.maxBatchItems} texts (got ${items.length})`,
+      });
     }
     const seen = new Set<string>();
     items.forEach((item, index) => {
@@ -217,7 +231,8 @@ export class SentimentProducer {
       if (item.id !== undefined) {
         const idIssue = clientIdProblem(item.id);
         if (idIssue) errors.push({ field: `items[${index}].id`, message: idIssue });
-        else if (seen.has(item.id)) errors.push({ field: `items[${index}].id`, message: `repeats the id "${item.id}"` });
+        else if (seen.has(item.id))
+          errors.push({ field: `items[${index}].id`, message: `repeats the id "${item.id}"` });
         seen.add(item.id);
       }
     });

@@ -86,12 +86,16 @@ describe('loading errors', () => {
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
   it('names the missing tokenizer.json', async () => {
-    await expect(SentimentTokenizer.fromDirectory(dir)).rejects.toThrow(`cannot read ${join(dir, 'tokenizer.json')}`);
+    await expect(SentimentTokenizer.fromDirectory(dir)).rejects.toThrow(
+      `cannot read ${join(dir, 'tokenizer.json')}`,
+    );
   });
 
   it('names a file that is not JSON', async () => {
     await writeFile(join(dir, 'tokenizer.json'), '{ not json');
-    await expect(SentimentTokenizer.fromDirectory(dir)).rejects.toThrow(`${join(dir, 'tokenizer.json')} is not valid JSON`);
+    await expect(SentimentTokenizer.fromDirectory(dir)).rejects.toThrow(
+      `${join(dir, 'tokenizer.json')} is not valid JSON`,
+    );
   });
 });
 

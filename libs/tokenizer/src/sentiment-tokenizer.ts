@@ -55,7 +55,9 @@ export class SentimentTokenizer {
     this.preprocess = options.preprocess ?? true;
     this.maxTokens = options.maxTokens ?? MODEL_MAX_TOKENS;
     if (!Number.isInteger(this.maxTokens) || this.maxTokens < 3 || this.maxTokens > MODEL_MAX_TOKENS) {
-      throw new RangeError(`maxTokens must be an integer from 3 to ${MODEL_MAX_TOKENS}, got ${this.maxTokens}`);
+      throw new RangeError(
+        `maxTokens must be an integer from 3 to ${MODEL_MAX_TOKENS}, got ${this.maxTokens}`,
+      );
     }
   }
 
@@ -70,7 +72,11 @@ export class SentimentTokenizer {
       if (id === undefined) throw new Error(`${dir}: ${key} "${token}" is not in the vocabulary`);
       return id;
     };
-    const special = { bos: idOf('bos_token', '<s>'), eos: idOf('eos_token', '</s>'), pad: idOf('pad_token', '<pad>') };
+    const special = {
+      bos: idOf('bos_token', '<s>'),
+      eos: idOf('eos_token', '</s>'),
+      pad: idOf('pad_token', '<pad>'),
+    };
     return new SentimentTokenizer(tokenizer, special, options);
   }
 
@@ -104,7 +110,14 @@ export class SentimentTokenizer {
       }
       realTokens += ids.length;
     });
-    return { inputIds, attentionMask, batchSize, sequenceLength, realTokens, padTokens: batchSize * sequenceLength - realTokens };
+    return {
+      inputIds,
+      attentionMask,
+      batchSize,
+      sequenceLength,
+      realTokens,
+      padTokens: batchSize * sequenceLength - realTokens,
+    };
   }
 }
 

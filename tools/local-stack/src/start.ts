@@ -56,10 +56,21 @@ async function ensureRedis(redisUrl: string): Promise<void> {
   if (await answers(host, port)) return log(`Redis answers at ${host}:${port}`);
   const local = ['127.0.0.1', 'localhost', '::1'].includes(host);
   if (!local || !onPath('redis-server')) {
-    fail(`nothing answers at ${redisUrl}; start Redis there (or install redis-server and use a local REDIS_URL)`);
+    fail(
+      `nothing answers at ${redisUrl}; start Redis there (or install redis-server and use a local REDIS_URL)`,
+    );
   }
   log(`no Redis at ${host}:${port}: starting redis-server (no persistence) as a child process`);
-  launch('redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  launch('redis', 'redis-server', [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+  ]);
   for (let i = 0; i < 50 && !(await answers(host, port)); i++) await new Promise((r) => setTimeout(r, 100));
   if (!(await answers(host, port))) fail('redis-server did not come up');
 }
@@ -76,7 +87,12 @@ function modelHelp(modelDir: string): string {
   ].join('\n');
 }
 
-function launch(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+function launch(
+  name: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ChildProcess {
   const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const prefix = `[${name}] `;
   const forward = (stream: NodeJS.WriteStream) => (chunk: Buffer) => {
@@ -121,7 +137,9 @@ async function waitForHttp(url: string, timeoutMs: number): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { synthetic: { type: 'string' }, 'skip-build': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: { synthetic: { type: 'string' }, 'skip-build': { type: 'boolean', default: false } },
+  });
   const env: NodeJS.ProcessEnv = { ...process.env };
   env.REDIS_URL ??= 'redis://127.0.0.1:6379';
   const port = env.PORT ?? '3000';
@@ -140,11 +158,15 @@ async function main(): Promise<void> {
 
   if (!values['skip-build']) {
     log('building gateway and inference-worker (cached when unchanged)');
-    execFileSync(join(ROOT, 'node_modules/.bin/nx'), ['run-many', '-t', 'build', '-p', 'gateway', 'inference-worker'], {
-      cwd: ROOT,
-      stdio: 'inherit',
-      env: { ...process.env, NX_DAEMON: 'false' },
-    });
+    execFileSync(
+      join(ROOT, 'node_modules/.bin/nx'),
+      ['run-many', '-t', 'build', '-p', 'gateway', 'inference-worker'],
+      {
+        cwd: ROOT,
+        stdio: 'inherit',
+        env: { ...process.env, NX_DAEMON: 'false' },
+      },
+    );
   }
 
   process.on('SIGINT', () => void stop(0));

@@ -6,7 +6,8 @@ import { GATEWAY_MAIN, SMALL_MODEL_DIR, TINY_MODEL_DIR, WORKER_MAIN, WORKSPACE_R
 /** Generates the synthetic models the suites use (skipped when already there) and checks the apps are built. */
 export default function globalSetup(): void {
   for (const main of [GATEWAY_MAIN, WORKER_MAIN]) {
-    if (!existsSync(main)) throw new Error(`${main} is missing: build the apps first (npx nx run-many -t build)`);
+    if (!existsSync(main))
+      throw new Error(`${main} is missing: build the apps first (npx nx run-many -t build)`);
   }
   const cli = join(WORKSPACE_ROOT, 'tools/synthetic-model/src/cli.ts');
   const tsx = join(WORKSPACE_ROOT, 'node_modules/.bin/tsx');

@@ -4,7 +4,11 @@ export interface JsonResponse<T = any> {
   body: T;
 }
 
-export async function postJson<T = any>(url: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<T>> {
+export async function postJson<T = any>(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<JsonResponse<T>> {
   return request<T>(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -12,7 +16,10 @@ export async function postJson<T = any>(url: string, body: unknown, headers: Rec
   });
 }
 
-export async function getJson<T = any>(url: string, headers: Record<string, string> = {}): Promise<JsonResponse<T>> {
+export async function getJson<T = any>(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<JsonResponse<T>> {
   return request<T>(url, { headers });
 }
 

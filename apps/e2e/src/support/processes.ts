@@ -17,12 +17,18 @@ export async function freePort(): Promise<number> {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
 
-export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe().catch(() => undefined);
@@ -59,7 +65,8 @@ function launch(main: string, env: Record<string, string>, port: number): AppPro
 async function ready(app: AppProcess, path: string, timeoutMs = 60_000): Promise<void> {
   await waitFor(
     async () => {
-      if (app.child.exitCode !== null) throw new Error(`exited early with ${app.child.exitCode}:\n${app.logs()}`);
+      if (app.child.exitCode !== null)
+        throw new Error(`exited early with ${app.child.exitCode}:\n${app.logs()}`);
       const response = await fetch(app.url + path);
       return response.ok ? true : undefined;
     },
@@ -75,7 +82,13 @@ export async function startWorker(env: Record<string, string>): Promise<AppProce
   const port = await freePort();
   const app = launch(
     WORKER_MAIN,
-    { MODEL_DIR: TINY_MODEL_DIR, INTRA_OP_THREADS: '1', HEALTH_HOST: '127.0.0.1', HEALTH_PORT: String(port), ...env },
+    {
+      MODEL_DIR: TINY_MODEL_DIR,
+      INTRA_OP_THREADS: '1',
+      HEALTH_HOST: '127.0.0.1',
+      HEALTH_PORT: String(port),
+      ...env,
+    },
     port,
   );
   await ready(app, '/health/ready');

@@ -1,4 +1,8 @@
-import { DEFAULT_MAX_BATCH_ITEMS, DEFAULT_MAX_TEXT_CHARS, DEFAULT_QUEUE_PREFIX } from '@reputation-monitor/contracts';
+import {
+  DEFAULT_MAX_BATCH_ITEMS,
+  DEFAULT_MAX_TEXT_CHARS,
+  DEFAULT_QUEUE_PREFIX,
+} from '@reputation-monitor/contracts';
 import { EnvReader } from '@reputation-monitor/config';
 
 export interface GatewayConfig {
@@ -18,14 +22,27 @@ export interface GatewayConfig {
   /** Accepted API keys; empty means /v1 is open. */
   apiKeys: string[];
   /** How long finished jobs stay readable, which is also how long an idempotent id is remembered. */
-  jobRetention: { completedAgeSeconds: number; completedCount: number; failedAgeSeconds: number; failedCount: number };
+  jobRetention: {
+    completedAgeSeconds: number;
+    completedCount: number;
+    failedAgeSeconds: number;
+    failedCount: number;
+  };
   jobAttempts: number;
 }
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const read = new EnvReader(env);
-  const maxTextChars = read.int('MAX_TEXT_CHARS', { default: DEFAULT_MAX_TEXT_CHARS, min: 1, max: 1_000_000 });
-  const maxBatchItems = read.int('MAX_BATCH_ITEMS', { default: DEFAULT_MAX_BATCH_ITEMS, min: 1, max: 100_000 });
+  const maxTextChars = read.int('MAX_TEXT_CHARS', {
+    default: DEFAULT_MAX_TEXT_CHARS,
+    min: 1,
+    max: 1_000_000,
+  });
+  const maxBatchItems = read.int('MAX_BATCH_ITEMS', {
+    default: DEFAULT_MAX_BATCH_ITEMS,
+    min: 1,
+    max: 100_000,
+  });
   const config: GatewayConfig = {
     port: read.int('PORT', { default: 3000, min: 0, max: 65_535 }),
     host: read.string('HOST', '0.0.0.0'),
@@ -35,7 +52,11 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     maxTextChars,
     maxBatchItems,
     // Room for every item at the character limit, JSON escaping (up to 6 bytes per char) aside.
-    maxBodyBytes: read.int('MAX_BODY_BYTES', { default: Math.max(1_048_576, maxBatchItems * (maxTextChars * 4 + 256)), min: 1_024, max: 1 << 30 }),
+    maxBodyBytes: read.int('MAX_BODY_BYTES', {
+      default: Math.max(1_048_576, maxBatchItems * (maxTextChars * 4 + 256)),
+      min: 1_024,
+      max: 1 << 30,
+    }),
     maxQueueDepth: read.int('MAX_QUEUE_DEPTH', { default: 10_000, min: 0, max: 100_000_000 }),
     retryAfterSeconds: read.int('RETRY_AFTER_SECONDS', { default: 2, min: 1, max: 3_600 }),
     apiKeys: read.list('API_KEYS'),

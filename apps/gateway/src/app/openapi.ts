@@ -6,7 +6,9 @@ export function setupOpenApi(app: INestApplication): void {
     app,
     new DocumentBuilder()
       .setTitle('Reputation Monitor')
-      .setDescription('Sentiment of social media texts (negative / neutral / positive), served from a queue of ONNX Runtime workers.')
+      .setDescription(
+        'Sentiment of social media texts (negative / neutral / positive), served from a queue of ONNX Runtime workers.',
+      )
       .setVersion('1')
       .addBearerAuth()
       .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'api-key')

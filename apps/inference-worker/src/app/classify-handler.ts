@@ -31,7 +31,10 @@ export class ClassifyHandler {
       v: 1,
       model,
       predictions,
-      timings: { queueMs: Math.max(0, (job.processedOn ?? pickedUp) - enqueuedAt), processingMs: done - pickedUp },
+      timings: {
+        queueMs: Math.max(0, (job.processedOn ?? pickedUp) - enqueuedAt),
+        processingMs: done - pickedUp,
+      },
     };
   }
 }

@@ -30,12 +30,16 @@ export class HealthServer implements OnApplicationBootstrap, OnApplicationShutdo
       };
       if (request.url === '/health/live') return send(200, { status: 'ok' });
       if (request.url === '/health/ready') {
-        this.readiness().then(({ ready, checks }) => send(ready ? 200 : 503, { status: ready ? 'ok' : 'error', checks }));
+        this.readiness().then(({ ready, checks }) =>
+          send(ready ? 200 : 503, { status: ready ? 'ok' : 'error', checks }),
+        );
         return;
       }
       send(404, { status: 404, title: 'Not Found' });
     });
-    await new Promise<void>((resolve) => this.server!.listen(this.config.healthPort, this.config.healthHost, resolve));
+    await new Promise<void>((resolve) =>
+      this.server!.listen(this.config.healthPort, this.config.healthHost, resolve),
+    );
     const { port } = this.server.address() as AddressInfo;
     this.logger.log(`health on http://${this.config.healthHost}:${port}/health/ready`);
   }

@@ -30,7 +30,9 @@ describe('MicroBatcher', () => {
   it('gathers texts from concurrent submissions into one batch', async () => {
     const { runner, batches } = recordingRunner();
     const stats: BatchStats[] = [];
-    const batcher = new MicroBatcher(runner, { maxTokens: 512, maxTexts: 64, maxWaitMs: 20 }, (s) => stats.push(s));
+    const batcher = new MicroBatcher(runner, { maxTokens: 512, maxTexts: 64, maxWaitMs: 20 }, (s) =>
+      stats.push(s),
+    );
     await Promise.all([batcher.submit([seq(4)]), batcher.submit([seq(4), seq(6)]), batcher.submit([seq(6)])]);
     expect(batches).toHaveLength(1);
     expect(batches[0]).toHaveLength(4);
@@ -93,6 +95,8 @@ describe('MicroBatcher', () => {
   it('rejects a text longer than the whole batch budget', async () => {
     const { runner } = recordingRunner();
     const batcher = new MicroBatcher(runner, { maxTokens: 8, maxTexts: 8, maxWaitMs: 0 });
-    await expect(batcher.submit([seq(9)])).rejects.toThrow('a text of 9 tokens exceeds the batch budget of 8');
+    await expect(batcher.submit([seq(9)])).rejects.toThrow(
+      'a text of 9 tokens exceeds the batch budget of 8',
+    );
   });
 });

@@ -47,7 +47,11 @@ export class MicroBatcher {
       (ids) =>
         new Promise<number[]>((resolve, reject) => {
           if (ids.length > this.policy.maxTokens) {
-            reject(new RangeError(`a text of ${ids.length} tokens exceeds the batch budget of ${this.policy.maxTokens}`));
+            reject(
+              new RangeError(
+                `a text of ${ids.length} tokens exceeds the batch budget of ${this.policy.maxTokens}`,
+              ),
+            );
             return;
           }
           this.pending.push({ ids, arrivedAt: now, resolve, reject });

@@ -19,7 +19,12 @@ export class PredictionStream {
     this.key = redisKeys.predictionStream(config.queuePrefix);
   }
 
-  async append(predictions: readonly Prediction[], model: ModelInfo, source: string | undefined, at: number): Promise<void> {
+  async append(
+    predictions: readonly Prediction[],
+    model: ModelInfo,
+    source: string | undefined,
+    at: number,
+  ): Promise<void> {
     const pipeline = this.redis.pipeline();
     for (const prediction of predictions) {
       pipeline.xadd(
@@ -28,17 +33,28 @@ export class PredictionStream {
         '~',
         this.config.predictionStreamMaxLen,
         '*',
-        'id', prediction.id,
-        'label', prediction.label,
-        'negative', prediction.scores.negative.toFixed(6),
-        'neutral', prediction.scores.neutral.toFixed(6),
-        'positive', prediction.scores.positive.toFixed(6),
-        'tokens', prediction.tokens,
-        'truncated', prediction.truncated ? 1 : 0,
-        'model', model.name,
-        'version', model.version,
-        'source', source ?? '',
-        'at', at,
+        'id',
+        prediction.id,
+        'label',
+        prediction.label,
+        'negative',
+        prediction.scores.negative.toFixed(6),
+        'neutral',
+        prediction.scores.neutral.toFixed(6),
+        'positive',
+        prediction.scores.positive.toFixed(6),
+        'tokens',
+        prediction.tokens,
+        'truncated',
+        prediction.truncated ? 1 : 0,
+        'model',
+        model.name,
+        'version',
+        model.version,
+        'source',
+        source ?? '',
+        'at',
+        at,
       );
     }
     const results = await pipeline.exec();

@@ -1,4 +1,10 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
 import { Job, UnrecoverableError, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { QueueName, SentimentJobName, SentimentJobs } from '@reputation-monitor/contracts';
@@ -65,10 +71,14 @@ export class QueueConsumer implements OnApplicationBootstrap, BeforeApplicationS
     this.logger.log(`shutting down (${signal ?? 'close'}): finishing in-flight jobs`);
     const worker = this.worker;
     const finished = worker.close().then(() => true);
-    const timedOut = new Promise<false>((resolve) => setTimeout(() => resolve(false), this.config.shutdownTimeoutMs).unref());
+    const timedOut = new Promise<false>((resolve) =>
+      setTimeout(() => resolve(false), this.config.shutdownTimeoutMs).unref(),
+    );
     if (!(await Promise.race([finished, timedOut]))) {
       // Jobs still running keep their lock until it lapses; another worker's stalled check picks them up.
-      this.logger.warn(`in-flight jobs did not finish within ${this.config.shutdownTimeoutMs} ms; releasing them`);
+      this.logger.warn(
+        `in-flight jobs did not finish within ${this.config.shutdownTimeoutMs} ms; releasing them`,
+      );
       await worker.close(true);
     }
     await this.engine.drain();

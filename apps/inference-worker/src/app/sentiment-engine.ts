@@ -42,7 +42,9 @@ export class SentimentEngine implements OnApplicationShutdown {
     ]);
     this.model = model;
     this.tokenizer = tokenizer;
-    const version = this.config.modelVersion ?? `${this.config.modelVariant}-${await fileDigest(model.directory.modelPath)}`;
+    const version =
+      this.config.modelVersion ??
+      `${this.config.modelVariant}-${await fileDigest(model.directory.modelPath)}`;
     this.info = { name: this.config.modelName, version };
     this.batcher = new MicroBatcher(
       async (sequences) => {
@@ -52,7 +54,9 @@ export class SentimentEngine implements OnApplicationShutdown {
       this.config.batch,
       (stats) => this.record(stats),
     );
-    const synthetic = model.directory.config.synthetic ? ' (SYNTHETIC weights: predictions are meaningless)' : '';
+    const synthetic = model.directory.config.synthetic
+      ? ' (SYNTHETIC weights: predictions are meaningless)'
+      : '';
     this.logger.log(
       `model ${this.info.name}@${this.info.version} loaded from ${model.directory.modelPath}${synthetic} in ${Math.round(performance.now() - started)} ms`,
     );

@@ -1,5 +1,11 @@
 import { basename, resolve } from 'node:path';
-import { DEFAULT_MAX_BATCH_ITEMS, DEFAULT_MAX_TEXT_CHARS, DEFAULT_QUEUE_PREFIX, MODEL_MAX_TOKENS, QueueName } from '@reputation-monitor/contracts';
+import {
+  DEFAULT_MAX_BATCH_ITEMS,
+  DEFAULT_MAX_TEXT_CHARS,
+  DEFAULT_QUEUE_PREFIX,
+  MODEL_MAX_TOKENS,
+  QueueName,
+} from '@reputation-monitor/contracts';
 import { EnvReader } from '@reputation-monitor/config';
 import type { ModelVariant } from '@reputation-monitor/model-runtime';
 import { QUEUE_WORKER_SETTINGS, QueueWorkerSettings } from './queue-settings';
@@ -54,13 +60,25 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     },
     queue: {
       concurrency: read.int('WORKER_CONCURRENCY', { default: defaults.concurrency, min: 1, max: 10_000 }),
-      lockDurationMs: read.int('LOCK_DURATION_MS', { default: defaults.lockDurationMs, min: 500, max: 3_600_000 }),
-      stalledIntervalMs: read.int('STALLED_INTERVAL_MS', { default: defaults.stalledIntervalMs, min: 500, max: 3_600_000 }),
+      lockDurationMs: read.int('LOCK_DURATION_MS', {
+        default: defaults.lockDurationMs,
+        min: 500,
+        max: 3_600_000,
+      }),
+      stalledIntervalMs: read.int('STALLED_INTERVAL_MS', {
+        default: defaults.stalledIntervalMs,
+        min: 500,
+        max: 3_600_000,
+      }),
       maxStalledCount: read.int('MAX_STALLED_COUNT', { default: defaults.maxStalledCount, min: 0, max: 100 }),
     },
     maxTextChars: read.int('MAX_TEXT_CHARS', { default: DEFAULT_MAX_TEXT_CHARS, min: 1, max: 1_000_000 }),
     maxBatchItems: read.int('MAX_BATCH_ITEMS', { default: DEFAULT_MAX_BATCH_ITEMS, min: 1, max: 100_000 }),
-    predictionStreamMaxLen: read.int('PREDICTION_STREAM_MAXLEN', { default: 1_000_000, min: 1_000, max: 1_000_000_000 }),
+    predictionStreamMaxLen: read.int('PREDICTION_STREAM_MAXLEN', {
+      default: 1_000_000,
+      min: 1_000,
+      max: 1_000_000_000,
+    }),
     healthPort: read.int('HEALTH_PORT', { default: 3001, min: 0, max: 65_535 }),
     healthHost: read.string('HEALTH_HOST', '0.0.0.0'),
     heartbeatIntervalMs: read.int('HEARTBEAT_INTERVAL_MS', { default: 5_000, min: 100, max: 60_000 }),

@@ -29,7 +29,8 @@ export class ApiKeyGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (this.digests.length === 0) return true;
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()])) return true;
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()]))
+      return true;
     const request = context.switchToHttp().getRequest<Request>();
     const presented = presentedKey(request);
     if (presented !== undefined) {
@@ -39,7 +40,11 @@ export class ApiKeyGuard implements CanActivate {
       if (match) return true;
     }
     throw new ProblemException(
-      problem(401, ErrorCode.Unauthorized, 'a valid API key is required (Authorization: Bearer <key> or x-api-key)'),
+      problem(
+        401,
+        ErrorCode.Unauthorized,
+        'a valid API key is required (Authorization: Bearer <key> or x-api-key)',
+      ),
       { 'www-authenticate': 'Bearer realm="reputation-monitor"' },
     );
   }

@@ -62,7 +62,9 @@ export class HealthController {
         this.producer.redis.zcount(redisKeys.workerHeartbeats(this.config.queuePrefix), since, '+inf'),
         CHECK_TIMEOUT_MS,
       );
-      return alive > 0 ? check.up({ alive }) : check.down({ alive, message: 'no inference worker heartbeat' });
+      return alive > 0
+        ? check.up({ alive })
+        : check.down({ alive, message: 'no inference worker heartbeat' });
     } catch (error) {
       return check.down({ message: (error as Error).message });
     }
@@ -72,6 +74,8 @@ export class HealthController {
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([
     promise,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref()),
+    new Promise<T>((_, reject) =>
+      setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref(),
+    ),
   ]);
 }

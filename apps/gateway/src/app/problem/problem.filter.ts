@@ -30,7 +30,8 @@ export class ProblemFilter implements ExceptionFilter {
   }
 
   private toProblem(exception: unknown): { details: ProblemDetails; headers?: Record<string, string> } {
-    if (exception instanceof ProblemException) return { details: exception.details, headers: exception.headers };
+    if (exception instanceof ProblemException)
+      return { details: exception.details, headers: exception.headers };
     if (exception instanceof InvalidRequestError) {
       return { details: problem(422, exception.code, exception.message, exception.errors) };
     }
@@ -46,30 +47,52 @@ export class ProblemFilter implements ExceptionFilter {
     if (exception instanceof JobFailedError) {
       return { details: problem(500, exception.code, exception.message) };
     }
-    if (exception instanceof ProducerError) return { details: problem(500, exception.code, exception.message) };
+    if (exception instanceof ProducerError)
+      return { details: problem(500, exception.code, exception.message) };
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const body = exception.getResponse();
-      const detail = typeof body === 'string' ? body : ((body as { message?: unknown }).message?.toString() ?? exception.message);
-      return { details: problem(status, CODE_BY_STATUS[status] ?? (status >= 500 ? ErrorCode.Internal : ErrorCode.ValidationFailed), detail) };
+      const detail =
+        typeof body === 'string'
+          ? body
+          : ((body as { message?: unknown }).message?.toString() ?? exception.message);
+      return {
+        details: problem(
+          status,
+          CODE_BY_STATUS[status] ?? (status >= 500 ? ErrorCode.Internal : ErrorCode.ValidationFailed),
+          detail,
+        ),
+      };
     }
     if (isRedisUnavailable(exception)) {
       this.logger.warn(`redis unavailable: ${(exception as Error).message}`);
-      return { details: problem(503, ErrorCode.ServiceUnavailable, 'the queue is unreachable; retry later'), headers: { 'retry-after': '5' } };
+      return {
+        details: problem(503, ErrorCode.ServiceUnavailable, 'the queue is unreachable; retry later'),
+        headers: { 'retry-after': '5' },
+      };
     }
     this.logger.error((exception as Error)?.stack ?? String(exception));
     return { details: problem(500, ErrorCode.Internal, 'unexpected error') };
   }
 }
 
-export function sendProblem(response: Response, details: ProblemDetails, headers: Record<string, string> = {}): void {
-  response.status(details.status).set({ ...headers, 'content-type': PROBLEM_CONTENT_TYPE }).send(JSON.stringify(details));
+export function sendProblem(
+  response: Response,
+  details: ProblemDetails,
+  headers: Record<string, string> = {},
+): void {
+  response
+    .status(details.status)
+    .set({ ...headers, 'content-type': PROBLEM_CONTENT_TYPE })
+    .send(JSON.stringify(details));
 }
 
 function isRedisUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|Stream isn't writeable/.test(error.message)
+    /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|Stream isn't writeable/.test(
+      error.message,
+    )
   );
 }

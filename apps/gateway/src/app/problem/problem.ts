@@ -16,7 +16,12 @@ const TITLES: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-export function problem(status: number, code: ErrorCode, detail?: string, errors?: FieldError[]): ProblemDetails {
+export function problem(
+  status: number,
+  code: ErrorCode,
+  detail?: string,
+  errors?: FieldError[],
+): ProblemDetails {
   return {
     type: `https://reputation-monitor.dev/problems/${code}`,
     title: TITLES[status] ?? 'Error',
@@ -39,6 +44,11 @@ export class ProblemException extends HttpException {
 
 export function validationProblem(errors: FieldError[]): ProblemException {
   return new ProblemException(
-    problem(422, ErrorCode.ValidationFailed, errors.map((error) => `${error.field} ${error.message}`).join('; '), errors),
+    problem(
+      422,
+      ErrorCode.ValidationFailed,
+      errors.map((error) => `${error.field} ${error.message}`).join('; '),
+      errors,
+    ),
   );
 }

@@ -15,8 +15,15 @@ export function createValidationPipe(): ValidationPipe {
 
 export function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((error) => {
-    const field = !parent ? error.property : /^\d+$/.test(error.property) ? `${parent}[${error.property}]` : `${parent}.${error.property}`;
-    const own = Object.values(error.constraints ?? {}).map((message) => ({ field, message: stripProperty(message, error.property) }));
+    const field = !parent
+      ? error.property
+      : /^\d+$/.test(error.property)
+        ? `${parent}[${error.property}]`
+        : `${parent}.${error.property}`;
+    const own = Object.values(error.constraints ?? {}).map((message) => ({
+      field,
+      message: stripProperty(message, error.property),
+    }));
     return [...own, ...flatten(error.children ?? [], field)];
   });
 }

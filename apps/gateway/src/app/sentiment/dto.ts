@@ -14,13 +14,17 @@ export class SentimentRequestDto {
 
   @ApiPropertyOptional({
     example: '1712345678901234567',
-    description: 'Your id for this text. Retrying with the same id returns the same job instead of inferring again.',
+    description:
+      'Your id for this text. Retrying with the same id returns the same job instead of inferring again.',
   })
   @IsOptional()
   @IsString()
   id?: string;
 
-  @ApiPropertyOptional({ example: 'twitter', description: 'Where the text comes from (letters, digits, _ . -).' })
+  @ApiPropertyOptional({
+    example: 'twitter',
+    description: 'Where the text comes from (letters, digits, _ . -).',
+  })
   @IsOptional()
   @IsString()
   source?: string;
@@ -39,7 +43,10 @@ export class BatchItemDto {
 }
 
 export class BatchRequestDto {
-  @ApiProperty({ type: [BatchItemDto], description: 'Texts to classify; results come back in the same order.' })
+  @ApiProperty({
+    type: [BatchItemDto],
+    description: 'Texts to classify; results come back in the same order.',
+  })
   @IsDefined()
   @IsArray()
   @ValidateNested({ each: true })
@@ -74,7 +81,8 @@ export class PredictionDto {
   @ApiProperty({ enum: SENTIMENT_LABELS }) label!: string;
   @ApiProperty({ type: ScoresDto }) scores!: ScoresDto;
   @ApiProperty({ description: 'Token ids fed to the model, including <s> and </s>.' }) tokens!: number;
-  @ApiProperty({ description: 'True when the text exceeded 512 tokens and its tail was cut.' }) truncated!: boolean;
+  @ApiProperty({ description: 'True when the text exceeded 512 tokens and its tail was cut.' })
+  truncated!: boolean;
 }
 
 export class SentimentResponseDto extends PredictionDto {

@@ -10,8 +10,19 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { AcceptedJob, BatchResult, ErrorCode, JobStatusView, SentimentResult } from '@reputation-monitor/contracts';
-import { DraftItem, InvalidRequestError, ResultTimeoutError, SentimentProducer } from '@reputation-monitor/producer-client';
+import {
+  AcceptedJob,
+  BatchResult,
+  ErrorCode,
+  JobStatusView,
+  SentimentResult,
+} from '@reputation-monitor/contracts';
+import {
+  DraftItem,
+  InvalidRequestError,
+  ResultTimeoutError,
+  SentimentProducer,
+} from '@reputation-monitor/producer-client';
 import { ProblemException, problem, validationProblem } from '../problem/problem';
 import { GATEWAY_CONFIG } from '../tokens';
 import type { GatewayConfig } from '../gateway-config';
@@ -30,7 +41,11 @@ const JOB_ID_PATTERN = /^[A-Za-z0-9_.-]{1,200}$/;
 @ApiTags('sentiment')
 @ApiBearerAuth()
 @ApiSecurity('api-key')
-@ApiResponse({ status: 401, type: ProblemDto, description: 'Missing or wrong API key (when keys are configured).' })
+@ApiResponse({
+  status: 401,
+  type: ProblemDto,
+  description: 'Missing or wrong API key (when keys are configured).',
+})
 @Controller('v1')
 export class SentimentController {
   constructor(
@@ -40,11 +55,23 @@ export class SentimentController {
 
   @Post('sentiment')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Classify one text', description: 'Waits for the result up to SYNC_TIMEOUT_MS, then answers 202 with a status URL.' })
-  @ApiQuery({ name: 'wait', required: false, enum: ['true', 'false'], description: 'false: answer 202 at once.' })
+  @ApiOperation({
+    summary: 'Classify one text',
+    description: 'Waits for the result up to SYNC_TIMEOUT_MS, then answers 202 with a status URL.',
+  })
+  @ApiQuery({
+    name: 'wait',
+    required: false,
+    enum: ['true', 'false'],
+    description: 'false: answer 202 at once.',
+  })
   @ApiOkResponse({ type: SentimentResponseDto })
   @ApiAcceptedResponse({ type: AcceptedJobDto })
-  @ApiResponse({ status: 409, type: ProblemDto, description: 'The id was already used for a different text.' })
+  @ApiResponse({
+    status: 409,
+    type: ProblemDto,
+    description: 'The id was already used for a different text.',
+  })
   @ApiResponse({ status: 422, type: ProblemDto, description: 'Invalid input; `errors` names each field.' })
   @ApiResponse({ status: 429, type: ProblemDto, description: 'Queue full; see Retry-After.' })
   async classifyOne(
@@ -54,9 +81,11 @@ export class SentimentController {
   ): Promise<SentimentResult | AcceptedJob> {
     const started = performance.now();
     const shouldWait = parseWait(wait);
-    const job = await this.producer.enqueue([{ text: body.text, id: body.id }], { source: body.source }).catch((error) => {
-      throw asSingleItemError(error);
-    });
+    const job = await this.producer
+      .enqueue([{ text: body.text, id: body.id }], { source: body.source })
+      .catch((error) => {
+        throw asSingleItemError(error);
+      });
     const result = shouldWait ? await this.awaitResult(job.jobId) : undefined;
     if (!result) return accepted(response, job.jobId);
     return {
@@ -68,8 +97,16 @@ export class SentimentController {
 
   @Post('sentiment/batch')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Classify many texts in one job', description: 'Results come back in request order.' })
-  @ApiQuery({ name: 'wait', required: false, enum: ['true', 'false'], description: 'false: answer 202 at once.' })
+  @ApiOperation({
+    summary: 'Classify many texts in one job',
+    description: 'Results come back in request order.',
+  })
+  @ApiQuery({
+    name: 'wait',
+    required: false,
+    enum: ['true', 'false'],
+    description: 'false: answer 202 at once.',
+  })
   @ApiOkResponse({ type: BatchResponseDto })
   @ApiAcceptedResponse({ type: AcceptedJobDto })
   @ApiResponse({ status: 409, type: ProblemDto })
@@ -100,7 +137,10 @@ export class SentimentController {
   @ApiResponse({ status: 404, type: ProblemDto, description: 'Unknown or expired job id.' })
   async job(@Param('id') id: string): Promise<JobStatusView> {
     const view = JOB_ID_PATTERN.test(id) ? await this.producer.getJob(id) : undefined;
-    if (!view) throw new ProblemException(problem(404, ErrorCode.NotFound, `no job with id "${id}" (unknown, or its result has expired)`));
+    if (!view)
+      throw new ProblemException(
+        problem(404, ErrorCode.NotFound, `no job with id "${id}" (unknown, or its result has expired)`),
+      );
     return view;
   }
 
@@ -118,7 +158,9 @@ export class SentimentController {
 /** The producer names fields of its item list; a single request has no list, so name its own fields. */
 function asSingleItemError(error: unknown): unknown {
   if (!(error instanceof InvalidRequestError)) return error;
-  return new InvalidRequestError(error.errors.map((item) => ({ ...item, field: item.field.replace(/^items\[0\]\./, '') })));
+  return new InvalidRequestError(
+    error.errors.map((item) => ({ ...item, field: item.field.replace(/^items\[0\]\./, '') })),
+  );
 }
 
 function parseWait(wait: string | undefined): boolean {
