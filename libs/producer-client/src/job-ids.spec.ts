@@ -1,0 +1,36 @@
+import { jobIdFor, predictionId } from './job-ids';
+
+describe('job ids', () => {
+  it('derives the id from the client ids, so a retry finds the same job', () => {
+    expect(jobIdFor([{ text: 'a', id: '42' }])).toEqual({ jobId: 't-42', deterministic: true });
+    const batch = jobIdFor([
+      { text: 'a', id: 'x' },
+      { text: 'b', id: 'y' },
+    ]);
+    expect(batch).toEqual({ jobId: expect.stringMatching(/^b-[0-9a-f]{40}$/), deterministic: true });
+    expect(
+      jobIdFor([
+        { text: 'other texts', id: 'x' },
+        { text: 'same ids', id: 'y' },
+      ]).jobId,
+    ).toBe(batch.jobId);
+    expect(
+      jobIdFor([
+        { text: 'a', id: 'y' },
+        { text: 'b', id: 'x' },
+      ]).jobId,
+    ).not.toBe(batch.jobId);
+  });
+
+  it('is random when any text has no id', () => {
+    const first = jobIdFor([{ text: 'a', id: 'x' }, { text: 'b' }]);
+    expect(first.deterministic).toBe(false);
+    expect(jobIdFor([{ text: 'a', id: 'x' }, { text: 'b' }]).jobId).not.toBe(first.jobId);
+  });
+
+  it('names predictions by client id, else by job id and position', () => {
+    expect(predictionId('job', { text: 'a', id: 'mine' }, 0, 2)).toBe('mine');
+    expect(predictionId('job', { text: 'a' }, 0, 1)).toBe('job');
+    expect(predictionId('job', { text: 'a' }, 1, 2)).toBe('job-1');
+  });
+});
