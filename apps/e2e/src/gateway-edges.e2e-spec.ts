@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { AppProcess, spawnApp, startGateway, stopAll } from './support/processes';
+import { AppProcess, spawnApp, startGateway, stopAll } from './support/apps';
 import { connectRedis, deletePrefix, uniquePrefix } from './support/redis';
 import { getJson, postJson, request } from './support/http';
 

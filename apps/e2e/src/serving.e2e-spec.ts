@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { SENTIMENT_LABELS, redisKeys } from '@reputation-monitor/contracts';
 import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
 import { TINY_MODEL_DIR } from './support/paths';
-import { AppProcess, startGateway, startWorker, stopAll, waitFor } from './support/processes';
+import { AppProcess, startGateway, startWorker, stopAll, waitFor } from './support/apps';
 import { connectRedis, deletePrefix, uniquePrefix } from './support/redis';
 import { getJson, postJson } from './support/http';
 

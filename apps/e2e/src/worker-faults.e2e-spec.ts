@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { QueueName, SentimentJobName } from '@reputation-monitor/contracts';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
 import { REDIS_URL, SMALL_MODEL_DIR } from './support/paths';
-import { spawnApp, startWorker, stopAll, waitFor } from './support/processes';
+import { spawnApp, startWorker, stopAll, waitFor } from './support/apps';
 import { connectRedis, deletePrefix, uniquePrefix } from './support/redis';
 
 let redis: Redis;

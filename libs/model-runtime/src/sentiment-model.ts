@@ -13,6 +13,11 @@ export interface SentimentModelOptions {
   variant?: ModelVariant;
   /** ONNX Runtime intra-op threads (the cores one batch may use). */
   intraOpThreads?: number;
+  /**
+   * Let idle intra-op threads spin waiting for work (ONNX Runtime's default). Off by default here: on
+   * a small machine the spinning takes the CPU that the queue, Redis and the gateway need between batches.
+   */
+  allowSpinning?: boolean;
   /** Run one small batch after loading so the first real request does not pay for lazy initialisation. */
   warmup?: boolean;
   /** Override for the thread script's location (bundles put it next to their entry file). */
@@ -77,6 +82,7 @@ export class SentimentModel {
           interOpNumThreads: 1,
           executionMode: 'sequential',
           graphOptimizationLevel: 'all',
+          extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
         },
       },
     });

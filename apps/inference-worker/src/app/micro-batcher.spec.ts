@@ -18,7 +18,12 @@ const seq = (length: number, first = 0) => [first, ...Array(length - 1).fill(7)]
 describe('MicroBatcher', () => {
   it('returns each text its own scores, in order', async () => {
     const { runner } = recordingRunner();
-    const batcher = new MicroBatcher(runner, { maxTokens: 512, maxTexts: 8, maxWaitMs: 1 });
+    const batcher = new MicroBatcher(runner, {
+      maxTokens: 512,
+      maxTexts: 8,
+      maxPaddingRatio: 1,
+      maxWaitMs: 1,
+    });
     const scores = await batcher.submit([seq(5, 1), seq(3, 2), seq(9, 3)]);
     expect(scores).toEqual([
       [5, 1, 0],
@@ -30,8 +35,10 @@ describe('MicroBatcher', () => {
   it('gathers texts from concurrent submissions into one batch', async () => {
     const { runner, batches } = recordingRunner();
     const stats: BatchStats[] = [];
-    const batcher = new MicroBatcher(runner, { maxTokens: 512, maxTexts: 64, maxWaitMs: 20 }, (s) =>
-      stats.push(s),
+    const batcher = new MicroBatcher(
+      runner,
+      { maxTokens: 512, maxTexts: 64, maxPaddingRatio: 1, maxWaitMs: 20 },
+      (s) => stats.push(s),
     );
     await Promise.all([batcher.submit([seq(4)]), batcher.submit([seq(4), seq(6)]), batcher.submit([seq(6)])]);
     expect(batches).toHaveLength(1);
@@ -41,7 +48,12 @@ describe('MicroBatcher', () => {
 
   it('keeps padded tokens and texts per batch within the budget', async () => {
     const { runner, batches } = recordingRunner();
-    const batcher = new MicroBatcher(runner, { maxTokens: 600, maxTexts: 4, maxWaitMs: 5 });
+    const batcher = new MicroBatcher(runner, {
+      maxTokens: 600,
+      maxTexts: 4,
+      maxPaddingRatio: 1,
+      maxWaitMs: 5,
+    });
     const lengths = [10, 200, 12, 11, 190, 14, 13, 15, 300, 9];
     await batcher.submit(lengths.map((length) => seq(length)));
     for (const batch of batches) {
@@ -55,9 +67,31 @@ describe('MicroBatcher', () => {
     expect(withLongest?.every((ids) => ids.length >= 190)).toBe(true);
   });
 
+  it('keeps texts of very different lengths apart when padding would exceed the limit', async () => {
+    const { runner, batches } = recordingRunner();
+    const stats: BatchStats[] = [];
+    const batcher = new MicroBatcher(
+      runner,
+      { maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 0.1, maxWaitMs: 0 },
+      (s) => stats.push(s),
+    );
+    await batcher.submit([seq(40), seq(10), seq(42), seq(10), seq(11), seq(41)]);
+    await batcher.idle();
+    expect(batches.map((batch) => batch.map((ids) => ids.length).sort((a, b) => a - b))).toEqual([
+      [40, 41, 42],
+      [10, 10, 11],
+    ]);
+    for (const batch of stats) expect(1 - batch.realTokens / batch.paddedTokens).toBeLessThanOrEqual(0.1);
+  });
+
   it('serves the oldest waiting text next, so long texts cannot starve', async () => {
     const { runner, batches, releaseFirst } = recordingRunner(-1);
-    const batcher = new MicroBatcher(runner, { maxTokens: 512, maxTexts: 2, maxWaitMs: 0 });
+    const batcher = new MicroBatcher(runner, {
+      maxTokens: 512,
+      maxTexts: 2,
+      maxPaddingRatio: 1,
+      maxWaitMs: 0,
+    });
     const first = batcher.submit([seq(3, 100)]);
     const long = batcher.submit([seq(400, 200)]);
     const shorts = batcher.submit([seq(3, 1), seq(3, 2), seq(3, 3), seq(3, 4)]);
@@ -69,7 +103,12 @@ describe('MicroBatcher', () => {
 
   it('waits at most maxWaitMs for company when idle', async () => {
     const { runner, batches } = recordingRunner();
-    const batcher = new MicroBatcher(runner, { maxTokens: 4096, maxTexts: 64, maxWaitMs: 30 });
+    const batcher = new MicroBatcher(runner, {
+      maxTokens: 4096,
+      maxTexts: 64,
+      maxPaddingRatio: 1,
+      maxWaitMs: 30,
+    });
     const started = Date.now();
     await batcher.submit([seq(5)]);
     expect(batches).toHaveLength(1);
@@ -84,7 +123,7 @@ describe('MicroBatcher', () => {
         if (calls === 1) throw new Error('thread died');
         return { scores: sequences.map(() => [1, 0, 0]), computeMs: 0 };
       },
-      { maxTokens: 512, maxTexts: 8, maxWaitMs: 0 },
+      { maxTokens: 512, maxTexts: 8, maxPaddingRatio: 1, maxWaitMs: 0 },
     );
     await expect(batcher.submit([seq(3), seq(4)])).rejects.toThrow('thread died');
     await expect(batcher.submit([seq(3)])).resolves.toEqual([[1, 0, 0]]);
@@ -94,7 +133,7 @@ describe('MicroBatcher', () => {
 
   it('rejects a text longer than the whole batch budget', async () => {
     const { runner } = recordingRunner();
-    const batcher = new MicroBatcher(runner, { maxTokens: 8, maxTexts: 8, maxWaitMs: 0 });
+    const batcher = new MicroBatcher(runner, { maxTokens: 8, maxTexts: 8, maxPaddingRatio: 1, maxWaitMs: 0 });
     await expect(batcher.submit([seq(9)])).rejects.toThrow(
       'a text of 9 tokens exceeds the batch budget of 8',
     );

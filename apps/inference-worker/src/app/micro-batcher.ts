@@ -2,6 +2,11 @@ export interface BatchPolicy {
   /** Upper bound on padded tokens (texts x longest text) in one batch. */
   maxTokens: number;
   maxTexts: number;
+  /**
+   * Largest share of pad tokens a batch may carry. fp32 inference is compute-bound, so a padded token
+   * costs as much as a real one while batching itself gains little: similar lengths beat big batches.
+   */
+  maxPaddingRatio: number;
   /** How long a text waits for others when the model is idle. */
   maxWaitMs: number;
 }
@@ -112,20 +117,29 @@ export class MicroBatcher {
   }
 
   /**
-   * Sorts waiting texts by length, cuts them into runs that fit the budget, and takes the run that
-   * holds the oldest text.
+   * Sorts waiting texts by length, cuts them into runs that fit the budget and the padding limit, and
+   * takes the run that holds the oldest text.
    */
   private takeBatch(): Pending[] {
     const oldest = this.pending[0];
     const byLength = [...this.pending].sort((a, b) => a.ids.length - b.ids.length);
     let run: Pending[] = [];
+    let runTokens = 0;
     for (const item of byLength) {
-      const wouldPad = (run.length + 1) * item.ids.length;
-      if (run.length > 0 && (run.length + 1 > this.policy.maxTexts || wouldPad > this.policy.maxTokens)) {
+      // Sorted ascending, so this item is the longest and sets the padded width.
+      const padded = (run.length + 1) * item.ids.length;
+      const paddingRatio = 1 - (runTokens + item.ids.length) / padded;
+      const fits =
+        run.length + 1 <= this.policy.maxTexts &&
+        padded <= this.policy.maxTokens &&
+        paddingRatio <= this.policy.maxPaddingRatio;
+      if (run.length > 0 && !fits) {
         if (run.includes(oldest)) break;
         run = [];
+        runTokens = 0;
       }
       run.push(item);
+      runTokens += item.ids.length;
     }
     const taken = new Set(run);
     this.pending = this.pending.filter((item) => !taken.has(item));

@@ -36,6 +36,7 @@ export class SentimentEngine implements OnApplicationShutdown {
         modelDir: this.config.modelDir,
         variant: this.config.modelVariant,
         intraOpThreads: this.config.intraOpThreads,
+        allowSpinning: this.config.intraOpSpinning,
         warmup: true,
       }),
       SentimentTokenizer.fromDirectory(this.config.modelDir, { maxTokens: this.config.maxTokens }),

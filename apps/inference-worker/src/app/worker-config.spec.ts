@@ -10,7 +10,7 @@ describe('loadWorkerConfig', () => {
     expect(config.modelName).toBe('twitter-roberta-base-sentiment-latest');
     expect(config.modelVariant).toBe('fp32');
     expect(config.queue).toEqual(QUEUE_WORKER_SETTINGS.sentiment);
-    expect(config.batch).toEqual({ maxTokens: 4096, maxTexts: 64, maxWaitMs: 5 });
+    expect(config.batch).toEqual({ maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 0.1, maxWaitMs: 0 });
   });
 
   it('names every bad variable', () => {

@@ -21,11 +21,15 @@ export interface WorkerConfig {
   /** Explicit version; when unset it is derived from the model file's hash. */
   modelVersion: string | undefined;
   intraOpThreads: number;
+  /** Let ONNX Runtime's idle threads spin (faster hand-off, but burns CPU others need). */
+  intraOpSpinning: boolean;
   maxTokens: number;
   batch: {
     /** Padded tokens (texts x longest text) per inference batch. */
     maxTokens: number;
     maxTexts: number;
+    /** Largest share of pad tokens in a batch. */
+    maxPaddingRatio: number;
     /** How long the first text of an idle batcher waits for company. */
     maxWaitMs: number;
   };
@@ -52,11 +56,13 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     modelName: read.string('MODEL_NAME', basename(modelDir)),
     modelVersion: read.optionalString('MODEL_VERSION'),
     intraOpThreads: read.int('INTRA_OP_THREADS', { default: 0, min: 0, max: 256 }),
+    intraOpSpinning: read.bool('INTRA_OP_SPINNING', false),
     maxTokens: read.int('MAX_TOKENS', { default: MODEL_MAX_TOKENS, min: 3, max: MODEL_MAX_TOKENS }),
     batch: {
       maxTokens: read.int('BATCH_MAX_TOKENS', { default: 4096, min: MODEL_MAX_TOKENS, max: 1_000_000 }),
       maxTexts: read.int('BATCH_MAX_TEXTS', { default: 64, min: 1, max: 4096 }),
-      maxWaitMs: read.int('BATCH_MAX_WAIT_MS', { default: 5, min: 0, max: 60_000 }),
+      maxPaddingRatio: read.float('BATCH_MAX_PADDING', { default: 0.1, min: 0, max: 1 }),
+      maxWaitMs: read.int('BATCH_MAX_WAIT_MS', { default: 0, min: 0, max: 60_000 }),
     },
     queue: {
       concurrency: read.int('WORKER_CONCURRENCY', { default: defaults.concurrency, min: 1, max: 10_000 }),

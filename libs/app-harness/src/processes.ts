@@ -1,6 +1,12 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { GATEWAY_MAIN, REDIS_URL, TINY_MODEL_DIR, WORKER_MAIN } from './paths';
+import { join } from 'node:path';
+
+/** Where the built apps live, relative to the workspace root. */
+export const APP_ENTRY = {
+  gateway: 'dist/apps/gateway/main.js',
+  worker: 'dist/apps/inference-worker/main.js',
+} as const;
 
 export interface AppProcess {
   url: string;
@@ -38,9 +44,15 @@ export async function waitFor<T>(
   }
 }
 
-function launch(main: string, env: Record<string, string>, port: number): AppProcess {
-  const child = spawn(process.execPath, [main], {
-    env: { PATH: process.env.PATH, NO_COLOR: '1', REDIS_URL, ...env },
+export interface LaunchOptions {
+  workspaceRoot: string;
+  redisUrl: string;
+  env: Record<string, string>;
+}
+
+function launch(which: keyof typeof APP_ENTRY, options: LaunchOptions, port: number): AppProcess {
+  const child = spawn(process.execPath, [join(options.workspaceRoot, APP_ENTRY[which])], {
+    env: { PATH: process.env.PATH, NO_COLOR: '1', REDIS_URL: options.redisUrl, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -77,35 +89,30 @@ async function ready(app: AppProcess, path: string, timeoutMs = 60_000): Promise
   });
 }
 
-/** Starts an inference worker and resolves once it consumes the queue. */
-export async function startWorker(env: Record<string, string>): Promise<AppProcess> {
+/** Starts an inference worker on loopback and resolves once it consumes the queue. */
+export async function startWorker(options: LaunchOptions): Promise<AppProcess> {
   const port = await freePort();
-  const app = launch(
-    WORKER_MAIN,
-    {
-      MODEL_DIR: TINY_MODEL_DIR,
-      INTRA_OP_THREADS: '1',
-      HEALTH_HOST: '127.0.0.1',
-      HEALTH_PORT: String(port),
-      ...env,
-    },
-    port,
-  );
-  await ready(app, '/health/ready');
+  const env = { HEALTH_HOST: '127.0.0.1', HEALTH_PORT: String(port), ...options.env };
+  const app = launch('worker', { ...options, env }, port);
+  await ready(app, '/health/ready', 180_000);
   return app;
 }
 
-/** Starts a gateway and resolves once it serves (readiness also needs a worker, which some tests leave out). */
-export async function startGateway(env: Record<string, string>): Promise<AppProcess> {
+/** Starts a gateway on loopback and resolves once it serves (readiness also needs a worker, which some tests leave out). */
+export async function startGateway(options: LaunchOptions): Promise<AppProcess> {
   const port = await freePort();
-  const app = launch(GATEWAY_MAIN, { HOST: '127.0.0.1', PORT: String(port), ...env }, port);
+  const app = launch(
+    'gateway',
+    { ...options, env: { HOST: '127.0.0.1', PORT: String(port), ...options.env } },
+    port,
+  );
   await ready(app, '/health/live');
   return app;
 }
 
 /** Starts a process without waiting for readiness (for boot-failure tests). */
-export function spawnApp(which: 'gateway' | 'worker', env: Record<string, string>): AppProcess {
-  return launch(which === 'gateway' ? GATEWAY_MAIN : WORKER_MAIN, env, 0);
+export function spawnApp(which: keyof typeof APP_ENTRY, options: LaunchOptions): AppProcess {
+  return launch(which, options, 0);
 }
 
 export async function stopAll(): Promise<void> {

@@ -1,0 +1,21 @@
+import {
+  AppProcess,
+  spawnApp as spawn,
+  startGateway as gateway,
+  startWorker as worker,
+} from '@reputation-monitor/app-harness';
+import { REDIS_URL, TINY_MODEL_DIR, WORKSPACE_ROOT } from './paths';
+
+export { stopAll, waitFor } from '@reputation-monitor/app-harness';
+export type { AppProcess } from '@reputation-monitor/app-harness';
+
+// The suites' defaults: the tiny synthetic model on one intra-op thread, the local test Redis.
+const base = { workspaceRoot: WORKSPACE_ROOT, redisUrl: REDIS_URL };
+
+export const startWorker = (env: Record<string, string>): Promise<AppProcess> =>
+  worker({ ...base, env: { MODEL_DIR: TINY_MODEL_DIR, INTRA_OP_THREADS: '1', ...env } });
+
+export const startGateway = (env: Record<string, string>): Promise<AppProcess> => gateway({ ...base, env });
+
+export const spawnApp = (which: 'gateway' | 'worker', env: Record<string, string>): AppProcess =>
+  spawn(which, { ...base, env });

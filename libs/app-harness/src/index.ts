@@ -1,0 +1,2 @@
+export { APP_ENTRY, freePort, spawnApp, startGateway, startWorker, stopAll, waitFor } from './processes';
+export type { AppProcess, LaunchOptions } from './processes';
