@@ -52,6 +52,7 @@ function ensureModel(modelDir: string): void {
 }
 
 async function rawOnnxRuntime(
+  tokenizer: SentimentTokenizer,
   modelDir: string,
   encoded: number[][],
   idle: number,
@@ -65,18 +66,13 @@ async function rawOnnxRuntime(
     graphOptimizationLevel: 'all',
   });
   const run = async (rows: number[][]) => {
-    const length = Math.max(...rows.map((row) => row.length));
-    const ids = new BigInt64Array(rows.length * length).fill(1n);
-    const mask = new BigInt64Array(rows.length * length);
-    rows.forEach((row, r) =>
-      row.forEach((id, i) => ((ids[r * length + i] = BigInt(id)), (mask[r * length + i] = 1n))),
-    );
-    const dims = [rows.length, length];
+    const batch = tokenizer.pad(rows);
+    const dims = [batch.batchSize, batch.sequenceLength];
     await session.run({
-      input_ids: new ort.Tensor('int64', ids, dims),
-      attention_mask: new ort.Tensor('int64', mask, dims),
+      input_ids: new ort.Tensor('int64', batch.inputIds, dims),
+      attention_mask: new ort.Tensor('int64', batch.attentionMask, dims),
     });
-    return rows.length * length;
+    return batch.realTokens + batch.padTokens;
   };
   for (let i = 0; i < 3; i++) await run([encoded[i]]);
   const single: number[] = [];
@@ -217,7 +213,7 @@ async function main(): Promise<void> {
     `${texts.length} TweetEval test tweets, ${round(meanTokens)} tokens on average; model ${modelDir}; ${threads} intra-op threads`,
   );
 
-  const raw = await rawOnnxRuntime(modelDir, encoded, idle, threads, 16);
+  const raw = await rawOnnxRuntime(tokenizer, modelDir, encoded, idle, threads, 16);
   const served = await fullPath(modelDir, texts, idle, threads, batchSize, clients);
 
   const rows: Array<[string, string, string]> = [
