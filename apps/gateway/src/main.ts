@@ -2,14 +2,15 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { ConfigError, closeOnSignals } from '@reputation-monitor/config';
+import { ConfigError, closeOnSignals, printEnvSchemaIfAsked } from '@reputation-monitor/config';
 import { AppModule } from './app/app.module';
-import { loadGatewayConfig } from './app/gateway-config';
+import { loadGatewayConfig, readGatewayConfig } from './app/gateway-config';
 import { setupOpenApi } from './app/openapi';
 import { jsonBody } from './app/problem/json-body';
 import { createValidationPipe } from './app/problem/validation-pipe';
 
 async function bootstrap(): Promise<void> {
+  printEnvSchemaIfAsked(readGatewayConfig);
   const config = loadGatewayConfig();
   const logger = new Logger('gateway');
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config), {

@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ConfigError, closeOnSignals } from '@reputation-monitor/config';
+import { ConfigError, closeOnSignals, printEnvSchemaIfAsked } from '@reputation-monitor/config';
 import { WorkerModule } from './app/worker.module';
-import { loadWorkerConfig } from './app/worker-config';
+import { loadWorkerConfig, readWorkerConfig } from './app/worker-config';
 
 async function bootstrap(): Promise<void> {
+  printEnvSchemaIfAsked(readWorkerConfig);
   const config = loadWorkerConfig();
   // No HTTP API: an application context, plus the health port the module opens itself.
   const app = await NestFactory.createApplicationContext(WorkerModule.forConfig(config), {

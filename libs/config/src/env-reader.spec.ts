@@ -46,4 +46,17 @@ describe('EnvReader', () => {
       'A and B cannot both be set',
     ]);
   });
+
+  it('records every variable it reads, once, as the app configuration schema', () => {
+    const env = new EnvReader({});
+    env.int('PORT', { default: 3000 });
+    env.oneOf('MODE', ['fp32', 'int8'] as const, 'fp32');
+    env.list('API_KEYS');
+    env.int('PORT', { default: 3000 });
+    expect(env.variables).toEqual([
+      { name: 'PORT', kind: 'integer', default: 3000 },
+      { name: 'MODE', kind: 'enum', default: 'fp32', allowed: ['fp32', 'int8'] },
+      { name: 'API_KEYS', kind: 'list' },
+    ]);
+  });
 });

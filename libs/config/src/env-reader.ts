@@ -6,6 +6,14 @@ export class ConfigError extends Error {
   }
 }
 
+/** One variable an app reads, as `--env-schema` prints it for deployment checks. */
+export interface EnvVariable {
+  name: string;
+  kind: 'string' | 'integer' | 'number' | 'boolean' | 'enum' | 'redis-url' | 'list';
+  default?: string | number | boolean;
+  allowed?: readonly string[];
+}
+
 interface NumberRule {
   default: number;
   min?: number;
@@ -18,27 +26,34 @@ interface NumberRule {
  */
 export class EnvReader {
   private readonly problems: string[] = [];
+  /** Every variable read so far, in order: the app's configuration schema. */
+  readonly variables: EnvVariable[] = [];
 
   constructor(private readonly env: Record<string, string | undefined> = process.env) {}
 
   string(name: string, fallback: string): string {
+    this.declare({ name, kind: 'string', default: fallback });
     const raw = this.raw(name);
     return raw ?? fallback;
   }
 
   optionalString(name: string): string | undefined {
+    this.declare({ name, kind: 'string' });
     return this.raw(name);
   }
 
   int(name: string, rule: NumberRule): number {
+    this.declare({ name, kind: 'integer', default: rule.default });
     return this.number(name, rule, true);
   }
 
   float(name: string, rule: NumberRule): number {
+    this.declare({ name, kind: 'number', default: rule.default });
     return this.number(name, rule, false);
   }
 
   bool(name: string, fallback: boolean): boolean {
+    this.declare({ name, kind: 'boolean', default: fallback });
     const raw = this.raw(name);
     if (raw === undefined) return fallback;
     const value = raw.toLowerCase();
@@ -49,6 +64,7 @@ export class EnvReader {
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    this.declare({ name, kind: 'enum', default: fallback, allowed });
     const raw = this.raw(name);
     if (raw === undefined) return fallback;
     if ((allowed as readonly string[]).includes(raw)) return raw as T;
@@ -58,6 +74,7 @@ export class EnvReader {
 
   /** A redis:// or rediss:// URL. */
   redisUrl(name: string, fallback: string): string {
+    this.declare({ name, kind: 'redis-url', default: fallback });
     const raw = this.raw(name) ?? fallback;
     try {
       const url = new URL(raw);
@@ -70,6 +87,7 @@ export class EnvReader {
 
   /** Comma-separated values, blanks dropped. */
   list(name: string): string[] {
+    this.declare({ name, kind: 'list' });
     const raw = this.raw(name);
     return raw === undefined
       ? []
@@ -86,6 +104,10 @@ export class EnvReader {
 
   done(): void {
     if (this.problems.length > 0) throw new ConfigError(this.problems);
+  }
+
+  private declare(variable: EnvVariable): void {
+    if (!this.variables.some((known) => known.name === variable.name)) this.variables.push(variable);
   }
 
   private raw(name: string): string | undefined {

@@ -1,2 +1,4 @@
 export { EnvReader, ConfigError } from './env-reader';
+export type { EnvVariable } from './env-reader';
+export { printEnvSchemaIfAsked } from './env-schema';
 export { closeOnSignals } from './shutdown';

@@ -33,6 +33,13 @@ export interface GatewayConfig {
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const read = new EnvReader(env);
+  const config = readGatewayConfig(read);
+  read.done();
+  return config;
+}
+
+/** Reads every variable (recording it in `read.variables`); problems are collected in `read`. */
+export function readGatewayConfig(read: EnvReader): GatewayConfig {
   const maxTextChars = read.int('MAX_TEXT_CHARS', {
     default: DEFAULT_MAX_TEXT_CHARS,
     min: 1,
@@ -72,6 +79,5 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     config.apiKeys.every((key) => key.length >= 16),
     'API_KEYS must be a comma-separated list of keys of at least 16 characters each',
   );
-  read.done();
   return config;
 }

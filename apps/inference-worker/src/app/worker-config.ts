@@ -46,6 +46,13 @@ export interface WorkerConfig {
 
 export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
   const read = new EnvReader(env);
+  const config = readWorkerConfig(read);
+  read.done();
+  return config;
+}
+
+/** Reads every variable (recording it in `read.variables`); problems are collected in `read`. */
+export function readWorkerConfig(read: EnvReader): WorkerConfig {
   const defaults = QUEUE_WORKER_SETTINGS[QueueName.Sentiment];
   const modelDir = resolve(read.string('MODEL_DIR', DEFAULT_MODEL_DIR));
   const config: WorkerConfig = {
@@ -90,6 +97,5 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     heartbeatIntervalMs: read.int('HEARTBEAT_INTERVAL_MS', { default: 5_000, min: 100, max: 60_000 }),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', { default: 20_000, min: 0, max: 600_000 }),
   };
-  read.done();
   return config;
 }
