@@ -4,7 +4,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import { ModelInfo, SentimentLabel, SentimentScores, SENTIMENT_LABELS } from '@reputation-monitor/contracts';
 import { SentimentModel } from '@reputation-monitor/model-runtime';
 import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
-import { BatchStats, MicroBatcher } from './micro-batcher';
+import { MicroBatcher } from './micro-batcher';
 import { WORKER_CONFIG } from './tokens';
 import type { WorkerConfig } from './worker-config';
 
@@ -23,8 +23,6 @@ export class SentimentEngine implements OnApplicationShutdown {
   private tokenizer: SentimentTokenizer | undefined;
   private batcher: MicroBatcher | undefined;
   private info: ModelInfo | undefined;
-  /** Totals since start, for logs now and metrics later. */
-  readonly totals = { batches: 0, texts: 0, realTokens: 0, paddedTokens: 0 };
 
   constructor(@Inject(WORKER_CONFIG) private readonly config: WorkerConfig) {}
 
@@ -47,14 +45,10 @@ export class SentimentEngine implements OnApplicationShutdown {
       this.config.modelVersion ??
       `${this.config.modelVariant}-${await fileDigest(model.directory.modelPath)}`;
     this.info = { name: this.config.modelName, version };
-    this.batcher = new MicroBatcher(
-      async (sequences) => {
-        const padded = tokenizer.pad(sequences);
-        return model.run(padded);
-      },
-      this.config.batch,
-      (stats) => this.record(stats),
-    );
+    this.batcher = new MicroBatcher(async (sequences) => {
+      const padded = tokenizer.pad(sequences);
+      return model.run(padded);
+    }, this.config.batch);
     const synthetic = model.directory.config.synthetic
       ? ' (SYNTHETIC weights: predictions are meaningless)'
       : '';
@@ -97,13 +91,6 @@ export class SentimentEngine implements OnApplicationShutdown {
   // After the consumer has let in-flight jobs finish (beforeApplicationShutdown runs first).
   async onApplicationShutdown(): Promise<void> {
     await this.model?.close();
-  }
-
-  private record(stats: BatchStats): void {
-    this.totals.batches++;
-    this.totals.texts += stats.texts;
-    this.totals.realTokens += stats.realTokens;
-    this.totals.paddedTokens += stats.paddedTokens;
   }
 }
 
