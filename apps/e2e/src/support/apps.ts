@@ -6,7 +6,7 @@ import {
 } from '@reputation-monitor/app-harness';
 import { REDIS_URL, TINY_MODEL_DIR, WORKSPACE_ROOT } from './paths';
 
-export { stopAll, waitFor } from '@reputation-monitor/app-harness';
+export { freePort, stopAll, waitFor } from '@reputation-monitor/app-harness';
 export type { AppProcess } from '@reputation-monitor/app-harness';
 
 // The suites' defaults: the tiny synthetic model on one intra-op thread, the local test Redis.
