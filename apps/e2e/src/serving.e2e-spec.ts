@@ -11,6 +11,7 @@ import { getJson, postJson } from './support/http';
 const prefix = uniquePrefix('serving');
 let redis: Redis;
 let gateway: AppProcess;
+let worker: AppProcess;
 
 const TEXTS = [
   'I absolutely love the new update, great work @acme! https://t.co/xyz',
@@ -22,7 +23,7 @@ const TEXTS = [
 
 beforeAll(async () => {
   redis = connectRedis();
-  await startWorker({ QUEUE_PREFIX: prefix });
+  worker = await startWorker({ QUEUE_PREFIX: prefix, METRIC_SOURCES: 'twitter,news' });
   gateway = await startGateway({ QUEUE_PREFIX: prefix, SYNC_TIMEOUT_MS: '20000' });
 });
 
@@ -237,5 +238,88 @@ describe('health', () => {
     expect(Object.keys(response.body.paths)).toEqual(
       expect.arrayContaining(['/v1/sentiment', '/v1/sentiment/batch', '/v1/jobs/{id}', '/health/ready']),
     );
+  });
+});
+
+describe('metrics', () => {
+  type Reader = (name: string, labels?: Record<string, string>) => number | undefined;
+
+  /**
+   * Reads a Prometheus text exposition: the sum of the samples of `name` whose labels include the
+   * given ones (label order in the text does not matter), or undefined when there is none.
+   */
+  async function scrape(url: string): Promise<Reader> {
+    const response = await fetch(`${url}/metrics`);
+    expect(response.status).toBe(200);
+    const samples = (await response.text())
+      .split('\n')
+      .filter((line) => line && !line.startsWith('#'))
+      .map((line) => {
+        const match = line.match(/^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/);
+        if (!match) throw new Error(`unparsable metrics line: ${line}`);
+        const labels = Object.fromEntries(
+          [...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]),
+        );
+        return { name: match[1], labels, value: Number(match[3]) };
+      });
+    return (name, labels = {}) => {
+      const found = samples.filter(
+        (sample) =>
+          sample.name === name &&
+          Object.entries(labels).every(([key, value]) => sample.labels[key] === value),
+      );
+      return found.length === 0 ? undefined : found.reduce((sum, sample) => sum + sample.value, 0);
+    };
+  }
+
+  it('gateway: request durations by route template, latency by mode, rejections and queue depth', async () => {
+    await postJson(`${gateway.url}/v1/sentiment`, { text: 'metrics please' });
+    await postJson(`${gateway.url}/v1/sentiment`, { text: '' });
+    await postJson(`${gateway.url}/v1/sentiment`, '{ broken');
+    const accepted = await postJson(`${gateway.url}/v1/sentiment?wait=false`, { text: 'later' });
+    await waitFor(
+      async () =>
+        (await getJson(gateway.url + accepted.body.statusUrl)).body.status === 'completed' ? true : undefined,
+      20_000,
+      'the async job',
+    );
+    const value = await waitFor(
+      async () => {
+        const read = await scrape(gateway.url);
+        return read('sentiment_request_latency_seconds_count', { mode: 'async' }) ? read : undefined;
+      },
+      10_000,
+      'the async latency to be recorded',
+    );
+    const http = (labels: Record<string, string>) =>
+      value('http_request_duration_seconds_count', { app: 'gateway', ...labels });
+    expect(http({ route: '/v1/sentiment', method: 'POST', status: '200' })).toBeGreaterThan(0);
+    expect(http({ route: '/v1/jobs/:id', method: 'GET', status: '200' })).toBeGreaterThan(0);
+    expect(http({ route: '/v1/sentiment', method: 'POST', status: '400' })).toBe(1);
+    expect(value('gateway_rejections_total', { reason: 'validation' })).toBeGreaterThanOrEqual(2);
+    expect(value('sentiment_request_latency_seconds_count', { mode: 'sync' })).toBeGreaterThan(0);
+    expect(value('sentiment_queue_jobs', { state: 'completed' })).toBeGreaterThan(0);
+    expect(value('sentiment_queue_jobs', { state: 'waiting' })).toBe(0);
+    expect(value('process_cpu_user_seconds_total', { app: 'gateway' })).toBeGreaterThan(0);
+  });
+
+  it('worker: queue wait, batches, predictions by label and bounded source, model info', async () => {
+    await postJson(`${gateway.url}/v1/sentiment/batch`, {
+      items: [{ text: 'one' }, { text: 'two' }],
+      source: 'twitter',
+    });
+    await postJson(`${gateway.url}/v1/sentiment`, { text: 'three', source: 'some-blog' });
+    const value = await scrape(worker.url);
+    expect(
+      value('sentiment_predictions_total', { source: 'twitter', app: 'inference-worker' }),
+    ).toBeGreaterThanOrEqual(2);
+    expect(value('sentiment_predictions_total', { source: 'other' })).toBeGreaterThanOrEqual(1);
+    expect(value('sentiment_predictions_total', { source: 'some-blog' })).toBeUndefined();
+    expect(value('sentiment_queue_wait_seconds_count', { queue: 'sentiment' })).toBeGreaterThan(0);
+    expect(value('sentiment_inference_batch_texts_count')).toBeGreaterThan(0);
+    expect(value('sentiment_inference_batch_padding_ratio_count')).toBeGreaterThan(0);
+    expect(value('sentiment_inference_busy_seconds_total')).toBeGreaterThan(0);
+    expect(value('sentiment_tokenization_seconds_count')).toBeGreaterThan(0);
+    expect(value('sentiment_model_info', { name: 'synthetic-tiny', dtype: 'fp32' })).toBe(1);
   });
 });

@@ -6,7 +6,10 @@ import { ConfigError, closeOnSignals, printEnvSchemaIfAsked } from '@reputation-
 import { AppModule } from './app/app.module';
 import { loadGatewayConfig, readGatewayConfig } from './app/gateway-config';
 import { setupOpenApi } from './app/openapi';
+import { GatewayMetrics } from './app/metrics/gateway-metrics';
+import { httpMetrics } from './app/metrics/http-metrics';
 import { jsonBody } from './app/problem/json-body';
+import { SENTIMENT_ROUTES } from './app/sentiment/sentiment.controller';
 import { createValidationPipe } from './app/problem/validation-pipe';
 
 async function bootstrap(): Promise<void> {
@@ -17,6 +20,7 @@ async function bootstrap(): Promise<void> {
     bodyParser: false,
   });
   app.disable('x-powered-by');
+  app.use(httpMetrics(app.get(GatewayMetrics), SENTIMENT_ROUTES));
   app.use(jsonBody(config.maxBodyBytes));
   app.useGlobalPipes(createValidationPipe());
   closeOnSignals(app, 10_000);

@@ -86,11 +86,11 @@ export class EnvReader {
   }
 
   /** Comma-separated values, blanks dropped. */
-  list(name: string): string[] {
-    this.declare({ name, kind: 'list' });
+  list(name: string, fallback: string[] = []): string[] {
+    this.declare({ name, kind: 'list', ...(fallback.length > 0 && { default: fallback.join(',') }) });
     const raw = this.raw(name);
     return raw === undefined
-      ? []
+      ? fallback
       : raw
           .split(',')
           .map((part) => part.trim())

@@ -171,9 +171,13 @@ export class SentimentProducer {
 
   /** A job's status and, once done, its results; undefined for ids never seen or already expired. */
   async getJob(jobId: string): Promise<JobStatusView | undefined> {
+    // State first: a job's state and its return value change together, so a job read after its
+    // state can only be as new or newer, never a completed state without its results.
+    const state = await this.queue.getJobState(jobId);
+    if (state === 'unknown') return undefined;
     const job = await Job.fromId<ClassifyJobPayload, ClassifyJobResult>(this.queue, jobId);
     if (!job) return undefined;
-    const status = toStatus(await job.getState());
+    const status = toStatus(state);
     const view: JobStatusView = { jobId, status, items: job.data.items.length };
     if (status === 'completed' && job.returnvalue) {
       view.model = job.returnvalue.model;
@@ -191,6 +195,11 @@ export class SentimentProducer {
     const depth = await this.queue.getWaitingCount();
     this.depthReading = { depth, at: now };
     return depth;
+  }
+
+  /** Calls `listener` with the id of every job that completes in this queue (from any producer). */
+  onCompleted(listener: (jobId: string) => void): void {
+    this.queueEvents().on('completed', ({ jobId }) => listener(jobId));
   }
 
   async close(): Promise<void> {

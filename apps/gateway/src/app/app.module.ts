@@ -1,9 +1,12 @@
 import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
+import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { HealthController } from './health/health.controller';
+import { GatewayMetrics } from './metrics/gateway-metrics';
+import { MetricsController } from './metrics/metrics.controller';
 import { ProblemFilter } from './problem/problem.filter';
 import { SentimentController } from './sentiment/sentiment.controller';
 import { GATEWAY_CONFIG } from './tokens';
@@ -16,7 +19,14 @@ export class AppModule implements OnApplicationShutdown {
   static forConfig(config: GatewayConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [TerminusModule.forRoot({ errorLogStyle: 'pretty' })],
+      imports: [
+        TerminusModule.forRoot({ errorLogStyle: 'pretty' }),
+        PrometheusModule.register({
+          controller: MetricsController,
+          defaultLabels: { app: 'gateway' },
+          defaultMetrics: { enabled: true },
+        }),
+      ],
       controllers: [SentimentController, HealthController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
@@ -37,6 +47,7 @@ export class AppModule implements OnApplicationShutdown {
             return producer;
           },
         },
+        GatewayMetrics,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
       ],

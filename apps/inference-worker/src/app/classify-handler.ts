@@ -4,7 +4,10 @@ import { ClassifyJobResult, Prediction, checkClassifyPayload } from '@reputation
 import { PredictionStream } from './prediction-stream';
 import { SentimentEngine } from './sentiment-engine';
 import { WORKER_CONFIG } from './tokens';
+import { WorkerMetrics } from './worker-metrics';
 import type { WorkerConfig } from './worker-config';
+
+export const INVALID_PAYLOAD = 'invalid job payload';
 
 /** Handles `classify` jobs: validate, score through the shared batcher, record, return. */
 @Injectable()
@@ -12,6 +15,7 @@ export class ClassifyHandler {
   constructor(
     private readonly engine: SentimentEngine,
     private readonly stream: PredictionStream,
+    private readonly metrics: WorkerMetrics,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
   ) {}
 
@@ -19,14 +23,16 @@ export class ClassifyHandler {
     const pickedUp = Date.now();
     const check = checkClassifyPayload(job.data, this.config.maxTextChars, this.config.maxBatchItems);
     // A malformed payload fails the same way every time: fail at once, no retries.
-    if (!check.ok) throw new UnrecoverableError(`invalid job payload: ${check.reason}`);
+    if (!check.ok) throw new UnrecoverableError(`${INVALID_PAYLOAD}: ${check.reason}`);
     const { items, source, enqueuedAt } = check.payload;
+    this.metrics.pickedUp(Math.max(0, (job.processedOn ?? pickedUp) - enqueuedAt));
 
     const scored = await this.engine.score(items.map((item) => item.text));
     const predictions: Prediction[] = scored.map((score, index) => ({ id: items[index].id, ...score }));
     const model = this.engine.modelInfo;
     const done = Date.now();
     await this.stream.append(predictions, model, source, done);
+    for (const prediction of predictions) this.metrics.predicted(prediction.label, source);
     return {
       v: 1,
       model,

@@ -5,11 +5,13 @@ import type { Redis } from 'ioredis';
 import { QueueConsumer } from './queue-consumer';
 import { SentimentEngine } from './sentiment-engine';
 import { REDIS, WORKER_CONFIG } from './tokens';
+import { WorkerMetrics } from './worker-metrics';
 import type { WorkerConfig } from './worker-config';
 
 /**
  * The worker serves no API, only this small port: `/health/live` answers while the process runs,
- * `/health/ready` once the model is loaded, the queue is consumed and Redis answers.
+ * `/health/ready` once the model is loaded, the queue is consumed and Redis answers; `/metrics` for
+ * Prometheus.
  */
 @Injectable()
 export class HealthServer implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -19,6 +21,7 @@ export class HealthServer implements OnApplicationBootstrap, OnApplicationShutdo
   constructor(
     private readonly engine: SentimentEngine,
     private readonly consumer: QueueConsumer,
+    private readonly metrics: WorkerMetrics,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
   ) {}
@@ -29,6 +32,12 @@ export class HealthServer implements OnApplicationBootstrap, OnApplicationShutdo
         response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       };
       if (request.url === '/health/live') return send(200, { status: 'ok' });
+      if (request.url === '/metrics') {
+        this.metrics.registry.metrics().then((text) => {
+          response.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text);
+        });
+        return;
+      }
       if (request.url === '/health/ready') {
         this.readiness().then(({ ready, checks }) =>
           send(ready ? 200 : 503, { status: ready ? 'ok' : 'error', checks }),

@@ -8,11 +8,14 @@ import {
 import { Job, UnrecoverableError, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { QueueName, SentimentJobName, SentimentJobs } from '@reputation-monitor/contracts';
-import { ClassifyHandler } from './classify-handler';
+import { ClassifyHandler, INVALID_PAYLOAD } from './classify-handler';
 import { Heartbeat } from './heartbeat';
 import { SentimentEngine } from './sentiment-engine';
 import { WORKER_CONFIG } from './tokens';
+import { FailureReason, WorkerMetrics } from './worker-metrics';
 import type { WorkerConfig } from './worker-config';
+
+const NO_HANDLER = 'no handler for job name';
 
 type Handlers = { [Name in SentimentJobName]: (job: Job) => Promise<SentimentJobs[Name]['result']> };
 
@@ -30,6 +33,7 @@ export class QueueConsumer implements OnApplicationBootstrap, BeforeApplicationS
   constructor(
     private readonly engine: SentimentEngine,
     private readonly heartbeat: Heartbeat,
+    private readonly metrics: WorkerMetrics,
     classify: ClassifyHandler,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
   ) {
@@ -53,6 +57,7 @@ export class QueueConsumer implements OnApplicationBootstrap, BeforeApplicationS
       autorun: false,
     });
     this.worker.on('failed', (job, error) => {
+      this.metrics.failed(failureReason(error));
       this.logger.warn(`job ${job?.id} attempt ${job?.attemptsMade} failed: ${error.message}`);
     });
     this.worker.on('error', (error) => this.logger.error(`queue error: ${error.message}`));
@@ -86,7 +91,7 @@ export class QueueConsumer implements OnApplicationBootstrap, BeforeApplicationS
 
   private async process(job: Job): Promise<unknown> {
     const handler = this.handlers[job.name as SentimentJobName];
-    if (!handler) throw new UnrecoverableError(`no handler for job name "${job.name}"`);
+    if (!handler) throw new UnrecoverableError(`${NO_HANDLER} "${job.name}"`);
     try {
       return await handler(job);
     } catch (error) {
@@ -102,4 +107,11 @@ export class QueueConsumer implements OnApplicationBootstrap, BeforeApplicationS
     process.exitCode = 1;
     process.kill(process.pid, 'SIGTERM');
   }
+}
+
+function failureReason(error: Error): FailureReason {
+  if (error.message.startsWith(INVALID_PAYLOAD)) return 'invalid_payload';
+  if (error.message.startsWith(NO_HANDLER)) return 'unknown_job';
+  if (/inference|model is closed/.test(error.message)) return 'inference';
+  return 'other';
 }

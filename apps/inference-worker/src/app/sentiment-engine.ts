@@ -6,6 +6,7 @@ import { SentimentModel } from '@reputation-monitor/model-runtime';
 import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
 import { MicroBatcher } from './micro-batcher';
 import { WORKER_CONFIG } from './tokens';
+import { WorkerMetrics } from './worker-metrics';
 import type { WorkerConfig } from './worker-config';
 
 export interface TextScore {
@@ -24,7 +25,10 @@ export class SentimentEngine implements OnApplicationShutdown {
   private batcher: MicroBatcher | undefined;
   private info: ModelInfo | undefined;
 
-  constructor(@Inject(WORKER_CONFIG) private readonly config: WorkerConfig) {}
+  constructor(
+    @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
+    private readonly metrics: WorkerMetrics,
+  ) {}
 
   /** Loads and warms the model; the queue consumer starts only after this resolves. */
   async load(): Promise<void> {
@@ -45,10 +49,12 @@ export class SentimentEngine implements OnApplicationShutdown {
       this.config.modelVersion ??
       `${this.config.modelVariant}-${await fileDigest(model.directory.modelPath)}`;
     this.info = { name: this.config.modelName, version };
-    this.batcher = new MicroBatcher(async (sequences) => {
-      const padded = tokenizer.pad(sequences);
-      return model.run(padded);
-    }, this.config.batch);
+    this.batcher = new MicroBatcher(
+      async (sequences) => model.run(tokenizer.pad(sequences)),
+      this.config.batch,
+      (stats) => this.metrics.batch(stats),
+    );
+    this.metrics.model(this.info.name, this.info.version, this.config.modelVariant);
     const synthetic = model.directory.config.synthetic
       ? ' (SYNTHETIC weights: predictions are meaningless)'
       : '';
@@ -73,7 +79,9 @@ export class SentimentEngine implements OnApplicationShutdown {
 
   async score(texts: readonly string[]): Promise<TextScore[]> {
     if (!this.tokenizer || !this.batcher) throw new Error('model is not loaded');
+    const started = performance.now();
     const encoded = texts.map((text) => this.tokenizer!.encode(text));
+    this.metrics.tokenized(performance.now() - started);
     const rows = await this.batcher.submit(encoded.map((item) => item.ids));
     return rows.map((row, index) => ({
       label: SENTIMENT_LABELS[argmax(row)],

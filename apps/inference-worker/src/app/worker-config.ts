@@ -10,6 +10,17 @@ import { EnvReader } from '@reputation-monitor/config';
 import type { ModelVariant } from '@reputation-monitor/model-runtime';
 import { QUEUE_WORKER_SETTINGS, QueueWorkerSettings } from './queue-settings';
 
+export const DEFAULT_METRIC_SOURCES = [
+  'twitter',
+  'x',
+  'facebook',
+  'instagram',
+  'reddit',
+  'news',
+  'forum',
+  'reviews',
+];
+
 export const DEFAULT_MODEL_DIR = 'models/twitter-roberta-base-sentiment-latest';
 
 export interface WorkerConfig {
@@ -38,6 +49,8 @@ export interface WorkerConfig {
   maxTextChars: number;
   maxBatchItems: number;
   predictionStreamMaxLen: number;
+  /** Sources counted under their own name in metrics; others count as `other` (bounded label values). */
+  metricSources: string[];
   healthPort: number;
   healthHost: string;
   heartbeatIntervalMs: number;
@@ -92,6 +105,7 @@ export function readWorkerConfig(read: EnvReader): WorkerConfig {
       min: 1_000,
       max: 1_000_000_000,
     }),
+    metricSources: read.list('METRIC_SOURCES', DEFAULT_METRIC_SOURCES),
     healthPort: read.int('HEALTH_PORT', { default: 3001, min: 0, max: 65_535 }),
     healthHost: read.string('HEALTH_HOST', '0.0.0.0'),
     heartbeatIntervalMs: read.int('HEARTBEAT_INTERVAL_MS', { default: 5_000, min: 100, max: 60_000 }),

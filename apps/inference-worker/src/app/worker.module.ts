@@ -8,6 +8,7 @@ import { QueueConsumer } from './queue-consumer';
 import { SentimentEngine } from './sentiment-engine';
 import { REDIS, WORKER_CONFIG } from './tokens';
 import { WorkerConfig } from './worker-config';
+import { WorkerMetrics } from './worker-metrics';
 
 @Module({})
 export class WorkerModule implements OnApplicationShutdown {
@@ -19,6 +20,7 @@ export class WorkerModule implements OnApplicationShutdown {
       providers: [
         { provide: WORKER_CONFIG, useValue: config },
         { provide: REDIS, useFactory: () => new IORedis(config.redisUrl, { maxRetriesPerRequest: 3 }) },
+        WorkerMetrics,
         SentimentEngine,
         PredictionStream,
         Heartbeat,

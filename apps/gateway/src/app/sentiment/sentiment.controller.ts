@@ -24,6 +24,7 @@ import {
   SentimentProducer,
 } from '@reputation-monitor/producer-client';
 import { ProblemException, problem, validationProblem } from '../problem/problem';
+import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { GATEWAY_CONFIG } from '../tokens';
 import type { GatewayConfig } from '../gateway-config';
 import {
@@ -35,6 +36,9 @@ import {
   SentimentRequestDto,
   SentimentResponseDto,
 } from './dto';
+
+/** Paths of the POST routes, for labelling requests refused before routing (bad bodies). */
+export const SENTIMENT_ROUTES: ReadonlySet<string> = new Set(['/v1/sentiment', '/v1/sentiment/batch']);
 
 const JOB_ID_PATTERN = /^[A-Za-z0-9_.-]{1,200}$/;
 
@@ -50,6 +54,7 @@ const JOB_ID_PATTERN = /^[A-Za-z0-9_.-]{1,200}$/;
 export class SentimentController {
   constructor(
     private readonly producer: SentimentProducer,
+    private readonly metrics: GatewayMetrics,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {}
 
@@ -87,7 +92,8 @@ export class SentimentController {
         throw asSingleItemError(error);
       });
     const result = shouldWait ? await this.awaitResult(job.jobId) : undefined;
-    if (!result) return accepted(response, job.jobId);
+    if (!result) return this.accepted(response, job.jobId, started);
+    this.metrics.answered('sync', started);
     return {
       ...result.predictions[0],
       model: result.model,
@@ -122,7 +128,8 @@ export class SentimentController {
     const items: DraftItem[] = body.items.map((item) => ({ text: item.text, id: item.id }));
     const job = await this.producer.enqueue(items, { source: body.source });
     const result = shouldWait ? await this.awaitResult(job.jobId) : undefined;
-    if (!result) return accepted(response, job.jobId);
+    if (!result) return this.accepted(response, job.jobId, started);
+    this.metrics.answered('sync', started);
     return {
       jobId: job.jobId,
       model: result.model,
@@ -142,6 +149,13 @@ export class SentimentController {
         problem(404, ErrorCode.NotFound, `no job with id "${id}" (unknown, or its result has expired)`),
       );
     return view;
+  }
+
+  private accepted(response: Response, jobId: string, acceptedAt: number): AcceptedJob {
+    this.metrics.acceptedAsync(jobId, acceptedAt);
+    const statusUrl = `/v1/jobs/${jobId}`;
+    response.status(202).location(statusUrl);
+    return { jobId, status: 'queued', statusUrl };
   }
 
   private async awaitResult(jobId: string) {
@@ -167,10 +181,4 @@ function parseWait(wait: string | undefined): boolean {
   if (wait === undefined || wait === 'true') return true;
   if (wait === 'false') return false;
   throw validationProblem([{ field: 'wait', message: 'must be true or false' }]);
-}
-
-function accepted(response: Response, jobId: string): AcceptedJob {
-  const statusUrl = `/v1/jobs/${jobId}`;
-  response.status(202).location(statusUrl);
-  return { jobId, status: 'queued', statusUrl };
 }

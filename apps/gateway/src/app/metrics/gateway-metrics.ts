@@ -1,0 +1,85 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { LATENCY_BUCKETS_SECONDS } from '@reputation-monitor/observability';
+import { SentimentProducer } from '@reputation-monitor/producer-client';
+
+export type RejectionReason = 'validation' | 'backpressure' | 'auth' | 'conflict';
+export type AnswerMode = 'sync' | 'async';
+
+const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+/** Jobs answered with 202 whose completion is still to be timed; the oldest are dropped beyond this. */
+const MAX_TRACKED_ASYNC_JOBS = 100_000;
+
+/**
+ * The gateway's metrics, on prom-client's default registry that @willsoto/nestjs-prometheus serves
+ * at /metrics (one registry per process, labelled app="gateway").
+ */
+@Injectable()
+export class GatewayMetrics implements OnModuleInit {
+  private readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route template, method and status.',
+    labelNames: ['route', 'method', 'status'],
+    buckets: LATENCY_BUCKETS_SECONDS,
+  });
+  private readonly latency = new Histogram({
+    name: 'sentiment_request_latency_seconds',
+    help: 'Accepted -> answered, for results returned in the request (sync) or completed after a 202 (async).',
+    labelNames: ['mode'],
+    buckets: LATENCY_BUCKETS_SECONDS,
+  });
+  private readonly rejections = new Counter({
+    name: 'gateway_rejections_total',
+    help: 'Requests refused before any work was queued, by reason.',
+    labelNames: ['reason'],
+  });
+  private readonly asyncAccepted = new Map<string, number>();
+
+  constructor(private readonly producer: SentimentProducer) {}
+
+  onModuleInit(): void {
+    const producer = this.producer;
+    // Read at scrape time, so the figure is never older than the scrape.
+    new Gauge({
+      name: 'sentiment_queue_jobs',
+      help: 'Jobs in the sentiment queue by state, read from Redis at scrape time.',
+      labelNames: ['state'],
+      async collect() {
+        const counts = await producer.queue.getJobCounts(...QUEUE_STATES);
+        for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
+      },
+    });
+    producer.onCompleted((jobId) => {
+      const acceptedAt = this.asyncAccepted.get(jobId);
+      if (acceptedAt === undefined) return;
+      this.asyncAccepted.delete(jobId);
+      this.latency.observe({ mode: 'async' }, (performance.now() - acceptedAt) / 1000);
+    });
+  }
+
+  request(route: string, method: string, status: number, seconds: number): void {
+    this.httpDuration.observe({ route, method, status: String(status) }, seconds);
+    const reason = rejectionReason(status);
+    if (reason) this.rejections.inc({ reason });
+  }
+
+  answered(mode: 'sync', acceptedAt: number): void {
+    this.latency.observe({ mode }, (performance.now() - acceptedAt) / 1000);
+  }
+
+  /** A 202 went out: time the job until it completes. */
+  acceptedAsync(jobId: string, acceptedAt: number): void {
+    this.asyncAccepted.set(jobId, acceptedAt);
+    if (this.asyncAccepted.size > MAX_TRACKED_ASYNC_JOBS) {
+      this.asyncAccepted.delete(this.asyncAccepted.keys().next().value as string);
+    }
+  }
+}
+
+function rejectionReason(status: number): RejectionReason | undefined {
+  if (status === 400 || status === 413 || status === 415 || status === 422) return 'validation';
+  if (status === 429) return 'backpressure';
+  if (status === 401) return 'auth';
+  if (status === 409) return 'conflict';
+  return undefined;
+}

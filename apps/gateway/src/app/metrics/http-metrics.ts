@@ -1,0 +1,18 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { GatewayMetrics } from './gateway-metrics';
+
+/**
+ * Times every request, labelled by route template (never the raw path, which holds ids), so the
+ * label set stays small. Runs before body parsing, so refused bodies (400/413/415) are counted too.
+ */
+export function httpMetrics(metrics: GatewayMetrics, knownPaths: ReadonlySet<string>) {
+  return (request: Request, response: Response, next: NextFunction) => {
+    const started = performance.now();
+    response.once('finish', () => {
+      const template = (request.route as { path?: string } | undefined)?.path;
+      const route = template ?? (knownPaths.has(request.path) ? request.path : 'unmatched');
+      metrics.request(route, request.method, response.statusCode, (performance.now() - started) / 1000);
+    });
+    next();
+  };
+}

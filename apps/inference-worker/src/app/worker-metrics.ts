@@ -1,0 +1,119 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { QueueName } from '@reputation-monitor/contracts';
+import {
+  BATCH_TEXTS_BUCKETS,
+  BATCH_TOKENS_BUCKETS,
+  COMPUTE_BUCKETS_SECONDS,
+  QUEUE_WAIT_BUCKETS_SECONDS,
+  RATIO_BUCKETS,
+  boundedLabel,
+  createAppRegistry,
+} from '@reputation-monitor/observability';
+import type { BatchStats } from './micro-batcher';
+import { WORKER_CONFIG } from './tokens';
+import type { WorkerConfig } from './worker-config';
+
+/** Why a job failed, as a bounded label. */
+export type FailureReason = 'invalid_payload' | 'unknown_job' | 'inference' | 'other';
+
+/** The worker's Prometheus metrics, served on the health port at /metrics. */
+@Injectable()
+export class WorkerMetrics {
+  readonly registry: Registry = createAppRegistry('inference-worker');
+  private readonly sources: ReadonlySet<string>;
+
+  private readonly queueWait = new Histogram({
+    name: 'sentiment_queue_wait_seconds',
+    help: 'Time from enqueue to a worker picking the job up.',
+    labelNames: ['queue'],
+    buckets: QUEUE_WAIT_BUCKETS_SECONDS,
+    registers: [this.registry],
+  });
+  private readonly tokenization = new Histogram({
+    name: 'sentiment_tokenization_seconds',
+    help: 'Time to tokenize the texts of one job.',
+    buckets: COMPUTE_BUCKETS_SECONDS,
+    registers: [this.registry],
+  });
+  private readonly batchDuration = new Histogram({
+    name: 'sentiment_inference_batch_duration_seconds',
+    help: 'ONNX Runtime time for one inference batch.',
+    buckets: COMPUTE_BUCKETS_SECONDS,
+    registers: [this.registry],
+  });
+  private readonly batchTexts = new Histogram({
+    name: 'sentiment_inference_batch_texts',
+    help: 'Texts per inference batch.',
+    buckets: BATCH_TEXTS_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly batchTokens = new Histogram({
+    name: 'sentiment_inference_batch_padded_tokens',
+    help: 'Padded tokens (texts x longest text) per inference batch.',
+    buckets: BATCH_TOKENS_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly batchPadding = new Histogram({
+    name: 'sentiment_inference_batch_padding_ratio',
+    help: 'Share of pad tokens in an inference batch.',
+    buckets: RATIO_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly busy = new Counter({
+    name: 'sentiment_inference_busy_seconds_total',
+    help: 'Seconds the model spent computing; its rate is the busy ratio.',
+    registers: [this.registry],
+  });
+  private readonly predictions = new Counter({
+    name: 'sentiment_predictions_total',
+    help: 'Predictions by label and source (sources outside METRIC_SOURCES count as other).',
+    labelNames: ['label', 'source'],
+    registers: [this.registry],
+  });
+  private readonly failures = new Counter({
+    name: 'sentiment_failed_jobs_total',
+    help: 'Failed job attempts by reason.',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  private readonly modelInfo = new Gauge({
+    name: 'sentiment_model_info',
+    help: 'The model this worker serves (value is always 1).',
+    labelNames: ['name', 'version', 'dtype'],
+    registers: [this.registry],
+  });
+
+  constructor(@Inject(WORKER_CONFIG) config: WorkerConfig) {
+    this.sources = new Set(config.metricSources);
+  }
+
+  model(name: string, version: string, dtype: string): void {
+    this.modelInfo.reset();
+    this.modelInfo.set({ name, version, dtype }, 1);
+  }
+
+  pickedUp(waitMs: number): void {
+    this.queueWait.observe({ queue: QueueName.Sentiment }, waitMs / 1000);
+  }
+
+  tokenized(ms: number): void {
+    this.tokenization.observe(ms / 1000);
+  }
+
+  batch(stats: BatchStats): void {
+    this.batchDuration.observe(stats.computeMs / 1000);
+    this.busy.inc(stats.computeMs / 1000);
+    this.batchTexts.observe(stats.texts);
+    this.batchTokens.observe(stats.paddedTokens);
+    this.batchPadding.observe(1 - stats.realTokens / stats.paddedTokens);
+  }
+
+  predicted(label: string, source: string | undefined): void {
+    this.predictions.inc({ label, source: boundedLabel(source, this.sources) });
+  }
+
+  failed(reason: FailureReason): void {
+    this.failures.inc({ reason });
+  }
+}
