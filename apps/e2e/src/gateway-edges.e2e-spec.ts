@@ -188,14 +188,33 @@ describe('API keys', () => {
     expect(response.status).toBe(404);
   });
 
-  it('keeps health open and never logs the keys', async () => {
+  it('puts the queue board behind the same keys, with a Basic prompt for browsers', async () => {
+    const refused = await request(`${secured.url}/admin/queues`, {});
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toMatch(/^Basic/);
+    const basic = `Basic ${Buffer.from(`admin:${API_KEY}`).toString('base64')}`;
+    const page = await request(`${secured.url}/admin/queues`, { headers: { authorization: basic } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    const queues = await getJson(`${secured.url}/admin/queues/api/queues`, { 'x-api-key': API_KEY });
+    expect(queues.status).toBe(200);
+    expect(queues.body.queues.map((queue: { name: string }) => queue.name)).toEqual(['sentiment']);
+    const wrong = `Basic ${Buffer.from('admin:not-the-key').toString('base64')}`;
+    expect((await request(`${secured.url}/admin/queues`, { headers: { authorization: wrong } })).status).toBe(
+      401,
+    );
+  });
+
+  it('keeps health and metrics open and never logs the keys', async () => {
+    expect((await request(`${secured.url}/metrics`, {})).status).toBe(200);
     expect((await getJson(`${secured.url}/health/live`)).status).toBe(200);
     expect(secured.logs()).not.toContain(API_KEY);
     expect(secured.logs()).toContain('API keys required on /v1 (2 configured)');
   });
 
-  it('says so when it runs without keys', () => {
+  it('says so when it runs without keys, and then serves the queue board openly', async () => {
     expect(gateway.logs()).toContain('API_KEYS is not set');
+    expect((await request(`${gateway.url}/admin/queues`, {})).status).toBe(200);
   });
 });
 

@@ -3,7 +3,10 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ConfigError, closeOnSignals, printEnvSchemaIfAsked } from '@reputation-monitor/config';
+import { SentimentProducer } from '@reputation-monitor/producer-client';
+import { mountQueueBoard } from './app/admin/queue-board';
 import { AppModule } from './app/app.module';
+import { ApiKeys } from './app/auth/api-keys';
 import { loadGatewayConfig, readGatewayConfig } from './app/gateway-config';
 import { setupOpenApi } from './app/openapi';
 import { GatewayMetrics } from './app/metrics/gateway-metrics';
@@ -21,6 +24,7 @@ async function bootstrap(): Promise<void> {
   });
   app.disable('x-powered-by');
   app.use(httpMetrics(app.get(GatewayMetrics), SENTIMENT_ROUTES));
+  mountQueueBoard(app, app.get(SentimentProducer), app.get(ApiKeys));
   app.use(jsonBody(config.maxBodyBytes));
   app.useGlobalPipes(createValidationPipe());
   closeOnSignals(app, 10_000);
@@ -31,7 +35,7 @@ async function bootstrap(): Promise<void> {
   } else {
     logger.log(`API keys required on /v1 (${config.apiKeys.length} configured)`);
   }
-  logger.log(`listening on ${await app.getUrl()} (docs at /docs)`);
+  logger.log(`listening on ${await app.getUrl()} (docs at /docs, queues at /admin/queues)`);
 }
 
 bootstrap().catch((error: Error) => {

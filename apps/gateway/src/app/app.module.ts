@@ -4,6 +4,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
 import { ApiKeyGuard } from './auth/api-key.guard';
+import { ApiKeys } from './auth/api-keys';
 import { HealthController } from './health/health.controller';
 import { GatewayMetrics } from './metrics/gateway-metrics';
 import { MetricsController } from './metrics/metrics.controller';
@@ -48,6 +49,7 @@ export class AppModule implements OnApplicationShutdown {
           },
         },
         GatewayMetrics,
+        { provide: ApiKeys, useValue: new ApiKeys(config.apiKeys) },
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
       ],
