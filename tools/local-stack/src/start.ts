@@ -1,6 +1,7 @@
 /**
  * `npm start`: runs the local stack (Redis if none answers, one inference worker, the gateway) in the
- * foreground until Ctrl-C. `--synthetic <preset>` generates a synthetic model first and serves it.
+ * foreground until Ctrl-C. `--synthetic <preset>` generates a synthetic model first and serves it; without
+ * it, a missing default model is pulled from the Hugging Face Hub first.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { parseArgs } from 'node:util';
 
 const ROOT = resolve(__dirname, '../../..');
 const DEFAULT_MODEL_DIR = 'models/twitter-roberta-base-sentiment-latest';
+const HUB_REPO = 'Xenova/twitter-roberta-base-sentiment-latest';
 const children: ChildProcess[] = [];
 
 function log(message: string): void {
@@ -80,11 +82,30 @@ function modelHelp(modelDir: string): string {
     `No model at ${modelDir}.`,
     'Either get the real model:',
     '  export cardiffnlp/twitter-roberta-base-sentiment-latest to ONNX into that folder (optimum-cli export onnx',
-    '  --model cardiffnlp/twitter-roberta-base-sentiment-latest --task text-classification <dir>), or copy the Hub repo',
-    '  Xenova/twitter-roberta-base-sentiment-latest (onnx/model.onnx, config.json, tokenizer files) there;',
+    '  --model cardiffnlp/twitter-roberta-base-sentiment-latest --task text-classification <dir>), or download the',
+    `  Hub repo ${HUB_REPO} there: npm run model:pull -- --out <dir> (HF_ENDPOINT, HF_TOKEN);`,
     'or try the system offline with a synthetic model (random weights, the real interface):',
     '  npm run start:demo',
   ].join('\n');
+}
+
+/**
+ * Pulls the default model through the model-pull CLI (tools reach each other through their CLIs, as with
+ * synthetic-model); it prints its progress, and on failure what went wrong, before the help below.
+ */
+function pullDefaultModel(modelDir: string, env: NodeJS.ProcessEnv): void {
+  // The worker serves onnx/model_quantized.onnx for MODEL_VARIANT=int8, so that is the file to fetch.
+  const variant = env.MODEL_VARIANT === 'int8' ? 'int8' : 'fp32';
+  log(`no model at ${modelDir}: pulling ${HUB_REPO} (${variant}) from the Hugging Face Hub`);
+  try {
+    execFileSync(
+      join(ROOT, 'node_modules/.bin/tsx'),
+      [join(ROOT, 'tools/model-pull/src/cli.ts'), '--out', modelDir, '--variant', variant],
+      { cwd: ROOT, stdio: 'inherit', env },
+    );
+  } catch {
+    fail(modelHelp(modelDir));
+  }
 }
 
 function launch(
@@ -153,7 +174,10 @@ async function main(): Promise<void> {
     );
   }
   const modelDir = resolve(ROOT, env.MODEL_DIR ?? DEFAULT_MODEL_DIR);
-  if (!existsSync(modelDir)) fail(modelHelp(modelDir));
+  if (!existsSync(modelDir)) {
+    if (modelDir !== resolve(ROOT, DEFAULT_MODEL_DIR)) fail(modelHelp(modelDir));
+    pullDefaultModel(modelDir, env);
+  }
   env.MODEL_DIR = modelDir;
 
   if (!values['skip-build']) {

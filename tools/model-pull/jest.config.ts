@@ -1,0 +1,5 @@
+export default {
+  displayName: 'model-pull',
+  preset: '../../jest.preset.js',
+  testMatch: ['<rootDir>/src/**/*.spec.ts'],
+};

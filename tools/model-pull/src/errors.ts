@@ -1,0 +1,34 @@
+/** A failure the user can act on: its message says what was tried and what to do next. */
+export class ModelPullError extends Error {
+  override name = 'ModelPullError';
+}
+
+/**
+ * A failure another attempt may fix (5xx, a cut connection, a stall). Its message is the short reason
+ * logged before retrying; `exhausted` gives the full message once the attempts run out.
+ */
+export class TransientError extends Error {
+  override name = 'TransientError';
+
+  constructor(
+    reason: string,
+    private readonly describeGivingUp: (attempts: number) => string,
+  ) {
+    super(reason);
+  }
+
+  exhausted(attempts: number): ModelPullError {
+    return new ModelPullError(this.describeGivingUp(attempts));
+  }
+}
+
+export function unreachableMessage(origin: string, detail: string): string {
+  return (
+    `could not reach ${origin} (${detail}): offline? set HF_ENDPOINT to a mirror, ` +
+    'or try the system with a synthetic model: npm run start:demo'
+  );
+}
+
+export function attemptsText(attempts: number): string {
+  return attempts === 1 ? '1 attempt' : `${attempts} attempts`;
+}

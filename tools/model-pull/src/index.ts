@@ -1,0 +1,13 @@
+export { ModelPullError } from './errors';
+export {
+  DEFAULT_REPO,
+  hubSettingsFromEnv,
+  isModelVariant,
+  MANIFEST_FILE,
+  DEFAULT_REVISION,
+  pullModel,
+  type ModelVariant,
+  type PullManifest,
+  type PullModelOptions,
+  type PullModelResult,
+} from './pull';
