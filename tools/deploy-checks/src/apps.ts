@@ -1,0 +1,34 @@
+/**
+ * The apps that ship as images, as the deployment files must describe them. A new app (the drift monitor)
+ * gets a row here, and every check then covers it.
+ */
+export interface DeployableApp {
+  /** Nx project name: also the folder under apps/ and dist/apps/. */
+  project: string;
+  /** Its service in docker-compose.yml and its host in Prometheus's targets. */
+  service: string;
+  dockerfile: string;
+  /** The variable of the app's env schema that holds its HTTP port (health, and later /metrics). */
+  portVariable: string;
+  healthPath: string;
+}
+
+export const DEPLOYABLE_APPS: readonly DeployableApp[] = [
+  {
+    project: 'gateway',
+    service: 'gateway',
+    dockerfile: 'apps/gateway/Dockerfile',
+    portVariable: 'PORT',
+    healthPath: '/health/live',
+  },
+  {
+    project: 'inference-worker',
+    service: 'inference-worker',
+    dockerfile: 'apps/inference-worker/Dockerfile',
+    portVariable: 'HEALTH_PORT',
+    healthPath: '/health/live',
+  },
+];
+
+/** The inference worker: the service whose replicas scale and which mounts the model. */
+export const WORKER_SERVICE = 'inference-worker';
