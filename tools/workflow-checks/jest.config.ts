@@ -1,0 +1,5 @@
+export default {
+  displayName: 'workflow-checks',
+  preset: '../../jest.preset.js',
+  testMatch: ['<rootDir>/src/**/*.spec.ts'],
+};
