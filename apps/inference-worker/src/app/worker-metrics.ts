@@ -15,7 +15,8 @@ import { WORKER_CONFIG } from './tokens';
 import type { WorkerConfig } from './worker-config';
 
 /** Why a job failed, as a bounded label. */
-export type FailureReason = 'invalid_payload' | 'unknown_job' | 'inference' | 'other';
+const FAILURE_REASONS = ['invalid_payload', 'unknown_job', 'inference', 'other'] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 /** The worker's Prometheus metrics, served on the health port at /metrics. */
 @Injectable()
@@ -86,6 +87,8 @@ export class WorkerMetrics {
 
   constructor(@Inject(WORKER_CONFIG) config: WorkerConfig) {
     this.sources = new Set(config.metricSources);
+    // Every reason from the start, so rates read 0 rather than nothing before the first failure.
+    for (const reason of FAILURE_REASONS) this.failures.inc({ reason }, 0);
   }
 
   model(name: string, version: string, dtype: string): void {

@@ -3,7 +3,8 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import { LATENCY_BUCKETS_SECONDS } from '@reputation-monitor/observability';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
 
-export type RejectionReason = 'validation' | 'backpressure' | 'auth' | 'conflict';
+const REJECTION_REASONS = ['validation', 'backpressure', 'auth', 'conflict'] as const;
+export type RejectionReason = (typeof REJECTION_REASONS)[number];
 export type AnswerMode = 'sync' | 'async';
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
@@ -38,6 +39,8 @@ export class GatewayMetrics implements OnModuleInit {
   constructor(private readonly producer: SentimentProducer) {}
 
   onModuleInit(): void {
+    // Every reason from the start, so rates read 0 rather than nothing before the first rejection.
+    for (const reason of REJECTION_REASONS) this.rejections.inc({ reason }, 0);
     const producer = this.producer;
     // Read at scrape time, so the figure is never older than the scrape.
     new Gauge({

@@ -1,0 +1,111 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { AppProcess, startGateway, startWorker, stopAll } from '@reputation-monitor/app-harness';
+import { NamedQuery, RULES_DIR, ROOT, alertQueries, dashboardQueries } from './monitoring-files';
+import { RunningPrometheus, startPrometheus } from './prometheus-process';
+
+// The verification run: the built apps and a real Prometheus on loopback, a short bounded load, then
+// every dashboard panel query and every alert query evaluated through Prometheus' HTTP API. A panel that
+// points at a metric nobody exports returns nothing and fails here.
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const MODEL_DIR = join(ROOT, 'tmp/models/synthetic-tiny');
+const prefix = `test-monitoring-${process.pid}-${Date.now().toString(36)}`;
+let prometheus: RunningPrometheus;
+let gateway: AppProcess;
+
+beforeAll(async () => {
+  execFileSync(join(ROOT, 'node_modules/.bin/tsx'), [
+    join(ROOT, 'tools/synthetic-model/src/cli.ts'),
+    '--preset',
+    'tiny',
+    '--out',
+    MODEL_DIR,
+  ]);
+  const options = { workspaceRoot: ROOT, redisUrl: REDIS_URL };
+  const worker = await startWorker({
+    ...options,
+    env: { QUEUE_PREFIX: prefix, MODEL_DIR, INTRA_OP_THREADS: '1', METRIC_SOURCES: 'twitter,news' },
+  });
+  gateway = await startGateway({ ...options, env: { QUEUE_PREFIX: prefix } });
+  prometheus = await startPrometheus(
+    { gateway: new URL(gateway.url).host, 'inference-worker': new URL(worker.url).host },
+    join(RULES_DIR, '*.yml'),
+  );
+  await sendLoad(gateway.url);
+  // Several scrapes after the load, so rates over the last minute have at least two samples.
+  await new Promise((resolve) => setTimeout(resolve, 6_000));
+});
+
+afterAll(async () => {
+  await prometheus?.stop();
+  await stopAll();
+  const { default: IORedis } = await import('ioredis');
+  const redis = new IORedis(REDIS_URL);
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+/** A bounded mix: single and batch requests from several sources, an async one, some bad input. */
+async function sendLoad(url: string): Promise<void> {
+  const post = (path: string, body: unknown) =>
+    fetch(url + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const sources = ['twitter', 'news', 'blog'];
+  for (let round = 0; round < 4; round++) {
+    await Promise.all(
+      Array.from({ length: 15 }, (_, i) =>
+        post('/v1/sentiment', {
+          text: `round ${round} text ${i}: love it, hate it, meh`,
+          source: sources[i % 3],
+        }),
+      ),
+    );
+    await post('/v1/sentiment/batch', {
+      items: Array.from({ length: 8 }, (_, i) => ({ text: `batch ${round} item ${i}` })),
+      source: 'twitter',
+    });
+    await post('/v1/sentiment', { text: '' });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  const accepted = (await (
+    await post('/v1/sentiment?wait=false', { text: 'async one', source: 'news' })
+  ).json()) as { statusUrl: string };
+  for (let i = 0; i < 50; i++) {
+    const job = (await (await fetch(url + accepted.statusUrl)).json()) as { status: string };
+    if (job.status === 'completed') break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function evaluate(queries: NamedQuery[]): Promise<string[]> {
+  const failures: string[] = [];
+  for (const { source, expr } of queries) {
+    const answer = await prometheus.query(expr);
+    if (answer.status !== 'success') failures.push(`${source}: error ${answer.error} in ${expr}`);
+    else if (answer.result.length === 0) failures.push(`${source}: no data for ${expr}`);
+  }
+  return failures;
+}
+
+it('every dashboard panel query returns data', async () => {
+  const { queries } = dashboardQueries();
+  expect(await evaluate(queries)).toEqual([]);
+});
+
+it('every alert query returns data, and no alert fires on a healthy stack', async () => {
+  const { queries } = alertQueries();
+  expect(await evaluate(queries)).toEqual([]);
+  const alerts = await prometheus.query('ALERTS{alertstate="firing"}');
+  expect(alerts.result).toEqual([]);
+});
+
+it('the check itself fails for a metric that does not exist', async () => {
+  const failures = await evaluate([
+    { source: 'made-up panel', expr: 'sum(rate(sentiment_no_such_metric_total[1m]))' },
+  ]);
+  expect(failures).toEqual(['made-up panel: no data for sum(rate(sentiment_no_such_metric_total[1m]))']);
+});
