@@ -12,29 +12,36 @@ import { runActionStep } from './step-script';
  * them fails here and has to be looked at.
  *
  * Nx gives the project named e2e the type e2e (not app), so `--type app` never lists it, although it depends
- * on both apps; bench is a tool of type app that imports the tokenizer (and through it the contracts).
+ * on both apps. Tools are libraries in the graph, so `--type app` is exactly the deployable apps; bench imports
+ * the tokenizer (and through it the contracts), and the deployment and monitoring checks depend on both apps.
  */
 const CASES: { touch: string; apps: string[]; all: string[] }[] = [
   {
     touch: 'libs/contracts/src/labels.ts',
-    apps: ['bench', 'gateway', 'inference-worker'],
+    apps: ['gateway', 'inference-worker'],
     all: [
       'bench',
       'contracts',
+      'deploy-checks',
       'e2e',
       'gateway',
       'inference-worker',
       'model-runtime',
+      'monitoring-checks',
       'producer-client',
       'tokenizer',
     ],
   },
   {
     touch: 'libs/tokenizer/src/preprocess.ts',
-    apps: ['bench', 'inference-worker'],
-    all: ['bench', 'e2e', 'inference-worker', 'tokenizer'],
+    apps: ['inference-worker'],
+    all: ['bench', 'deploy-checks', 'e2e', 'inference-worker', 'monitoring-checks', 'tokenizer'],
   },
-  { touch: 'apps/gateway/src/main.ts', apps: ['gateway'], all: ['e2e', 'gateway'] },
+  {
+    touch: 'apps/gateway/src/main.ts',
+    apps: ['gateway'],
+    all: ['deploy-checks', 'e2e', 'gateway', 'monitoring-checks'],
+  },
   { touch: 'README.md', apps: [], all: [] },
 ];
 
@@ -113,7 +120,7 @@ describe('nx affected on a throwaway clone of the workspace', () => {
     );
 
     it(
-      'is empty when no affected app has a Dockerfile (a tokenizer change: inference-worker, bench)',
+      'is empty when no affected app has a Dockerfile (a tokenizer change: inference-worker)',
       () => {
         expect(matrix(shas('libs/tokenizer/src/preprocess.ts'))).toEqual([]);
       },
@@ -121,14 +128,14 @@ describe('nx affected on a throwaway clone of the workspace', () => {
     );
 
     it(
-      'would hand bench and the inference worker (no Dockerfile here) to docker build without its filter',
+      'would hand the inference worker (no Dockerfile here) to docker build without its filter',
       () => {
         const unfiltered = mutate(action, '.filter((app) => existsSync(`apps/${app}/Dockerfile`))', '');
         const result = runActionStep(unfiltered, 'list', {
           cwd: sandbox.repoDir,
           env: { ...sandbox.env, ...shas('libs/contracts/src/labels.ts') },
         });
-        expect(JSON.parse(result.outputs.apps)).toEqual(['bench', 'gateway', 'inference-worker']);
+        expect(JSON.parse(result.outputs.apps)).toEqual(['gateway', 'inference-worker']);
       },
       NX_TIMEOUT_MS,
     );
