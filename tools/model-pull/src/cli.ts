@@ -4,8 +4,7 @@
  * Downloads a model directory from the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN): one ONNX variant plus the
  * config and tokenizer files, verified, resumable, moved into place only when complete.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_REPO,
@@ -15,6 +14,9 @@ import {
   pullModel,
   type PullModelOptions,
 } from './index';
+
+/** The workspace root (this file is tools/<tool>/src/cli.ts), so defaults do not depend on the current directory. */
+const WORKSPACE_ROOT = resolve(__dirname, '../../..');
 
 const DEFAULT_OUT = 'models/twitter-roberta-base-sentiment-latest';
 const USAGE = `Usage: npm run model:pull -- [--repo OWNER/NAME] [--revision REV] [--variant fp32|int8] [--out DIR]
@@ -27,14 +29,6 @@ const USAGE = `Usage: npm run model:pull -- [--repo OWNER/NAME] [--revision REV]
 Environment: HF_ENDPOINT (default https://huggingface.co), HF_TOKEN (for private or gated repos).`;
 
 class UsageError extends Error {}
-
-/** The folder holding nx.json, so the default output does not depend on the current directory. */
-function findWorkspaceRoot(start: string): string {
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'nx.json'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`No nx.json found above ${start}`);
-  }
-}
 
 function readFlags(args: string[]) {
   try {
@@ -61,7 +55,7 @@ function parseCliOptions(args: string[]): PullModelOptions | 'help' {
   const { variant } = values;
   if (!isModelVariant(variant)) throw new UsageError(`--variant must be fp32 or int8, got "${variant}"`);
   // A path given on the command line is relative to the current directory; the default to the workspace.
-  const outDir = values.out ? resolve(values.out) : join(findWorkspaceRoot(__dirname), DEFAULT_OUT);
+  const outDir = values.out ? resolve(values.out) : join(WORKSPACE_ROOT, DEFAULT_OUT);
   return { outDir, repo: values.repo, revision: values.revision, variant, ...hubSettingsFromEnv() };
 }
 

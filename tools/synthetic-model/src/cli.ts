@@ -6,10 +6,13 @@
  * preset and seed is kept unless --force is given.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SEED, generateSyntheticModel, type RobertaConfigJson } from './generate';
 import { isPresetName, PRESETS, type PresetName } from './presets';
+
+/** The workspace root (this file is tools/<tool>/src/cli.ts), so defaults do not depend on the current directory. */
+const WORKSPACE_ROOT = resolve(__dirname, '../../..');
 
 const USAGE =
   'Usage: tsx tools/synthetic-model/src/cli.ts [--preset tiny|small|base] [--out DIR] [--seed N] ' +
@@ -23,14 +26,6 @@ interface CliOptions {
   seed: number;
   tokenizerDir: string;
   force: boolean;
-}
-
-/** The folder holding nx.json, so defaults do not depend on the current directory. */
-function findWorkspaceRoot(start: string): string {
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'nx.json'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`No nx.json found above ${start}`);
-  }
 }
 
 function readFlags(args: string[]) {
@@ -62,13 +57,12 @@ function parseCliOptions(args: string[]): CliOptions {
   if (!/^\d+$/.test(values.seed) || seed > 0xffffffff) {
     throw new UsageError(`--seed must be an integer from 0 to 4294967295, got "${values.seed}"`);
   }
-  const workspaceRoot = findWorkspaceRoot(__dirname);
   // Paths given on the command line are relative to the current directory; defaults to the workspace.
   const tokenizerDir = values.tokenizer
     ? resolve(values.tokenizer)
-    : resolve(workspaceRoot, '../shared/data/roberta-tokenizer');
+    : resolve(WORKSPACE_ROOT, '../shared/data/roberta-tokenizer');
   if (!existsSync(tokenizerDir)) throw new UsageError(`Tokenizer directory not found: ${tokenizerDir}`);
-  const outDir = values.out ? resolve(values.out) : join(workspaceRoot, 'models', `synthetic-${preset}`);
+  const outDir = values.out ? resolve(values.out) : join(WORKSPACE_ROOT, 'models', `synthetic-${preset}`);
   return { preset, outDir, seed, tokenizerDir, force: values.force };
 }
 
