@@ -23,6 +23,7 @@ const CASES: { touch: string; apps: string[]; all: string[] }[] = [
       'bench',
       'contracts',
       'deploy-checks',
+      'drift-stats',
       'e2e',
       'gateway',
       'inference-worker',
