@@ -81,6 +81,13 @@ describe('SentimentModel', () => {
     await expect(model.run({ ...batch, batchSize: 2 })).rejects.toThrow('batch tensors must hold 8 ids');
   });
 
+  it('turns an ONNX Runtime failure into a rejected run and keeps serving', async () => {
+    // Token id 60000 is outside the 50,265-row embedding table: the Gather kernel fails on the thread.
+    await expect(model.run(batchOf([[0, 60_000, 2]]))).rejects.toThrow(/^inference failed: /);
+    expect(model.broken).toBeUndefined();
+    expect((await model.run(batchOf([HELLO]))).scores).toHaveLength(1);
+  });
+
   it('refuses work after close', async () => {
     const closing = await SentimentModel.load({ modelDir, warmup: false });
     await closing.close();
