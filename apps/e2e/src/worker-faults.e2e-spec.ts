@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import { QueueName, SentimentJobName } from '@reputation-monitor/contracts';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
 import { REDIS_URL, SMALL_MODEL_DIR } from './support/paths';
-import { spawnApp, startWorker, stopAll, waitFor } from './support/apps';
+import { spawnApp, startGateway, startWorker, stopAll, waitFor } from './support/apps';
+import { getJson, postJson } from './support/http';
 import { connectRedis, deletePrefix, uniquePrefix } from './support/redis';
 
 let redis: Redis;
@@ -115,6 +116,28 @@ describe('inference worker faults', () => {
       await events.close();
       await queue.close();
     }
+  });
+
+  it('reports a job the worker fails as a 500 problem, and the job as failed', async () => {
+    // A misconfiguration: the worker accepts shorter texts than the gateway, so it rejects the payload.
+    const prefix = freshPrefix('mismatch');
+    await startWorker({ QUEUE_PREFIX: prefix, MAX_TEXT_CHARS: '10' });
+    const gateway = await startGateway({ QUEUE_PREFIX: prefix, SYNC_TIMEOUT_MS: '20000' });
+    const response = await postJson(`${gateway.url}/v1/sentiment`, {
+      text: 'longer than ten characters',
+      id: 'too-long',
+    });
+    expect(response.status).toBe(500);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(response.body.code).toBe('inference_failed');
+    expect(response.body.detail).toContain(
+      'invalid job payload: items[0].text must be at most 10 characters',
+    );
+    const job = await getJson(`${gateway.url}/v1/jobs/t-too-long`);
+    expect(job.body).toMatchObject({
+      status: 'failed',
+      error: expect.stringContaining('invalid job payload'),
+    });
   });
 
   it('keeps job locks renewed while a batch computes for longer than the lock duration', async () => {
