@@ -181,7 +181,11 @@ describe('inference worker faults', () => {
 
 describe('inference worker boot', () => {
   it('exits with a message naming the missing model directory', async () => {
-    const worker = spawnApp('worker', { MODEL_DIR: '/nonexistent/model', QUEUE_PREFIX: freshPrefix('boot') });
+    const worker = spawnApp('worker', {
+      MODEL_DIR: '/nonexistent/model',
+      QUEUE_PREFIX: freshPrefix('boot'),
+      HEALTH_PORT: '0',
+    });
     expect(await worker.stop('SIGCONT')).toBe(1);
     expect(worker.logs()).toContain('model directory /nonexistent/model does not exist');
     expect(worker.logs()).toContain('model:synthetic');

@@ -72,8 +72,19 @@ export class SentimentModel {
     });
   }
 
+  /** Checks the model directory, then loads its graph (see `open`). */
   static async load(options: SentimentModelOptions): Promise<SentimentModel> {
-    const directory = await openModelDirectory(options.modelDir, options.variant ?? 'fp32');
+    return SentimentModel.open(
+      await openModelDirectory(options.modelDir, options.variant ?? 'fp32'),
+      options,
+    );
+  }
+
+  /** Loads the graph of an already checked directory on a new inference thread, checks it and warms it up. */
+  static async open(
+    directory: ModelDirectory,
+    options: Omit<SentimentModelOptions, 'modelDir' | 'variant'> = {},
+  ): Promise<SentimentModel> {
     const thread = new Worker(options.threadScript ?? INFERENCE_THREAD_SCRIPT, {
       workerData: {
         modelPath: directory.modelPath,

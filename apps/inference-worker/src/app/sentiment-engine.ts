@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ModelInfo, SentimentLabel, SentimentScores, SENTIMENT_LABELS } from '@reputation-monitor/contracts';
-import { SentimentModel } from '@reputation-monitor/model-runtime';
+import { SentimentModel, openModelDirectory } from '@reputation-monitor/model-runtime';
 import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
 import { MicroBatcher } from './micro-batcher';
 import { WORKER_CONFIG } from './tokens';
@@ -33,10 +33,10 @@ export class SentimentEngine implements OnApplicationShutdown {
   /** Loads and warms the model; the queue consumer starts only after this resolves. */
   async load(): Promise<void> {
     const started = performance.now();
+    // Directory checks first, so a wrong MODEL_DIR is reported as such rather than as whichever file failed first.
+    const directory = await openModelDirectory(this.config.modelDir, this.config.modelVariant);
     const [model, tokenizer] = await Promise.all([
-      SentimentModel.load({
-        modelDir: this.config.modelDir,
-        variant: this.config.modelVariant,
+      SentimentModel.open(directory, {
         intraOpThreads: this.config.intraOpThreads,
         allowSpinning: this.config.intraOpSpinning,
         warmup: true,
