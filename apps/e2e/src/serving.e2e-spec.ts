@@ -241,6 +241,77 @@ describe('health', () => {
   });
 });
 
+describe('POST /v1/feedback', () => {
+  it('stores a label for a known prediction and replaces it on a second label', async () => {
+    const id = `fb-${Date.now()}`;
+    const prediction = await postJson(`${gateway.url}/v1/sentiment`, { text: TEXTS[1], id });
+    const first = await postJson(`${gateway.url}/v1/feedback`, { id, label: 'Negative' });
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual({
+      id,
+      status: 'stored',
+      label: 'negative',
+      predicted: prediction.body.label,
+      modelVersion: prediction.body.model.version,
+    });
+    const second = await postJson(`${gateway.url}/v1/feedback`, { id, label: 2 });
+    expect(second.body).toMatchObject({ status: 'replaced', label: 'positive' });
+    const stored = JSON.parse((await redis.get(`${prefix}:feedback:${id}`)) as string);
+    expect(stored).toMatchObject({ id, label: 'positive', predicted: prediction.body.label });
+    expect(await redis.ttl(`${prefix}:feedback:${id}`)).toBeGreaterThan(29 * 86_400);
+    expect(await redis.zscore(`${prefix}:feedback-by-time`, id)).not.toBeNull();
+  });
+
+  it('answers 404 for an unknown prediction id and stores nothing', async () => {
+    const response = await postJson(`${gateway.url}/v1/feedback`, {
+      id: 'never-predicted',
+      label: 'neutral',
+    });
+    expect(response.status).toBe(404);
+    expect(response.body.code).toBe('not_found');
+    expect(await redis.exists(`${prefix}:feedback:never-predicted`)).toBe(0);
+  });
+
+  it.each([
+    [{ id: 'x', label: 'happy' }, 'label'],
+    [{ id: 'x', label: 3 }, 'label'],
+    [{ id: 'x', label: null }, 'label'],
+    [{ id: 'x' }, 'label'],
+    [{ id: 'bad:id', label: 0 }, 'id'],
+    [{ label: 0 }, 'id'],
+    [{ id: 'x', label: 0, note: 'extra' }, 'note'],
+  ])('refuses %j with 422 naming %s', async (body, field) => {
+    const response = await postJson(`${gateway.url}/v1/feedback`, body);
+    expect(response.status).toBe(422);
+    expect(response.body.errors.map((error: { field: string }) => error.field)).toContain(field);
+    if (field === 'label' && 'label' in body && body.label !== null) {
+      expect(response.body.detail).toContain(
+        'must be one of negative, neutral, positive (any case) or 0, 1, 2',
+      );
+    }
+  });
+
+  it('takes a batch and reports each item', async () => {
+    const id = `fbb-${Date.now()}`;
+    await postJson(`${gateway.url}/v1/sentiment`, { text: TEXTS[2], id });
+    const response = await postJson(`${gateway.url}/v1/feedback/batch`, {
+      items: [
+        { id, label: 'neutral' },
+        { id: 'unknown-one', label: 'neutral' },
+      ],
+    });
+    expect(response.status).toBe(200);
+    expect(response.body.results.map((result: { status: string }) => result.status)).toEqual([
+      'stored',
+      'not_found',
+    ]);
+    const invalid = await postJson(`${gateway.url}/v1/feedback/batch`, { items: [{ id, label: 'good' }] });
+    expect(invalid.status).toBe(422);
+    expect(invalid.body.errors[0].field).toBe('items[0].label');
+    expect((await postJson(`${gateway.url}/v1/feedback/batch`, { items: [] })).status).toBe(422);
+  });
+});
+
 describe('metrics', () => {
   type Reader = (name: string, labels?: Record<string, string>) => number | undefined;
 

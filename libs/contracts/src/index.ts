@@ -4,3 +4,4 @@ export * from './jobs';
 export * from './errors';
 export * from './validation';
 export * from './api';
+export * from './feedback';

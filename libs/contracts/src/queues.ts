@@ -20,6 +20,12 @@ export const redisKeys = {
   workerHeartbeats: (prefix: string) => `${prefix}:workers:heartbeats`,
   /** Capped stream of every prediction, the drift monitor's input. */
   predictionStream: (prefix: string) => `${prefix}:predictions`,
+  /** Hash per hour: prediction id -> encoded IndexedPrediction (see feedback.ts). */
+  predictionIndex: (prefix: string, bucket: number) => `${prefix}:prediction-index:${bucket}`,
+  /** One FeedbackRecord (JSON) per prediction id; a new label replaces the old. */
+  feedback: (prefix: string, id: string) => `${prefix}:feedback:${id}`,
+  /** Sorted set: prediction id -> time of its latest feedback (ms), for windows of feedback. */
+  feedbackByTime: (prefix: string) => `${prefix}:feedback-by-time`,
 };
 
 /** A worker whose last heartbeat is older than this is considered gone. */

@@ -5,6 +5,8 @@ import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { ApiKeys } from './auth/api-keys';
+import { FeedbackController } from './feedback/feedback.controller';
+import { FeedbackService } from './feedback/feedback.service';
 import { HealthController } from './health/health.controller';
 import { GatewayMetrics } from './metrics/gateway-metrics';
 import { MetricsController } from './metrics/metrics.controller';
@@ -28,7 +30,7 @@ export class AppModule implements OnApplicationShutdown {
           defaultMetrics: { enabled: true },
         }),
       ],
-      controllers: [SentimentController, HealthController],
+      controllers: [SentimentController, FeedbackController, HealthController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         {
@@ -49,6 +51,7 @@ export class AppModule implements OnApplicationShutdown {
           },
         },
         GatewayMetrics,
+        FeedbackService,
         { provide: ApiKeys, useValue: new ApiKeys(config.apiKeys) },
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -29,6 +29,10 @@ export interface GatewayConfig {
     failedCount: number;
   };
   jobAttempts: number;
+  /** Hours a prediction stays findable for feedback; must match the workers' PREDICTION_INDEX_HOURS. */
+  predictionIndexHours: number;
+  /** How long feedback labels are kept. */
+  feedbackTtlSeconds: number;
 }
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
@@ -74,6 +78,12 @@ export function readGatewayConfig(read: EnvReader): GatewayConfig {
       failedCount: read.int('FAILED_MAX_COUNT', { default: 10_000, min: 1, max: 100_000_000 }),
     },
     jobAttempts: read.int('JOB_ATTEMPTS', { default: 3, min: 1, max: 20 }),
+    predictionIndexHours: read.int('PREDICTION_INDEX_HOURS', { default: 24, min: 0, max: 24 * 90 }),
+    feedbackTtlSeconds: read.int('FEEDBACK_TTL_SECONDS', {
+      default: 30 * 86_400,
+      min: 3_600,
+      max: 365 * 86_400,
+    }),
   };
   read.check(
     config.apiKeys.every((key) => key.length >= 16),

@@ -1,11 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { ModelInfo, Prediction, redisKeys } from '@reputation-monitor/contracts';
+import {
+  ModelInfo,
+  Prediction,
+  encodeIndexedPrediction,
+  predictionIndexBucket,
+  redisKeys,
+} from '@reputation-monitor/contracts';
 import { REDIS, WORKER_CONFIG } from './tokens';
 import type { WorkerConfig } from './worker-config';
 
 /**
- * Appends every prediction to a capped Redis stream, the drift monitor's input. Trimming is
+ * Appends every prediction to a capped Redis stream, the drift monitor's input, and to the hourly index
+ * the gateway uses to match feedback labels to predictions. Trimming is
  * approximate (MAXLEN ~) so Redis trims whole macro-nodes cheaply.
  */
 @Injectable()
@@ -56,6 +63,18 @@ export class PredictionStream {
         'at',
         at,
       );
+    }
+    if (this.config.predictionIndexHours > 0) {
+      // One hash per hour, expiring whole once older than the index window.
+      const key = redisKeys.predictionIndex(this.config.queuePrefix, predictionIndexBucket(at));
+      for (const prediction of predictions) {
+        pipeline.hset(
+          key,
+          prediction.id,
+          encodeIndexedPrediction({ label: prediction.label, at, modelVersion: model.version }),
+        );
+      }
+      pipeline.expire(key, (this.config.predictionIndexHours + 1) * 3_600);
     }
     const results = await pipeline.exec();
     const failed = results?.find(([error]) => error);

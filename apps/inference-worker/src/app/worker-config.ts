@@ -49,6 +49,8 @@ export interface WorkerConfig {
   maxTextChars: number;
   maxBatchItems: number;
   predictionStreamMaxLen: number;
+  /** Hours a prediction stays findable by id for feedback (0: no index). */
+  predictionIndexHours: number;
   /** Sources counted under their own name in metrics; others count as `other` (bounded label values). */
   metricSources: string[];
   healthPort: number;
@@ -105,6 +107,7 @@ export function readWorkerConfig(read: EnvReader): WorkerConfig {
       min: 1_000,
       max: 1_000_000_000,
     }),
+    predictionIndexHours: read.int('PREDICTION_INDEX_HOURS', { default: 24, min: 0, max: 24 * 90 }),
     metricSources: read.list('METRIC_SOURCES', DEFAULT_METRIC_SOURCES),
     healthPort: read.int('HEALTH_PORT', { default: 3001, min: 0, max: 65_535 }),
     healthHost: read.string('HEALTH_HOST', '0.0.0.0'),

@@ -1,0 +1,19 @@
+import { decodeIndexedPrediction, encodeIndexedPrediction, predictionIndexBucket } from './feedback';
+
+describe('prediction index entries', () => {
+  it('round-trip, including versions that contain the separator', () => {
+    const entry = { label: 'negative' as const, at: 1_764_130_000_000, modelVersion: 'fp32-abc|x' };
+    expect(decodeIndexedPrediction(encodeIndexedPrediction(entry))).toEqual(entry);
+  });
+
+  it('reject malformed values', () => {
+    expect(decodeIndexedPrediction('happy|1|v')).toBeUndefined();
+    expect(decodeIndexedPrediction('negative|soon|v')).toBeUndefined();
+    expect(decodeIndexedPrediction('negative|1')).toBeUndefined();
+  });
+
+  it('bucket by hour', () => {
+    expect(predictionIndexBucket(3_600_000 * 5 + 1)).toBe(5);
+    expect(predictionIndexBucket(3_600_000 * 5 - 1)).toBe(4);
+  });
+});
