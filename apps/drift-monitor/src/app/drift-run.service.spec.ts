@@ -1,0 +1,277 @@
+import { Logger } from '@nestjs/common';
+import { Registry } from 'prom-client';
+import type { FeedbackRecord } from '@reputation-monitor/contracts';
+import type { RetrainRequest, RetrainResult } from '@reputation-monitor/retrain-trigger';
+import type { DriftHistoryEntry } from './decision';
+import { loadDriftConfig } from './drift-config';
+import { DriftRunService } from './drift-run.service';
+import type { StoredBaseline, StoredProfile } from './drift-store';
+import type { GoldenRun } from './golden-runner';
+import { DriftMetrics } from './metrics/drift-metrics';
+import type { RunReport } from './report';
+import type { StreamEntry, WindowBounds } from './window';
+
+const MIN = 60_000;
+const T0 = Date.parse('2025-01-02T00:00:00Z');
+const LABELS = ['negative', 'neutral', 'positive'] as const;
+
+/** A seeded stream of worker-format entries in [start, start + 1 min). */
+function window(start: number, count: number, shifted: boolean, version = 'v1'): StreamEntry[] {
+  let seed = start % 2_147_483_647;
+  const random = () => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
+  return Array.from({ length: count }, (_, i) => {
+    const label = shifted ? (random() < 0.85 ? 'negative' : 'positive') : LABELS[Math.floor(random() * 3)];
+    const top = shifted ? 0.9 + random() * 0.09 : 0.4 + random() * 0.5;
+    const rest = (1 - top) / 2;
+    const scores = { negative: rest, neutral: rest, positive: rest, [label]: top };
+    const at = start + Math.floor((i * MIN) / count);
+    const fields = {
+      id: `p-${at}-${i}`,
+      label,
+      negative: scores.negative.toFixed(6),
+      neutral: scores.neutral.toFixed(6),
+      positive: scores.positive.toFixed(6),
+      tokens: String(shifted ? 40 + Math.floor(random() * 20) : 10 + Math.floor(random() * 30)),
+      truncated: '0',
+      model: 'tiny',
+      version,
+      source: 'twitter',
+      at: String(at),
+    };
+    return [`${at}-${i}`, Object.entries(fields).flat()] as StreamEntry;
+  });
+}
+
+/** The Redis-backed store, in memory. */
+class MemoryStore {
+  stream: StreamEntry[] = [];
+  feedback: Array<{ at: number; record: FeedbackRecord }> = [];
+  profiles = new Map<string, StoredProfile>();
+  baselines = new Map<string, StoredBaseline>();
+  histories = new Map<string, DriftHistoryEntry[]>();
+  reports: RunReport[] = [];
+  success: number | undefined;
+
+  async readStream(bounds: WindowBounds) {
+    const entries = this.stream.filter(([id]) => {
+      const at = Number(id.split('-')[0]);
+      return at >= bounds.start && at < bounds.end;
+    });
+    return { entries, capped: false };
+  }
+  async readFeedback(bounds: WindowBounds) {
+    const records = this.feedback
+      .filter(({ at }) => at >= bounds.start && at < bounds.end)
+      .map(({ record }) => record);
+    return { records, unreadable: 0 };
+  }
+  async getProfile(version: string) {
+    return this.profiles.get(version);
+  }
+  async createProfile(version: string, stored: StoredProfile) {
+    if (!this.profiles.has(version)) this.profiles.set(version, stored);
+    return {
+      stored: this.profiles.get(version) as StoredProfile,
+      created: this.profiles.get(version) === stored,
+    };
+  }
+  async getBaseline(version: string) {
+    return this.baselines.get(version);
+  }
+  async createBaseline(version: string, baseline: StoredBaseline) {
+    if (!this.baselines.has(version)) this.baselines.set(version, baseline);
+    return {
+      stored: this.baselines.get(version) as StoredBaseline,
+      created: this.baselines.get(version) === baseline,
+    };
+  }
+  async history(version: string) {
+    return this.histories.get(version) ?? [];
+  }
+  async recordWindow(version: string, entry: DriftHistoryEntry) {
+    const kept = (this.histories.get(version) ?? []).filter((old) => old.windowEnd !== entry.windowEnd);
+    this.histories.set(version, [...kept, entry]);
+  }
+  async saveReport(report: RunReport) {
+    this.reports.unshift(report);
+  }
+  async latestReports(limit: number) {
+    return this.reports.slice(0, limit);
+  }
+  async markSuccess(at: Date) {
+    this.success = at.getTime() / 1000;
+  }
+  async lastSuccess() {
+    return this.success;
+  }
+}
+
+function goldenRun(version = 'v1'): GoldenRun {
+  const pairs = LABELS.flatMap((truth) => LABELS.map((predicted) => ({ truth, predicted }))); // 9 pairs, 3 right
+  return {
+    modelVersion: version,
+    modelName: 'tiny',
+    pairs,
+    predictions: pairs.map((pair, i) => ({
+      id: `g-${i}`,
+      label: pair.predicted,
+      scores: { negative: 0.2, neutral: 0.2, positive: 0.2, [pair.predicted]: 0.6 },
+      tokens: 12,
+      truncated: false,
+    })),
+    otherVersions: 0,
+    durationMs: 5,
+  };
+}
+
+beforeAll(() => Logger.overrideLogger(false));
+
+describe('DriftRunService', () => {
+  let store: MemoryStore;
+  let golden: { enabled: boolean; run: jest.Mock };
+  let retrain: { dryRun: boolean; trigger: jest.Mock<Promise<RetrainResult>, [RetrainRequest]> };
+  let registry: Registry;
+  let service: DriftRunService;
+
+  beforeEach(() => {
+    store = new MemoryStore();
+    golden = { enabled: true, run: jest.fn(async () => goldenRun()) };
+    retrain = {
+      dryRun: false,
+      trigger: jest.fn(async (_request: RetrainRequest): Promise<RetrainResult> => ({
+        outcome: 'dispatched',
+        attempts: 1,
+        status: 204,
+      })),
+    };
+    registry = new Registry();
+    const config = loadDriftConfig({ WINDOW_MINUTES: '1', MIN_QUALITY_SAMPLES: '5' });
+    const metrics = new DriftMetrics(registry, store as never);
+    service = new DriftRunService(store as never, golden as never, retrain as never, metrics, config);
+  });
+
+  it('builds the reference from the first window, then confirms drift over two windows and asks to retrain once', async () => {
+    store.stream = [
+      ...window(T0, 300, false),
+      ...window(T0 + MIN, 300, false),
+      ...window(T0 + 2 * MIN, 300, true),
+      ...window(T0 + 3 * MIN, 300, true),
+    ];
+    // Feedback in the second window: 5 labels of v1 (4 right), 1 of another version.
+    const record = (id: string, label: string, predicted: string, modelVersion = 'v1') =>
+      ({ id, label, predicted, modelVersion, predictedAt: T0, at: T0 + MIN + 1 }) as FeedbackRecord;
+    store.feedback = [
+      ...['negative', 'neutral', 'positive', 'positive'].map((label, i) => ({
+        at: T0 + MIN + i,
+        record: record(`f${i}`, label, label),
+      })),
+      { at: T0 + MIN + 10, record: record('f4', 'negative', 'positive') },
+      { at: T0 + MIN + 11, record: record('f5', 'negative', 'negative', 'v0') },
+    ];
+
+    const first = await service.run({ windowEnd: T0 + MIN, triggeredBy: 'manual' });
+    expect(first).toMatchObject({
+      outcome: 'success',
+      model: { version: 'v1', name: 'tiny' },
+      samples: { entries: 300, evaluated: 300 },
+      reference: { status: 'created', source: 'window', count: 300 },
+      drift: { status: 'reference_created', drifted: false },
+      baseline: { source: 'created', macroRecall: 1 / 3, count: 9 },
+      quality: {
+        golden: { status: 'measured', count: 9, accuracy: 1 / 3 },
+        feedback: { status: 'no_samples' },
+      },
+      decision: { retrain: false, rule: 'none' },
+      retrain: { requested: false },
+    });
+
+    const clean = await service.run({ windowEnd: T0 + 2 * MIN, triggeredBy: 'manual' });
+    expect(clean).toMatchObject({
+      reference: { status: 'stored', createdBy: first.id },
+      drift: { status: 'evaluated', drifted: false, insufficient: false, windowCount: 300 },
+      baseline: { source: 'stored', createdBy: first.id },
+      quality: {
+        feedback: {
+          status: 'measured',
+          count: 5,
+          accuracy: 0.8,
+          ignored: { otherVersions: 1, unreadable: 0 },
+        },
+      },
+      decision: { retrain: false, numbers: { driftStreak: 0 } },
+    });
+    // Quality rules ran (5 labels >= MIN_QUALITY_SAMPLES) and held.
+    expect(clean.decision.details).toContain('golden: macroRecall 0.333 is within 0.05 of baseline 0.333');
+
+    const drifted = await service.run({ windowEnd: T0 + 3 * MIN, triggeredBy: 'schedule' });
+    expect(drifted.drift.drifted).toBe(true);
+    expect(drifted.decision).toMatchObject({ retrain: false, numbers: { driftStreak: 1 } });
+    expect(retrain.trigger).not.toHaveBeenCalled();
+
+    const confirmed = await service.run({ windowEnd: T0 + 4 * MIN, triggeredBy: 'schedule' });
+    expect(confirmed.decision).toMatchObject({
+      retrain: true,
+      rule: 'drift-confirmed',
+      numbers: { driftStreak: 2 },
+    });
+    expect(confirmed.decision.numbers.windows.map((w) => w.drifted)).toEqual([false, false, true, true]);
+    expect(confirmed.retrain).toEqual({ requested: true, outcome: 'dispatched', attempts: 1, status: 204 });
+    expect(retrain.trigger).toHaveBeenCalledTimes(1);
+    const request = retrain.trigger.mock.calls[0][0];
+    expect(request).toMatchObject({ reportId: confirmed.id, modelVersion: 'v1' });
+    expect(request.reasons[0]).toBe('drift in 2 consecutive windows (2 confirm it)');
+    expect(request.metrics).toMatchObject({
+      golden_macro_recall: 1 / 3,
+      drift_streak: 2,
+      window_samples: 300,
+    });
+
+    expect(store.reports.map((report) => report.id)).toEqual([confirmed.id, drifted.id, clean.id, first.id]);
+    const metrics = await registry.metrics();
+    expect(metrics).toContain('drift_monitor_runs_total{outcome="success"} 4');
+    expect(metrics).toContain('drift_monitor_retrain_triggers_total{outcome="dispatched"} 1');
+    expect(metrics).toContain('drift_monitor_drift_streak_windows{model_version="v1"} 2');
+    expect(metrics).toMatch(
+      /drift_monitor_drift_statistic\{model_version="v1",statistic="labelMix"\} 0\.\d+/,
+    );
+    expect(metrics).toContain(
+      'drift_monitor_quality{model_version="v1",source="golden",metric="accuracy"} 0.333',
+    );
+    expect(metrics).toMatch(/drift_monitor_last_success_timestamp_seconds \d+/);
+  });
+
+  it('says why there is no reference yet and keeps the window out of the history', async () => {
+    store.stream = window(T0, 50, false);
+    const report = await service.run({ windowEnd: T0 + MIN, triggeredBy: 'cli' });
+    expect(report.reference.status).toBe('missing');
+    expect(report.reference.message).toContain('at least 200 predictions in the window (this one has 50)');
+    expect(report.drift).toMatchObject({ status: 'no_reference', drifted: false, insufficient: true });
+    expect(store.histories.size).toBe(0);
+  });
+
+  it('writes a partial report when the golden set fails, and still judges drift', async () => {
+    golden.run.mockRejectedValue(new Error('job abc still running after 100 ms'));
+    store.stream = window(T0, 300, false);
+    const report = await service.run({ windowEnd: T0 + MIN, triggeredBy: 'manual' });
+    expect(report).toMatchObject({
+      outcome: 'partial',
+      errors: ['golden set: job abc still running after 100 ms'],
+      quality: { golden: { status: 'failed', error: 'golden set: job abc still running after 100 ms' } },
+      baseline: { source: 'none' },
+      reference: { status: 'created' },
+    });
+    expect(await registry.metrics()).toContain('drift_monitor_runs_total{outcome="partial"} 1');
+    expect(store.success).toBeUndefined();
+  });
+
+  it('counts a failed run and rethrows', async () => {
+    store.readStream = async () => {
+      throw new Error('Connection is closed.');
+    };
+    await expect(service.run({ triggeredBy: 'manual' })).rejects.toThrow('Connection is closed.');
+    expect(await registry.metrics()).toContain('drift_monitor_runs_total{outcome="failed"} 1');
+    // The next run is not blocked by the failed one.
+    store.readStream = MemoryStore.prototype.readStream.bind(store);
+    await expect(service.run({ triggeredBy: 'manual' })).resolves.toMatchObject({ outcome: 'success' });
+  });
+});

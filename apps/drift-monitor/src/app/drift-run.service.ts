@@ -1,0 +1,399 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import {
+  DriftThresholds,
+  buildProfile,
+  compareToProfile,
+  qualityMetrics,
+} from '@reputation-monitor/drift-stats';
+import { RetrainTrigger } from '@reputation-monitor/retrain-trigger';
+import { Baseline, DriftHistoryEntry, consecutiveWindows, decide } from './decision';
+import { DriftConfig, GOLDEN_SOURCE } from './drift-config';
+import { DriftStore, StoredProfile } from './drift-store';
+import { GoldenRun, GoldenSetRunner } from './golden-runner';
+import { DriftMetrics } from './metrics/drift-metrics';
+import {
+  BaselineSection,
+  DriftSection,
+  QualitySection,
+  ReferenceSection,
+  RetrainSection,
+  RunReport,
+  RunTrigger,
+  driftSection,
+  newReportId,
+  qualitySection,
+  qualitySummary,
+  retrainRequest,
+  retrainSection,
+} from './report';
+import { DRIFT_CONFIG } from './tokens';
+import { StreamPrediction, chooseModelVersion, readWindow, windowBounds } from './window';
+
+export interface RunOptions {
+  /** End of the window (ms since epoch, exclusive); default now. */
+  windowEnd?: number;
+  triggeredBy: RunTrigger;
+}
+
+/**
+ * One evaluation of one window: read the window's predictions and feedback, run the golden set through
+ * the queue, compare with the model version's reference, decide, maybe ask GitHub to retrain, and store
+ * the report. Runs in one process are serialised (the scheduled one and manual ones never interleave), so
+ * each run sees the history the previous one wrote.
+ */
+@Injectable()
+export class DriftRunService implements OnApplicationShutdown {
+  private readonly logger = new Logger('DriftRun');
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: DriftStore,
+    private readonly golden: GoldenSetRunner,
+    private readonly retrain: RetrainTrigger,
+    private readonly metrics: DriftMetrics,
+    @Inject(DRIFT_CONFIG) private readonly config: DriftConfig,
+  ) {}
+
+  /** Lets a run in progress finish (and store its report) before the module closes Redis. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.tail;
+  }
+
+  run(options: RunOptions): Promise<RunReport> {
+    const result = this.tail.then(() => this.execute(options));
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  private async execute(options: RunOptions): Promise<RunReport> {
+    const startedAt = new Date();
+    const started = performance.now();
+    try {
+      const report = await this.evaluate(options, startedAt, started);
+      this.metrics.runFinished(report.outcome, (performance.now() - started) / 1000);
+      if (report.outcome === 'success') await this.store.markSuccess(new Date());
+      const retrain = report.retrain.requested ? `, retrain ${report.retrain.outcome}` : '';
+      this.logger.log(
+        `report ${report.id} (${options.triggeredBy}): ${report.outcome}, version ${report.model.version ?? 'none'}, ` +
+          `${report.samples.evaluated} predictions, drifted ${report.drift.drifted}, decision ${report.decision.rule}${retrain}`,
+      );
+      return report;
+    } catch (error) {
+      this.metrics.runFinished('failed', (performance.now() - started) / 1000);
+      this.logger.error(
+        `run (${options.triggeredBy}) failed: ${(error as Error).message}`,
+        (error as Error).stack,
+      );
+      throw error;
+    }
+  }
+
+  private async evaluate(options: RunOptions, startedAt: Date, started: number): Promise<RunReport> {
+    const config = this.config;
+    const id = newReportId(startedAt);
+    const bounds = windowBounds(options.windowEnd ?? startedAt.getTime(), config.windowMinutes);
+    const errors: string[] = [];
+
+    // The golden set waits on the workers, the reads on Redis: both at once.
+    const [stream, feedback, goldenAttempt] = await Promise.all([
+      this.store.readStream(bounds, config.maxWindowSamples),
+      this.store.readFeedback(bounds, config.maxWindowSamples),
+      this.runGolden(),
+    ]);
+    const golden = goldenAttempt?.run;
+    if (goldenAttempt?.error) errors.push(goldenAttempt.error);
+    const window = readWindow(stream.entries, GOLDEN_SOURCE);
+    const version = chooseModelVersion(window, golden?.modelVersion) ?? null;
+    const samples = version === null ? [] : window.predictions.filter((p) => p.version === version);
+
+    const goldenQuality = this.goldenSection(goldenAttempt);
+    const matched = feedback.records.filter((record) => record.modelVersion === version);
+    const feedbackQuality = qualitySection(
+      'feedback',
+      version,
+      qualityMetrics(matched.map((record) => ({ truth: record.label, predicted: record.predicted }))),
+      {
+        ignored: { otherVersions: feedback.records.length - matched.length, unreadable: feedback.unreadable },
+      },
+    );
+
+    const baseline = await this.baseline(version, golden, goldenQuality, id);
+    const { reference, drift } = await this.compare(version, samples, golden, id);
+
+    const entry: DriftHistoryEntry = {
+      reportId: id,
+      windowStart: bounds.start,
+      windowEnd: bounds.end,
+      drifted: drift.drifted,
+    };
+    // A window with nothing to compare, or too few predictions, says nothing either way and is not kept.
+    const counts = version !== null && drift.status !== 'no_reference' && !drift.insufficient;
+    let chain: DriftHistoryEntry[] = [];
+    if (counts) {
+      const history = await this.store.history(version);
+      chain = consecutiveWindows(history, entry, config.drift.historyLength);
+      await this.store.recordWindow(version, entry);
+    }
+    // Golden quality is only comparable with this version's baseline when this version answered it.
+    const goldenComparable = golden !== undefined && golden.modelVersion === version;
+    const decision = decide({
+      quality: {
+        feedback: qualitySummary(feedbackQuality),
+        golden: goldenComparable ? qualitySummary(goldenQuality) : undefined,
+      },
+      baseline: baselineFor(baseline),
+      chain,
+      settings: {
+        tolerance: config.quality.tolerance,
+        minQualitySamples: config.quality.minSamples,
+        absoluteAccuracyFloor: config.quality.absoluteAccuracyFloor,
+        consecutiveWindows: config.drift.consecutiveWindows,
+      },
+    });
+
+    const partial = {
+      id,
+      model: {
+        version,
+        name:
+          version === null
+            ? null
+            : (window.modelNames[version] ?? (goldenComparable ? golden.modelName : null)),
+      },
+      samples: {
+        entries: window.entries,
+        evaluated: samples.length,
+        golden: window.golden,
+        malformed: window.malformed,
+        otherVersions: window.predictions.length - samples.length,
+        byVersion: window.byVersion,
+        capped: stream.capped,
+      },
+      reference,
+      drift,
+      quality: { golden: goldenQuality, feedback: feedbackQuality },
+      baseline,
+      decision,
+    };
+    let retrain: RetrainSection = { requested: false };
+    if (decision.retrain && version !== null) {
+      const result = await this.retrain.trigger(retrainRequest(partial));
+      this.metrics.retrainRequested(result.outcome);
+      retrain = retrainSection(result, this.retrain.dryRun);
+      if (result.outcome === 'failed')
+        errors.push(`retrain request failed: ${result.error ?? 'unknown error'}`);
+    }
+
+    const report: RunReport = {
+      id,
+      createdAt: startedAt.toISOString(),
+      durationMs: Math.round(performance.now() - started),
+      triggeredBy: options.triggeredBy,
+      outcome: errors.length === 0 ? 'success' : 'partial',
+      errors,
+      window: {
+        start: new Date(bounds.start).toISOString(),
+        end: new Date(bounds.end).toISOString(),
+        minutes: config.windowMinutes,
+      },
+      model: partial.model,
+      samples: partial.samples,
+      reference,
+      drift,
+      quality: partial.quality,
+      baseline,
+      decision,
+      retrain,
+    };
+    await this.store.saveReport(report);
+    return report;
+  }
+
+  /** The golden set's predictions or why it failed; undefined when there is no golden set. */
+  private async runGolden(): Promise<GoldenAttempt | undefined> {
+    if (!this.golden.enabled) return undefined;
+    try {
+      return { run: await this.golden.run() };
+    } catch (error) {
+      const message = `golden set: ${(error as Error).message}`;
+      this.logger.warn(message);
+      return { error: message };
+    }
+  }
+
+  private goldenSection(attempt: GoldenAttempt | undefined): QualitySection {
+    if (attempt === undefined) return { source: 'golden', status: 'disabled', modelVersion: null, count: 0 };
+    const golden = attempt.run;
+    if (!golden)
+      return { source: 'golden', status: 'failed', modelVersion: null, count: 0, error: attempt.error };
+    return qualitySection('golden', golden.modelVersion, qualityMetrics(golden.pairs), {
+      durationMs: golden.durationMs,
+      ...(golden.otherVersions > 0 && { ignored: { otherVersions: golden.otherVersions, unreadable: 0 } }),
+    });
+  }
+
+  /**
+   * BASELINE_MACRO_RECALL when set; otherwise the golden-set result of the version's first run, stored
+   * per version (the first replica to store it wins).
+   */
+  private async baseline(
+    version: string | null,
+    golden: GoldenRun | undefined,
+    goldenQuality: QualitySection,
+    reportId: string,
+  ): Promise<BaselineSection> {
+    if (this.config.quality.baselineMacroRecall !== undefined) {
+      return { source: 'config', macroRecall: this.config.quality.baselineMacroRecall, accuracy: null };
+    }
+    let created: { version: string; stored: BaselineSection } | undefined;
+    const measured = qualitySummary(goldenQuality);
+    if (golden && measured) {
+      const existing = await this.store.getBaseline(golden.modelVersion);
+      if (!existing) {
+        const result = await this.store.createBaseline(golden.modelVersion, {
+          macroRecall: measured.macroRecall,
+          accuracy: measured.accuracy,
+          count: measured.count,
+          createdAt: new Date().toISOString(),
+          reportId,
+        });
+        created = {
+          version: golden.modelVersion,
+          stored: { source: result.created ? 'created' : 'stored', ...fromStored(result.stored) },
+        };
+      }
+    }
+    if (version === null) return { source: 'none', macroRecall: null, accuracy: null };
+    if (created?.version === version) return created.stored;
+    const stored = await this.store.getBaseline(version);
+    return stored
+      ? { source: 'stored', ...fromStored(stored) }
+      : { source: 'none', macroRecall: null, accuracy: null };
+  }
+
+  /** The version's reference (read, or built from this window or the golden set) and the window compared with it. */
+  private async compare(
+    version: string | null,
+    samples: StreamPrediction[],
+    golden: GoldenRun | undefined,
+    reportId: string,
+  ): Promise<{ reference: ReferenceSection; drift: DriftSection }> {
+    const config = this.config.drift;
+    const thresholds: Partial<DriftThresholds> = {
+      alpha: config.alpha,
+      correction: config.correction,
+      labelJsDistance: config.labelJsDistance,
+      minWindowSamples: config.minWindowSamples,
+      minReferenceSamples: config.minReferenceSamples,
+    };
+    const noReference = (message: string): { reference: ReferenceSection; drift: DriftSection } => ({
+      reference: { status: 'missing', message },
+      drift: {
+        status: 'no_reference',
+        drifted: false,
+        insufficient: true,
+        reasons: [],
+        windowCount: samples.length,
+        referenceCount: null,
+      },
+    });
+    if (version === null)
+      return noReference('no predictions in the window and no golden set: nothing to evaluate');
+
+    let stored = await this.store.getProfile(version);
+    let reference: ReferenceSection;
+    if (stored) {
+      reference = {
+        status: 'stored',
+        ...describe(stored),
+        message: `reference of ${version} read from Redis`,
+      };
+    } else {
+      const fromGolden = config.referenceSource === 'golden';
+      const candidates =
+        fromGolden && golden && golden.modelVersion === version
+          ? golden.predictions
+          : fromGolden
+            ? []
+            : samples;
+      const what = fromGolden ? 'golden-set predictions' : 'predictions in the window';
+      if (candidates.length < config.minReferenceSamples) {
+        return noReference(
+          `no reference for ${version} yet: it is built from the first ${fromGolden ? 'golden set' : 'window'} with at ` +
+            `least ${config.minReferenceSamples} ${what} (this one has ${candidates.length})`,
+        );
+      }
+      const result = await this.store.createProfile(version, {
+        profile: buildProfile(candidates, { modelVersion: version }),
+        source: config.referenceSource,
+        createdAt: new Date().toISOString(),
+        reportId,
+      });
+      stored = result.stored;
+      reference = result.created
+        ? {
+            status: 'created',
+            ...describe(stored),
+            message: `no reference for ${version}: built one from ${candidates.length} ${what} and stored it`,
+          }
+        : {
+            status: 'stored',
+            ...describe(stored),
+            message: `reference of ${version} stored meanwhile by another run`,
+          };
+      if (result.created && !fromGolden) {
+        // Comparing the window with itself would prove nothing: it is the clean window by definition.
+        return {
+          reference,
+          drift: {
+            status: 'reference_created',
+            drifted: false,
+            insufficient: false,
+            reasons: [],
+            windowCount: samples.length,
+            referenceCount: stored.profile.count,
+          },
+        };
+      }
+    }
+    return { reference, drift: driftSection(compareToProfile(stored.profile, samples, thresholds)) };
+  }
+}
+
+interface GoldenAttempt {
+  run?: GoldenRun;
+  error?: string;
+}
+
+function describe(
+  stored: StoredProfile,
+): Pick<ReferenceSection, 'source' | 'count' | 'createdAt' | 'createdBy'> {
+  return {
+    source: stored.source,
+    count: stored.profile.count,
+    createdAt: stored.createdAt,
+    createdBy: stored.reportId,
+  };
+}
+
+function fromStored(stored: {
+  macroRecall: number;
+  accuracy: number;
+  count: number;
+  createdAt: string;
+  reportId: string;
+}): Omit<BaselineSection, 'source'> {
+  return {
+    macroRecall: stored.macroRecall,
+    accuracy: stored.accuracy,
+    count: stored.count,
+    createdAt: stored.createdAt,
+    createdBy: stored.reportId,
+  };
+}
+
+function baselineFor(section: BaselineSection): Baseline | undefined {
+  return section.macroRecall === null
+    ? undefined
+    : { macroRecall: section.macroRecall, accuracy: section.accuracy };
+}

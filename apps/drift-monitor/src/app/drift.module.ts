@@ -1,0 +1,115 @@
+import {
+  DynamicModule,
+  Inject,
+  Logger,
+  Module,
+  OnApplicationShutdown,
+  Optional,
+  Provider,
+} from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import IORedis, { Redis } from 'ioredis';
+import { register } from 'prom-client';
+import { SentimentProducer } from '@reputation-monitor/producer-client';
+import { RetrainTrigger } from '@reputation-monitor/retrain-trigger';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { ApiKeys } from './auth/api-keys';
+import type { DriftConfig } from './drift-config';
+import { DriftRunService } from './drift-run.service';
+import { DriftScheduler } from './drift-scheduler';
+import { DriftStore } from './drift-store';
+import { GoldenSetRunner } from './golden-runner';
+import { loadGoldenSet } from './golden-set';
+import { HealthController } from './http/health.controller';
+import { ReportsController } from './http/reports.controller';
+import { RunsController } from './http/runs.controller';
+import { DriftMetrics } from './metrics/drift-metrics';
+import { MetricsController } from './metrics/metrics.controller';
+import { ProblemFilter } from './problem/problem.filter';
+import { DRIFT_CONFIG, GOLDEN_SET, METRICS_REGISTRY, PRODUCER, REDIS } from './tokens';
+
+/** server: HTTP API and the schedule; once: one evaluation for `--run-once` (no schedule, no listener). */
+export type DriftMode = 'server' | 'once';
+
+@Module({})
+export class DriftModule implements OnApplicationShutdown {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Optional() @Inject(PRODUCER) private readonly producer: SentimentProducer | null,
+  ) {}
+
+  static forConfig(config: DriftConfig, mode: DriftMode = 'server'): DynamicModule {
+    const providers: Provider[] = [
+      { provide: DRIFT_CONFIG, useValue: config },
+      { provide: REDIS, useFactory: () => new IORedis(config.redisUrl, { maxRetriesPerRequest: 3 }) },
+      { provide: METRICS_REGISTRY, useValue: register },
+      // Read at boot, so a bad GOLDEN_SET_PATH stops the app with the file and lines named.
+      {
+        provide: GOLDEN_SET,
+        useFactory: () =>
+          config.golden.path ? loadGoldenSet(config.golden.path, config.golden.limit) : null,
+      },
+      {
+        provide: PRODUCER,
+        useFactory: async () => {
+          if (!config.golden.path) return null;
+          const producer = new SentimentProducer({ redisUrl: config.redisUrl, prefix: config.queuePrefix });
+          await producer.ready();
+          return producer;
+        },
+      },
+      {
+        provide: RetrainTrigger,
+        inject: [REDIS],
+        useFactory: (redis: Redis) => {
+          const logger = new Logger('RetrainTrigger');
+          if (!config.retrain.token) {
+            logger.warn('GITHUB_TOKEN is not set: retraining requests are dry runs (logged, not sent)');
+          }
+          return new RetrainTrigger({
+            token: config.retrain.token,
+            owner: config.retrain.owner,
+            repo: config.retrain.repo,
+            eventType: config.retrain.eventType,
+            baseUrl: config.retrain.apiUrl,
+            cooldownSeconds: config.retrain.cooldownSeconds,
+            redis,
+            keyPrefix: config.queuePrefix,
+            logger,
+          });
+        },
+      },
+      DriftStore,
+      DriftMetrics,
+      GoldenSetRunner,
+      DriftRunService,
+    ];
+    if (mode === 'once') return { module: DriftModule, providers };
+    return {
+      module: DriftModule,
+      imports: [
+        TerminusModule.forRoot({ errorLogStyle: 'pretty' }),
+        PrometheusModule.register({
+          controller: MetricsController,
+          defaultLabels: { app: 'drift-monitor' },
+          defaultMetrics: { enabled: true },
+        }),
+      ],
+      controllers: [RunsController, ReportsController, HealthController],
+      providers: [
+        ...providers,
+        DriftScheduler,
+        { provide: ApiKeys, useValue: new ApiKeys(config.apiKeys) },
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_FILTER, useClass: ProblemFilter },
+      ],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.producer?.close().catch(() => undefined);
+    await this.redis.quit().catch(() => undefined);
+  }
+}

@@ -1,0 +1,190 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RetrainOutcome } from '@reputation-monitor/retrain-trigger';
+import { DriftStore } from '../drift-store';
+import { RETRAIN_OUTCOMES, RUN_OUTCOMES, RunOutcome, RunReport, qualityRows, statisticRows } from '../report';
+import { METRICS_REGISTRY } from '../tokens';
+
+/** A run reads a window, waits for the golden set and may call GitHub: 50 ms to 10 min. */
+export const RUN_DURATION_BUCKETS_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+/** How long a scrape reuses one read of the latest report (several gauges collect from it). */
+const SNAPSHOT_TTL_MS = 1_000;
+
+interface Snapshot {
+  report: RunReport | undefined;
+  lastSuccess: number | undefined;
+}
+
+/**
+ * The drift monitor's metrics, on the registry /metrics serves (labelled app="drift-monitor").
+ *
+ * Counters count what this process did (Prometheus sums replicas). The gauges describe the latest report
+ * and are read from Redis at scrape time, so every replica shows the same figures whichever of them ran
+ * the window, and only the latest report's model version has series (old versions drop out instead of
+ * accumulating).
+ */
+@Injectable()
+export class DriftMetrics {
+  private readonly logger = new Logger('DriftMetrics');
+  private readonly runs: Counter<'outcome'>;
+  private readonly triggers: Counter<'outcome'>;
+  private readonly runDuration: Histogram;
+  private snapshot: { at: number; value: Promise<Snapshot> } | undefined;
+
+  constructor(
+    @Inject(METRICS_REGISTRY) private readonly registry: Registry,
+    private readonly store: DriftStore,
+  ) {
+    const registers = [registry];
+    this.runs = new Counter({
+      name: 'drift_monitor_runs_total',
+      help: 'Drift evaluations by outcome (success, partial: report written but a part failed, failed).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.triggers = new Counter({
+      name: 'drift_monitor_retrain_triggers_total',
+      help: 'Retraining requests by outcome (dispatched, dry_run, deduped, failed).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.runDuration = new Histogram({
+      name: 'drift_monitor_run_duration_seconds',
+      help: 'Duration of one evaluation, golden set included.',
+      buckets: RUN_DURATION_BUCKETS_SECONDS,
+      registers,
+    });
+    // Every outcome from the start, so rates read 0 rather than nothing.
+    for (const outcome of RUN_OUTCOMES) this.runs.inc({ outcome }, 0);
+    for (const outcome of RETRAIN_OUTCOMES) this.triggers.inc({ outcome }, 0);
+
+    const latest = () => this.latest();
+    new Gauge({
+      name: 'drift_monitor_last_success_timestamp_seconds',
+      help: 'Unix time of the last fully successful evaluation (any replica).',
+      registers,
+      async collect() {
+        const { lastSuccess } = await latest();
+        if (lastSuccess !== undefined) this.set(lastSuccess);
+      },
+    });
+    new Gauge({
+      name: 'drift_monitor_last_run_timestamp_seconds',
+      help: 'Unix time of the latest report (any replica).',
+      registers,
+      async collect() {
+        const { report } = await latest();
+        if (report) this.set(Date.parse(report.createdAt) / 1000);
+      },
+    });
+    this.reportGauge(
+      'drift_monitor_window_samples',
+      'Predictions of the model version in the latest window.',
+      [],
+      (report, set) => set({}, report.samples.evaluated),
+    );
+    this.reportGauge(
+      'drift_monitor_window_drifted',
+      '1 when the latest window drifted from its reference, else 0.',
+      [],
+      (report, set) => set({}, report.drift.drifted ? 1 : 0),
+    );
+    this.reportGauge(
+      'drift_monitor_drift_streak_windows',
+      'Drifted windows in a row ending with the latest (non-overlapping windows).',
+      [],
+      (report, set) => set({}, report.decision.numbers.driftStreak),
+    );
+    this.reportGauge(
+      'drift_monitor_drift_statistic',
+      'Drift statistic of the latest window: JS distance (labelMix), KS D (confidence, entropy, tokens), truncated share (truncation).',
+      ['statistic'],
+      (report, set) => {
+        for (const row of statisticRows(report.drift)) set({ statistic: row.statistic }, row.value);
+      },
+    );
+    this.reportGauge(
+      'drift_monitor_drift_p_value',
+      'p-value of each drift statistic of the latest window.',
+      ['statistic'],
+      (report, set) => {
+        for (const row of statisticRows(report.drift)) set({ statistic: row.statistic }, row.pValue);
+      },
+    );
+    this.reportGauge(
+      'drift_monitor_quality',
+      'Quality of the latest run by source (golden set, feedback labels) and metric.',
+      ['source', 'metric'],
+      (report, set) => {
+        for (const row of qualityRows(report))
+          set({ model_version: row.modelVersion, source: row.source, metric: row.metric }, row.value);
+      },
+    );
+    this.reportGauge(
+      'drift_monitor_quality_samples',
+      'Labelled predictions behind the quality figures of the latest run.',
+      ['source'],
+      (report, set) => {
+        for (const section of Object.values(report.quality)) {
+          set(
+            { model_version: section.modelVersion ?? version(report), source: section.source },
+            section.count,
+          );
+        }
+      },
+    );
+  }
+
+  runFinished(outcome: RunOutcome, seconds: number): void {
+    this.runs.inc({ outcome });
+    this.runDuration.observe(seconds);
+  }
+
+  retrainRequested(outcome: RetrainOutcome): void {
+    this.triggers.inc({ outcome });
+  }
+
+  /** The latest report, read once per scrape; a Redis error leaves the gauges empty instead of failing the scrape. */
+  private latest(): Promise<Snapshot> {
+    const now = Date.now();
+    if (!this.snapshot || now - this.snapshot.at > SNAPSHOT_TTL_MS) {
+      const value = Promise.all([this.store.latestReports(1), this.store.lastSuccess()]).then(
+        ([reports, lastSuccess]) => ({ report: reports[0], lastSuccess }),
+        (error: Error) => {
+          this.logger.warn(`metrics: could not read the latest report: ${error.message}`);
+          return { report: undefined, lastSuccess: undefined };
+        },
+      );
+      this.snapshot = { at: now, value };
+    }
+    return this.snapshot.value;
+  }
+
+  /** A gauge labelled by model_version (plus `labels`), reset and filled from the latest report at each scrape. */
+  private reportGauge(
+    name: string,
+    help: string,
+    labels: string[],
+    fill: (report: RunReport, set: (labels: Record<string, string>, value: number) => void) => void,
+  ): void {
+    const latest = () => this.latest();
+    new Gauge({
+      name,
+      help,
+      labelNames: ['model_version', ...labels],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const { report } = await latest();
+        if (!report || report.model.version === null) return;
+        const modelVersion = report.model.version;
+        // The fill may name another version (the golden set answered by a newer model mid-rollout).
+        fill(report, (values, value) => this.set({ model_version: modelVersion, ...values }, value));
+      },
+    });
+  }
+}
+
+function version(report: RunReport): string {
+  return report.model.version ?? 'none';
+}

@@ -1,0 +1,14 @@
+import { Controller, Get, Res } from '@nestjs/common';
+import { PrometheusController } from '@willsoto/nestjs-prometheus';
+import type { Response } from 'express';
+import { Public } from '../auth/api-key.guard';
+
+/** /metrics for Prometheus, open like the health routes (only /v1 needs an API key). */
+@Public()
+@Controller()
+export class MetricsController extends PrometheusController {
+  @Get()
+  override index(@Res({ passthrough: true }) response: Response): Promise<string> {
+    return super.index(response);
+  }
+}
