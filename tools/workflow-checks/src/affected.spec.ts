@@ -18,11 +18,12 @@ import { runActionStep } from './step-script';
 const CASES: { touch: string; apps: string[]; all: string[] }[] = [
   {
     touch: 'libs/contracts/src/labels.ts',
-    apps: ['gateway', 'inference-worker'],
+    apps: ['drift-monitor', 'gateway', 'inference-worker'],
     all: [
       'bench',
       'contracts',
       'deploy-checks',
+      'drift-monitor',
       'drift-stats',
       'e2e',
       'gateway',
