@@ -130,14 +130,14 @@ describe('nx affected on a throwaway clone of the workspace', () => {
     );
 
     it(
-      'would hand the inference worker (no Dockerfile here) to docker build without its filter',
+      'would hand the inference worker and the drift monitor (no Dockerfile here) to docker build without its filter',
       () => {
         const unfiltered = mutate(action, '.filter((app) => existsSync(`apps/${app}/Dockerfile`))', '');
         const result = runActionStep(unfiltered, 'list', {
           cwd: sandbox.repoDir,
           env: { ...sandbox.env, ...shas('libs/contracts/src/labels.ts') },
         });
-        expect(JSON.parse(result.outputs.apps)).toEqual(['gateway', 'inference-worker']);
+        expect(JSON.parse(result.outputs.apps)).toEqual(['drift-monitor', 'gateway', 'inference-worker']);
       },
       NX_TIMEOUT_MS,
     );
