@@ -11,8 +11,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import IORedis from 'ioredis';
 import * as ort from 'onnxruntime-node';
-import { startGateway, startWorker, stopAll } from '@reputation-monitor/app-harness';
+import { deletePrefix, startGateway, startWorker, stopAll } from '@reputation-monitor/app-harness';
 import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -190,6 +191,17 @@ async function fullPath(
     };
   } finally {
     await stopAll();
+    await deleteKeys(options.redisUrl, prefix);
+  }
+}
+
+/** The benchmark's queue, results and prediction stream are its own: remove them when it is done. */
+async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new IORedis(redisUrl);
+  try {
+    await deletePrefix(redis, prefix);
+  } finally {
+    redis.disconnect();
   }
 }
 

@@ -1,6 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { AppProcess, startGateway, startWorker, stopAll } from '@reputation-monitor/app-harness';
+import IORedis from 'ioredis';
+import {
+  AppProcess,
+  deletePrefix,
+  startGateway,
+  startWorker,
+  stopAll,
+} from '@reputation-monitor/app-harness';
 import { NamedQuery, RULES_DIR, ROOT, alertQueries, dashboardQueries } from './monitoring-files';
 import { RunningPrometheus, startPrometheus } from './prometheus-process';
 
@@ -39,10 +46,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await prometheus?.stop();
   await stopAll();
-  const { default: IORedis } = await import('ioredis');
   const redis = new IORedis(REDIS_URL);
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length > 0) await redis.del(...keys);
+  await deletePrefix(redis, prefix);
   redis.disconnect();
 });
 
