@@ -6,7 +6,7 @@ import { ConfigError, closeOnSignals, printEnvSchemaIfAsked } from '@reputation-
 import { SentimentProducer } from '@reputation-monitor/producer-client';
 import { mountQueueBoard } from './app/admin/queue-board';
 import { AppModule } from './app/app.module';
-import { ApiKeys } from './app/auth/api-keys';
+import { ApiKeys } from '@reputation-monitor/http-edge';
 import { loadGatewayConfig, readGatewayConfig } from './app/gateway-config';
 import { setupOpenApi } from './app/openapi';
 import { GatewayMetrics } from './app/metrics/gateway-metrics';

@@ -1,7 +1,7 @@
 import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
 import type { Response } from 'express';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { Public } from '../auth/api-key.guard';
+import { Public } from '@reputation-monitor/http-edge';
 import { DriftStore } from '../drift-store';
 
 const CHECK_TIMEOUT_MS = 1_000;

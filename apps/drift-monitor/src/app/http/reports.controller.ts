@@ -1,7 +1,7 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ErrorCode } from '@reputation-monitor/contracts';
 import { DriftStore } from '../drift-store';
-import { ProblemException, problem, validationProblem } from '../problem/problem';
+import { ProblemException, problem, validationProblem } from '@reputation-monitor/http-edge';
 import { REPORT_ID_PATTERN, RunReport } from '../report';
 import { parseLimit } from './requests';
 

@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { DriftRunService } from '../drift-run.service';
-import { validationProblem } from '../problem/problem';
+import { validationProblem } from '@reputation-monitor/http-edge';
 import type { RunReport } from '../report';
 import { parseRunRequest } from './requests';
 

@@ -1,7 +1,7 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { PrometheusController } from '@willsoto/nestjs-prometheus';
 import type { Response } from 'express';
-import { Public } from '../auth/api-key.guard';
+import { Public } from '@reputation-monitor/http-edge';
 
 /** /metrics for Prometheus, open like the health routes (only /v1 needs an API key). */
 @Public()

@@ -1,6 +1,6 @@
 import { json, NextFunction, Request, Response } from 'express';
 import { ErrorCode } from '@reputation-monitor/contracts';
-import { problem } from './problem';
+import { problem } from '@reputation-monitor/http-edge';
 import { sendProblem } from './problem.filter';
 
 /**

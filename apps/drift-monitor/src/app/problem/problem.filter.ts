@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { ErrorCode, ProblemDetails } from '@reputation-monitor/contracts';
-import { PROBLEM_CONTENT_TYPE, ProblemException, problem } from './problem';
+import { PROBLEM_CONTENT_TYPE, ProblemException, problem } from '@reputation-monitor/http-edge';
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: ErrorCode.ValidationFailed,

@@ -4,7 +4,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { NextFunction, Request, Response } from 'express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
-import { ApiKeys } from '../auth/api-keys';
+import { ApiKeys } from '@reputation-monitor/http-edge';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
 

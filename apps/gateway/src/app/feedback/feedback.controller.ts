@@ -8,7 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ErrorCode } from '@reputation-monitor/contracts';
-import { ProblemException, problem, validationProblem } from '../problem/problem';
+import { ProblemException, problem, validationProblem } from '@reputation-monitor/http-edge';
 import { ProblemDto } from '../sentiment/dto';
 import { GATEWAY_CONFIG } from '../tokens';
 import type { GatewayConfig } from '../gateway-config';

@@ -12,7 +12,7 @@ import {
   redisKeys,
 } from '@reputation-monitor/contracts';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
-import { validationProblem } from '../problem/problem';
+import { validationProblem } from '@reputation-monitor/http-edge';
 import { GATEWAY_CONFIG } from '../tokens';
 import type { GatewayConfig } from '../gateway-config';
 

@@ -4,7 +4,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { WORKER_HEARTBEAT_TTL_MS, redisKeys } from '@reputation-monitor/contracts';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
-import { Public } from '../auth/api-key.guard';
+import { Public } from '@reputation-monitor/http-edge';
 import { GATEWAY_CONFIG } from '../tokens';
 import type { GatewayConfig } from '../gateway-config';
 

@@ -8,7 +8,7 @@ import {
   ProducerError,
   QueueFullError,
 } from '@reputation-monitor/producer-client';
-import { PROBLEM_CONTENT_TYPE, ProblemException, problem } from './problem';
+import { PROBLEM_CONTENT_TYPE, ProblemException, problem } from '@reputation-monitor/http-edge';
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: ErrorCode.ValidationFailed,

@@ -1,6 +1,6 @@
 import { BatchRequestDto, SentimentRequestDto } from '../sentiment/dto';
 import { createValidationPipe } from './validation-pipe';
-import { ProblemException } from './problem';
+import { ProblemException } from '@reputation-monitor/http-edge';
 
 async function problemFor(metatype: new () => object, value: unknown) {
   try {

@@ -1,6 +1,6 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { FieldError } from '@reputation-monitor/contracts';
-import { validationProblem } from './problem';
+import { validationProblem } from '@reputation-monitor/http-edge';
 
 /** Shape checks on DTOs: unknown fields refused, every failing field named by its JSON path. */
 export function createValidationPipe(): ValidationPipe {

@@ -23,7 +23,7 @@ import {
   ResultTimeoutError,
   SentimentProducer,
 } from '@reputation-monitor/producer-client';
-import { ProblemException, problem, validationProblem } from '../problem/problem';
+import { ProblemException, problem, validationProblem } from '@reputation-monitor/http-edge';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { GATEWAY_CONFIG } from '../tokens';
 import type { GatewayConfig } from '../gateway-config';

@@ -32,7 +32,7 @@ export function problem(
   };
 }
 
-/** Thrown anywhere in the gateway to answer with a specific problem (and optional headers). */
+/** Thrown anywhere in an app to answer with a specific problem (and optional headers). */
 export class ProblemException extends HttpException {
   constructor(
     readonly details: ProblemDetails,

@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { ErrorCode } from '@reputation-monitor/contracts';
-import { ProblemException, problem } from '../problem/problem';
+import { ProblemException, problem } from './problem';
 import { ApiKeys } from './api-keys';
 
 const PUBLIC_ROUTE = 'public-route';
