@@ -27,6 +27,7 @@ const CASES: { touch: string; apps: string[]; all: string[] }[] = [
       'drift-stats',
       'e2e',
       'gateway',
+      'http-edge',
       'inference-worker',
       'model-runtime',
       'monitoring-checks',
