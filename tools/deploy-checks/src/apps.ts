@@ -1,7 +1,4 @@
-/**
- * The apps that ship as images, as the deployment files must describe them. A new app (the drift monitor)
- * gets a row here, and every check then covers it.
- */
+/** The apps that ship as images, as the deployment files must describe them: a new app gets a row here. */
 export interface DeployableApp {
   /** Nx project name: also the folder under apps/ and dist/apps/. */
   project: string;
@@ -26,6 +23,13 @@ export const DEPLOYABLE_APPS: readonly DeployableApp[] = [
     service: 'inference-worker',
     dockerfile: 'apps/inference-worker/Dockerfile',
     portVariable: 'HEALTH_PORT',
+    healthPath: '/health/live',
+  },
+  {
+    project: 'drift-monitor',
+    service: 'drift-monitor',
+    dockerfile: 'apps/drift-monitor/Dockerfile',
+    portVariable: 'PORT',
     healthPath: '/health/live',
   },
 ];

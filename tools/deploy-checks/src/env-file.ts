@@ -12,7 +12,7 @@ export interface EnvFileEntry {
 }
 
 const ACTIVE = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/;
-const COMMENTED = /^#\s?([A-Z_][A-Z0-9_]*)=(\S*)$/;
+const COMMENTED = /^#\s?([A-Z_][A-Z0-9_]*)=("[^"]*"|'[^']*'|\S*)$/;
 
 function unquote(raw: string): string {
   const value = raw.trim();
@@ -27,7 +27,8 @@ export function parseEnvFile(text: string): EnvFileEntry[] {
     const active = ACTIVE.exec(line);
     if (active) return [{ name: active[1], value: unquote(active[2]), active: true, line: index + 1 }];
     const commented = COMMENTED.exec(line);
-    if (commented) return [{ name: commented[1], value: commented[2], active: false, line: index + 1 }];
+    if (commented)
+      return [{ name: commented[1], value: unquote(commented[2]), active: false, line: index + 1 }];
     return [];
   });
 }
@@ -44,6 +45,12 @@ function unsetValue(compose: ComposeFile, app: DeployableApp, schema: EnvSchema,
   const raw = environmentOf(compose.services?.[app.service] ?? {})[name];
   const value = raw === undefined ? '' : interpolate(raw, {}).value.trim();
   return value || (defaultText(schema, name) ?? '');
+}
+
+/** A value compose sets for one service without reading .env (a port): each service may fix its own. */
+function fixedByCompose(compose: ComposeFile, app: DeployableApp, name: string): boolean {
+  const raw = environmentOf(compose.services?.[app.service] ?? {})[name];
+  return raw !== undefined && !raw.includes('$');
 }
 
 /**
@@ -83,7 +90,8 @@ export function checkEnvExample(
     const schema = schemas.get(app.project) ?? [];
     for (const { name } of schema) {
       appVariables.add(name);
-      expect(name, unsetValue(compose, app, schema, name), `what ${app.project} sees`);
+      if (!fixedByCompose(compose, app, name))
+        expect(name, unsetValue(compose, app, schema, name), `what ${app.project} sees`);
       if (!listed.has(name)) problems.push(`.env.example does not list ${name} (${app.project} reads it)`);
     }
   }

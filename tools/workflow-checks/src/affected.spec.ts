@@ -57,10 +57,11 @@ describe('nx affected on a throwaway clone of the workspace', () => {
 
   beforeAll(() => {
     sandbox = WorkspaceSandbox.clone();
-    // A fixed Dockerfile layout for the matrix cases: the gateway has one, the inference worker none.
+    // A fixed Dockerfile layout for the matrix cases: the gateway has one, the other apps none.
     sandbox.commit('workflow-checks: Dockerfile layout', {
       'apps/gateway/Dockerfile': 'FROM scratch\n',
       'apps/inference-worker/Dockerfile': null,
+      'apps/drift-monitor/Dockerfile': null,
     });
     for (const { touch } of CASES) {
       const comment = touch.endsWith('.md')
