@@ -28,7 +28,10 @@ const depConstraints = [
     sourceTag: 'scope:e2e',
     onlyDependOnLibsWithTags: ['scope:shared', 'scope:inference', 'scope:gateway', 'scope:drift'],
   },
-  { sourceTag: 'scope:tools', onlyDependOnLibsWithTags: ['scope:tools', 'scope:inference', 'scope:shared'] },
+  {
+    sourceTag: 'scope:tools',
+    onlyDependOnLibsWithTags: ['scope:tools', 'scope:inference', 'scope:drift', 'scope:shared'],
+  },
 ];
 
 export default [

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 export const APP_ENTRY = {
   gateway: 'dist/apps/gateway/main.js',
   worker: 'dist/apps/inference-worker/main.js',
+  driftMonitor: 'dist/apps/drift-monitor/main.js',
 } as const;
 
 export interface AppProcess {

@@ -1,6 +1,6 @@
 /**
- * `npm start`: runs the local stack (Redis if none answers, one inference worker, the gateway) in the
- * foreground until Ctrl-C. `--synthetic <preset>` generates a synthetic model first and serves it; without
+ * `npm start`: runs the local stack (Redis if none answers, one inference worker, the gateway, the drift
+ * monitor) in the foreground until Ctrl-C. `--synthetic <preset>` generates a synthetic model first and serves it; without
  * it, a missing default model is pulled from the Hugging Face Hub first.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -164,6 +164,7 @@ async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   env.REDIS_URL ??= 'redis://127.0.0.1:6379';
   const port = env.PORT ?? '3000';
+  const driftPort = env.DRIFT_MONITOR_PORT ?? '3003';
 
   if (values.synthetic) {
     env.MODEL_DIR ??= `models/synthetic-${values.synthetic}`;
@@ -181,10 +182,10 @@ async function main(): Promise<void> {
   env.MODEL_DIR = modelDir;
 
   if (!values['skip-build']) {
-    log('building gateway and inference-worker (cached when unchanged)');
+    log('building gateway, inference-worker and drift-monitor (cached when unchanged)');
     execFileSync(
       join(ROOT, 'node_modules/.bin/nx'),
-      ['run-many', '-t', 'build', '-p', 'gateway', 'inference-worker'],
+      ['run-many', '-t', 'build', '-p', 'gateway', 'inference-worker', 'drift-monitor'],
       {
         cwd: ROOT,
         stdio: 'inherit',
@@ -198,11 +199,19 @@ async function main(): Promise<void> {
   await ensureRedis(env.REDIS_URL);
   launch('worker', process.execPath, [join(ROOT, 'dist/apps/inference-worker/main.js')], env);
   launch('gateway', process.execPath, [join(ROOT, 'dist/apps/gateway/main.js')], env);
+  // PORT is the gateway's; the monitor gets its own (both apps read PORT).
+  launch('drift-monitor', process.execPath, [join(ROOT, 'dist/apps/drift-monitor/main.js')], {
+    ...env,
+    PORT: driftPort,
+  });
 
   if (await waitForHttp(`http://127.0.0.1:${port}/health/ready`, 120_000)) {
     log(`ready. Try:
   curl -s localhost:${port}/v1/sentiment -H 'content-type: application/json' -d '{"text":"I love the new update!"}'
-  API docs: http://localhost:${port}/docs    Ctrl-C stops everything.`);
+  API docs: http://localhost:${port}/docs    queues: http://localhost:${port}/admin/queues
+  drift monitor: every 15 minutes (SCHEDULE); run it now with curl -s -X POST localhost:${driftPort}/v1/runs,
+  reports at http://localhost:${driftPort}/v1/reports/latest
+  Ctrl-C stops everything.`);
   } else if (!stopping) {
     log(`the gateway is not ready after 120 s; see the logs above (http://127.0.0.1:${port}/health/ready)`);
   }

@@ -13,7 +13,8 @@ import { runActionStep } from './step-script';
  *
  * Nx gives the project named e2e the type e2e (not app), so `--type app` never lists it, although it depends
  * on both apps. Tools are libraries in the graph, so `--type app` is exactly the deployable apps; bench imports
- * the tokenizer (and through it the contracts), and the deployment and monitoring checks depend on both apps.
+ * the tokenizer (and through it the contracts), golden-eval the contracts, and the deployment and monitoring
+ * checks depend on the apps.
  */
 const CASES: { touch: string; apps: string[]; all: string[] }[] = [
   {
@@ -27,6 +28,7 @@ const CASES: { touch: string; apps: string[]; all: string[] }[] = [
       'drift-stats',
       'e2e',
       'gateway',
+      'golden-eval',
       'http-edge',
       'inference-worker',
       'model-runtime',
@@ -44,6 +46,11 @@ const CASES: { touch: string; apps: string[]; all: string[] }[] = [
     touch: 'apps/gateway/src/main.ts',
     apps: ['gateway'],
     all: ['deploy-checks', 'e2e', 'gateway', 'monitoring-checks'],
+  },
+  {
+    touch: 'apps/drift-monitor/src/main.ts',
+    apps: ['drift-monitor'],
+    all: ['deploy-checks', 'drift-monitor', 'e2e', 'monitoring-checks'],
   },
   { touch: 'README.md', apps: [], all: [] },
 ];
