@@ -26,6 +26,13 @@ export const redisKeys = {
   feedback: (prefix: string, id: string) => `${prefix}:feedback:${id}`,
   /** Sorted set: prediction id -> time of its latest feedback (ms), for windows of feedback. */
   feedbackByTime: (prefix: string) => `${prefix}:feedback-by-time`,
+  /**
+   * String with a TTL: one text's cached score (JSON) as computed by one model version. `textHash` is the
+   * worker's sha256 of the text as the model sees it (see the inference worker's result-cache.ts). The
+   * version is in the key, so a new model never reads an old model's results.
+   */
+  resultCache: (prefix: string, modelVersion: string, textHash: string) =>
+    `${prefix}:result-cache:${modelVersion}:${textHash}`,
 };
 
 /** A worker whose last heartbeat is older than this is considered gone. */

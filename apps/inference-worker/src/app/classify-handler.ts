@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import { ClassifyJobResult, Prediction, checkClassifyPayload } from '@reputation-monitor/contracts';
 import { PredictionStream } from './prediction-stream';
+import { ResultCache } from './result-cache';
 import { SentimentEngine } from './sentiment-engine';
 import { WORKER_CONFIG } from './tokens';
 import { WorkerMetrics } from './worker-metrics';
@@ -9,11 +10,15 @@ import type { WorkerConfig } from './worker-config';
 
 export const INVALID_PAYLOAD = 'invalid job payload';
 
-/** Handles `classify` jobs: validate, score through the shared batcher, record, return. */
+/**
+ * Handles `classify` jobs: validate, score (from the duplicate-result cache, else through the shared
+ * batcher), record, return. Cached and computed predictions look the same and are recorded the same way.
+ */
 @Injectable()
 export class ClassifyHandler {
   constructor(
     private readonly engine: SentimentEngine,
+    private readonly cache: ResultCache,
     private readonly stream: PredictionStream,
     private readonly metrics: WorkerMetrics,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
@@ -27,9 +32,14 @@ export class ClassifyHandler {
     const { items, source, enqueuedAt } = check.payload;
     this.metrics.pickedUp(Math.max(0, (job.processedOn ?? pickedUp) - enqueuedAt));
 
-    const scored = await this.engine.score(items.map((item) => item.text));
-    const predictions: Prediction[] = scored.map((score, index) => ({ id: items[index].id, ...score }));
     const model = this.engine.modelInfo;
+    const scored = await this.cache.score(
+      model.version,
+      items.map((item) => item.text),
+      (misses) => this.engine.score(misses),
+    );
+    // Every prediction, hit or not, goes to the stream and the index: drift and feedback by id see them all.
+    const predictions: Prediction[] = scored.map((score, index) => ({ id: items[index].id, ...score }));
     const done = Date.now();
     await this.stream.append(predictions, model, source, done);
     for (const prediction of predictions) this.metrics.predicted(prediction.label, source);

@@ -66,7 +66,8 @@ export class QueueConsumer implements OnApplicationBootstrap, BeforeApplicationS
     await this.heartbeat.start();
     this.logger.log(
       `consuming ${QueueName.Sentiment} (prefix ${this.config.queuePrefix}, concurrency ${queue.concurrency}, ` +
-        `batch <= ${this.config.batch.maxTokens} tokens / ${this.config.batch.maxTexts} texts, wait <= ${this.config.batch.maxWaitMs} ms)`,
+        `batch <= ${this.config.batch.maxTokens} tokens / ${this.config.batch.maxTexts} texts, wait <= ${this.config.batch.maxWaitMs} ms, ` +
+        `result cache ${this.config.resultCacheTtlSeconds > 0 ? `${this.config.resultCacheTtlSeconds} s` : 'off'})`,
     );
   }
 

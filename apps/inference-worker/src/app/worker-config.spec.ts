@@ -11,6 +11,15 @@ describe('loadWorkerConfig', () => {
     expect(config.modelVariant).toBe('fp32');
     expect(config.queue).toEqual(QUEUE_WORKER_SETTINGS.sentiment);
     expect(config.batch).toEqual({ maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 0.1, maxWaitMs: 0 });
+    expect(config.resultCacheTtlSeconds).toBe(3600);
+  });
+
+  it('reads the result cache TTL, with 0 turning the cache off', () => {
+    expect(loadWorkerConfig({ RESULT_CACHE_TTL_SECONDS: '0' }).resultCacheTtlSeconds).toBe(0);
+    expect(loadWorkerConfig({ RESULT_CACHE_TTL_SECONDS: '86400' }).resultCacheTtlSeconds).toBe(86_400);
+    expect(() => loadWorkerConfig({ RESULT_CACHE_TTL_SECONDS: '-1' })).toThrow(
+      'RESULT_CACHE_TTL_SECONDS must be an integer in 0..2592000, got -1',
+    );
   });
 
   it('names every bad variable', () => {

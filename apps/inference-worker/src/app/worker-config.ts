@@ -21,6 +21,9 @@ export const DEFAULT_METRIC_SOURCES = [
   'reviews',
 ];
 
+/** An hour covers a retweet wave or a copy-paste campaign; see `resultCacheTtlSeconds` for the memory. */
+export const DEFAULT_RESULT_CACHE_TTL_SECONDS = 3_600;
+
 export const DEFAULT_MODEL_DIR = 'models/twitter-roberta-base-sentiment-latest';
 
 export interface WorkerConfig {
@@ -51,6 +54,12 @@ export interface WorkerConfig {
   predictionStreamMaxLen: number;
   /** Hours a prediction stays findable by id for feedback (0: no index). */
   predictionIndexHours: number;
+  /**
+   * Seconds a computed result stays in the duplicate-result cache (0: off, every text is computed).
+   * Entries are never stale (the model version is in the key), so the TTL only bounds Redis memory:
+   * about distinct texts/s x TTL x ~350 bytes, which BullMQ's noeviction policy never reclaims.
+   */
+  resultCacheTtlSeconds: number;
   /** Sources counted under their own name in metrics; others count as `other` (bounded label values). */
   metricSources: string[];
   healthPort: number;
@@ -108,6 +117,11 @@ export function readWorkerConfig(read: EnvReader): WorkerConfig {
       max: 1_000_000_000,
     }),
     predictionIndexHours: read.int('PREDICTION_INDEX_HOURS', { default: 24, min: 0, max: 24 * 90 }),
+    resultCacheTtlSeconds: read.int('RESULT_CACHE_TTL_SECONDS', {
+      default: DEFAULT_RESULT_CACHE_TTL_SECONDS,
+      min: 0,
+      max: 30 * 86_400,
+    }),
     metricSources: read.list('METRIC_SOURCES', DEFAULT_METRIC_SOURCES),
     healthPort: read.int('HEALTH_PORT', { default: 3001, min: 0, max: 65_535 }),
     healthHost: read.string('HEALTH_HOST', '0.0.0.0'),

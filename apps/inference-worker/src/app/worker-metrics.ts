@@ -18,6 +18,13 @@ import type { WorkerConfig } from './worker-config';
 const FAILURE_REASONS = ['invalid_payload', 'unknown_job', 'inference', 'other'] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
+/** What a result-cache lookup found for one text (`error`: Redis failed, the text went to inference). */
+export const CACHE_LOOKUP_OUTCOMES = ['hit', 'miss', 'error'] as const;
+export type CacheLookupOutcome = (typeof CACHE_LOOKUP_OUTCOMES)[number];
+/** The Redis round trip of the result cache that failed. */
+export const CACHE_OPERATIONS = ['lookup', 'store'] as const;
+export type CacheOperation = (typeof CACHE_OPERATIONS)[number];
+
 /** The worker's Prometheus metrics, served on the health port at /metrics. */
 @Injectable()
 export class WorkerMetrics {
@@ -78,6 +85,24 @@ export class WorkerMetrics {
     labelNames: ['reason'],
     registers: [this.registry],
   });
+  // Counted per text, so hit / (hit + miss + error) is the share of texts served without inference.
+  private readonly cacheLookups = new Counter({
+    name: 'sentiment_result_cache_lookups_total',
+    help: 'Texts looked up in the duplicate-result cache, by outcome (hit, miss, or error: Redis failed).',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  private readonly cacheErrors = new Counter({
+    name: 'sentiment_result_cache_errors_total',
+    help: 'Failed Redis round trips of the duplicate-result cache, by operation; the jobs went on without it.',
+    labelNames: ['operation'],
+    registers: [this.registry],
+  });
+  private readonly deduplicated = new Counter({
+    name: 'sentiment_inference_deduplicated_texts_total',
+    help: 'Texts not sent to inference because an identical text was already being computed.',
+    registers: [this.registry],
+  });
   private readonly modelInfo = new Gauge({
     name: 'sentiment_model_info',
     help: 'The model this worker serves (value is always 1).',
@@ -89,6 +114,8 @@ export class WorkerMetrics {
     this.sources = new Set(config.metricSources);
     // Every reason from the start, so rates read 0 rather than nothing before the first failure.
     for (const reason of FAILURE_REASONS) this.failures.inc({ reason }, 0);
+    for (const outcome of CACHE_LOOKUP_OUTCOMES) this.cacheLookups.inc({ outcome }, 0);
+    for (const operation of CACHE_OPERATIONS) this.cacheErrors.inc({ operation }, 0);
   }
 
   model(name: string, version: string, dtype: string): void {
@@ -118,5 +145,17 @@ export class WorkerMetrics {
 
   failed(reason: FailureReason): void {
     this.failures.inc({ reason });
+  }
+
+  cacheLookedUp(outcome: CacheLookupOutcome, texts: number): void {
+    if (texts > 0) this.cacheLookups.inc({ outcome }, texts);
+  }
+
+  cacheFailed(operation: CacheOperation): void {
+    this.cacheErrors.inc({ operation });
+  }
+
+  textsDeduplicated(texts: number): void {
+    if (texts > 0) this.deduplicated.inc(texts);
   }
 }

@@ -5,6 +5,7 @@ import { HealthServer } from './health-server';
 import { Heartbeat } from './heartbeat';
 import { PredictionStream } from './prediction-stream';
 import { QueueConsumer } from './queue-consumer';
+import { ResultCache } from './result-cache';
 import { SentimentEngine } from './sentiment-engine';
 import { REDIS, WORKER_CONFIG } from './tokens';
 import { WorkerConfig } from './worker-config';
@@ -23,6 +24,20 @@ export class WorkerModule implements OnApplicationShutdown {
         WorkerMetrics,
         SentimentEngine,
         PredictionStream,
+        {
+          provide: ResultCache,
+          inject: [REDIS, WorkerMetrics],
+          useFactory: (redis: Redis, metrics: WorkerMetrics) =>
+            new ResultCache(
+              redis,
+              {
+                prefix: config.queuePrefix,
+                ttlSeconds: config.resultCacheTtlSeconds,
+                maxTokens: config.maxTokens,
+              },
+              metrics,
+            ),
+        },
         Heartbeat,
         ClassifyHandler,
         QueueConsumer,
