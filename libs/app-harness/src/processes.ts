@@ -111,6 +111,18 @@ export async function startGateway(options: LaunchOptions): Promise<AppProcess> 
   return app;
 }
 
+/** Starts a drift monitor on loopback and resolves once it is ready (Redis answers). */
+export async function startDriftMonitor(options: LaunchOptions): Promise<AppProcess> {
+  const port = await freePort();
+  const app = launch(
+    'driftMonitor',
+    { ...options, env: { HOST: '127.0.0.1', PORT: String(port), ...options.env } },
+    port,
+  );
+  await ready(app, '/health/ready');
+  return app;
+}
+
 /** Starts a process without waiting for readiness (for boot-failure tests). */
 export function spawnApp(which: keyof typeof APP_ENTRY, options: LaunchOptions): AppProcess {
   return launch(which, options, 0);

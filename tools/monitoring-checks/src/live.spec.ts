@@ -1,9 +1,12 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import IORedis from 'ioredis';
 import {
   AppProcess,
   deletePrefix,
+  startDriftMonitor,
   startGateway,
   startWorker,
   stopAll,
@@ -16,9 +19,11 @@ import { RunningPrometheus, startPrometheus } from './prometheus-process';
 // points at a metric nobody exports returns nothing and fails here.
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MODEL_DIR = join(ROOT, 'tmp/models/synthetic-tiny');
+const SENTIMENT_DATA = join(ROOT, '../shared/data/tweeteval/sentiment');
 const prefix = `test-monitoring-${process.pid}-${Date.now().toString(36)}`;
 let prometheus: RunningPrometheus;
 let gateway: AppProcess;
+let tmp: string;
 
 beforeAll(async () => {
   execFileSync(join(ROOT, 'node_modules/.bin/tsx'), [
@@ -34,11 +39,33 @@ beforeAll(async () => {
     env: { QUEUE_PREFIX: prefix, MODEL_DIR, INTRA_OP_THREADS: '1', METRIC_SOURCES: 'twitter,news' },
   });
   gateway = await startGateway({ ...options, env: { QUEUE_PREFIX: prefix } });
+  tmp = mkdtempSync(join(tmpdir(), 'monitoring-checks-'));
+  const driftMonitor = await startDriftMonitor({
+    ...options,
+    env: {
+      QUEUE_PREFIX: prefix,
+      SCHEDULE: 'off',
+      GOLDEN_SET_PATH: goldenSet(tmp, 30),
+      MIN_WINDOW_SAMPLES: '20',
+      MIN_REFERENCE_SAMPLES: '20',
+      MIN_QUALITY_SAMPLES: '10',
+    },
+  });
   prometheus = await startPrometheus(
-    { gateway: new URL(gateway.url).host, 'inference-worker': new URL(worker.url).host },
+    {
+      gateway: new URL(gateway.url).host,
+      'inference-worker': new URL(worker.url).host,
+      'drift-monitor': new URL(driftMonitor.url).host,
+    },
     join(RULES_DIR, '*.yml'),
   );
   await sendLoad(gateway.url);
+  // Two evaluations of the window the load filled: the first makes it the model version's reference, the
+  // second compares it with that reference (statistics, no drift); both score the golden set through the queue.
+  for (let run = 0; run < 2; run++) {
+    const response = await fetch(`${driftMonitor.url}/v1/runs`, { method: 'POST' });
+    if (!response.ok) throw new Error(`POST /v1/runs: ${response.status} ${await response.text()}`);
+  }
   // Several scrapes after the load, so rates over the last minute have at least two samples.
   await new Promise((resolve) => setTimeout(resolve, 6_000));
 });
@@ -46,10 +73,27 @@ beforeAll(async () => {
 afterAll(async () => {
   await prometheus?.stop();
   await stopAll();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
   const redis = new IORedis(REDIS_URL);
   await deletePrefix(redis, prefix);
   redis.disconnect();
 });
+
+/** The first `lines` TweetEval validation tweets with their labels, as the monitor's JSONL golden set. */
+function goldenSet(dir: string, lines: number): string {
+  const texts = readFileSync(join(SENTIMENT_DATA, 'val_text.txt'), 'utf8').split('\n');
+  const labels = readFileSync(join(SENTIMENT_DATA, 'val_labels.txt'), 'utf8').split('\n');
+  const names = ['negative', 'neutral', 'positive'];
+  const file = join(dir, 'golden.jsonl');
+  writeFileSync(
+    file,
+    texts
+      .slice(0, lines)
+      .map((text, i) => JSON.stringify({ text, label: names[Number(labels[i])] }))
+      .join('\n') + '\n',
+  );
+  return file;
+}
 
 /** A bounded mix: single and batch requests from several sources, an async one, some bad input. */
 async function sendLoad(url: string): Promise<void> {

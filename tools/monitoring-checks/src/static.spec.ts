@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -18,12 +18,23 @@ describe('Prometheus configuration and rules (promtool)', () => {
     expect(status).toBe(0);
   });
 
-  it('the alert rules pass promtool check rules and their unit tests', () => {
-    const check = promtool(['check', 'rules', join(RULES_DIR, 'serving.yml')]);
-    expect(check.status).toBe(0);
-    const test = promtool(['test', 'rules', join(MONITORING, 'prometheus/tests/serving.test.yml')]);
-    expect(test.output).toContain('SUCCESS');
-    expect(test.status).toBe(0);
+  it.each(['serving', 'model'])(
+    'the %s alert rules pass promtool check rules and their unit tests',
+    (name) => {
+      const check = promtool(['check', 'rules', join(RULES_DIR, `${name}.yml`)]);
+      expect(check.status).toBe(0);
+      const test = promtool(['test', 'rules', join(MONITORING, `prometheus/tests/${name}.test.yml`)]);
+      expect(test.output).toContain('SUCCESS');
+      expect(test.status).toBe(0);
+    },
+  );
+
+  it('every rule file has a unit test file', () => {
+    const rules = readdirSync(RULES_DIR).map((file) => file.replace(/\.yml$/, ''));
+    const tests = readdirSync(join(MONITORING, 'prometheus/tests')).map((file) =>
+      file.replace(/\.test\.yml$/, ''),
+    );
+    expect(tests.sort()).toEqual(rules.sort());
   });
 
   it('promtool fails a broken rule, so the checks above can fail', () => {
@@ -44,7 +55,7 @@ describe('dashboards', () => {
   it('parse, use the provisioned data source, and every panel has a query', () => {
     expect(provisionedDatasourceUid()).toBe('prometheus');
     const { files, queries, problems } = dashboardQueries();
-    expect(files.sort()).toEqual(['reputation.json', 'serving.json']);
+    expect(files.sort()).toEqual(['model-health.json', 'reputation.json', 'serving.json']);
     expect(problems).toEqual([]);
     expect(queries.length).toBeGreaterThan(15);
   });
@@ -73,12 +84,19 @@ describe('alert expressions', () => {
     const { queries, problems } = alertQueries();
     expect(problems).toEqual([]);
     expect(queries.map((query) => query.source)).toEqual([
+      'model.yml: ModelDriftDetected',
+      'model.yml: DriftMonitorNotRunRecently',
+      'model.yml: DriftMonitorDown',
+      'model.yml: RetrainTriggerFailing',
       'serving.yml: SentimentBacklogGrowing',
       'serving.yml: SentimentLatencyHigh',
       'serving.yml: NoActiveInferenceWorker',
       'serving.yml: SentimentErrorRatioHigh',
       'serving.yml: InferenceJobsFailing',
     ]);
-    expect(queries[2].expr).toBe('(sum(up{job="inference-worker"}) or vector(0))');
+    const expr = (source: string) => queries.find((query) => query.source === source)?.expr;
+    expect(expr('serving.yml: NoActiveInferenceWorker')).toBe(
+      '(sum(up{job="inference-worker"}) or vector(0))',
+    );
   });
 });
