@@ -7,6 +7,8 @@ export enum ErrorCode {
   Unauthorized = 'unauthorized',
   NotFound = 'not_found',
   IdempotencyConflict = 'idempotency_conflict',
+  /** The drift monitor: another replica is evaluating; retry shortly. */
+  RunInProgress = 'run_in_progress',
   QueueFull = 'queue_full',
   ServiceUnavailable = 'service_unavailable',
   InvalidJobPayload = 'invalid_job_payload',

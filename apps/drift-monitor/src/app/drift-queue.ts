@@ -55,6 +55,8 @@ export const driftKeys = {
   reports: (prefix: string) => `${prefix}:drift:reports`,
   /** One JSON report. */
   report: (prefix: string, id: string) => `${prefix}:drift:report:${id}`,
+  /** Owner (report id) of the lease that lets one replica at a time evaluate (RunLease). */
+  runLease: (prefix: string) => `${prefix}:drift:run-lease`,
   /** Unix time (s) of the last successful run, shared by every replica. */
   lastSuccess: (prefix: string) => `${prefix}:drift:last-success`,
 };

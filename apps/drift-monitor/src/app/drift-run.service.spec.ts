@@ -4,7 +4,7 @@ import type { FeedbackRecord } from '@reputation-monitor/contracts';
 import type { RetrainRequest, RetrainResult } from '@reputation-monitor/retrain-trigger';
 import type { DriftHistoryEntry } from './decision';
 import { loadDriftConfig } from './drift-config';
-import { DriftRunService } from './drift-run.service';
+import { DriftRunService, RunBusyError } from './drift-run.service';
 import type { StoredBaseline, StoredProfile } from './drift-store';
 import type { GoldenRun } from './golden-runner';
 import { DriftMetrics } from './metrics/drift-metrics';
@@ -51,6 +51,9 @@ class MemoryStore {
   histories = new Map<string, DriftHistoryEntry[]>();
   reports: RunReport[] = [];
   success: number | undefined;
+  /** The cross-replica run lease: who holds it, and how long each run was willing to wait. */
+  leaseHolder: string | undefined;
+  leaseWaits: number[] = [];
 
   async readStream(bounds: WindowBounds) {
     const entries = this.stream.filter(([id]) => {
@@ -103,6 +106,17 @@ class MemoryStore {
   }
   async lastSuccess() {
     return this.success;
+  }
+  async acquireRunLease(owner: string, waitMs: number) {
+    this.leaseWaits.push(waitMs);
+    if (this.leaseHolder !== undefined) return undefined;
+    this.leaseHolder = owner;
+    return {
+      held: () => this.leaseHolder === owner,
+      release: async () => {
+        if (this.leaseHolder === owner) this.leaseHolder = undefined;
+      },
+    };
   }
 }
 
@@ -273,5 +287,38 @@ describe('DriftRunService', () => {
     // The next run is not blocked by the failed one.
     store.readStream = MemoryStore.prototype.readStream.bind(store);
     await expect(service.run({ triggeredBy: 'manual' })).resolves.toMatchObject({ outcome: 'success' });
+  });
+
+  it('holds the cross-replica lease for the run and releases it, even when the run fails', async () => {
+    store.stream = window(T0, 300, false);
+    let holderDuringRun: string | undefined;
+    golden.run.mockImplementation(async () => {
+      holderDuringRun = store.leaseHolder;
+      return goldenRun();
+    });
+    await service.run({ windowEnd: T0 + MIN, triggeredBy: 'manual' });
+    expect(holderDuringRun).toMatch(/^[0-9a-f-]{36}$/);
+    expect(store.leaseHolder).toBeUndefined();
+
+    store.readStream = async () => {
+      throw new Error('Connection is closed.');
+    };
+    await expect(service.run({ triggeredBy: 'schedule' })).rejects.toThrow('Connection is closed.');
+    expect(store.leaseHolder).toBeUndefined();
+    expect(store.leaseWaits).toEqual([10_000, 600_000]);
+  });
+
+  it('refuses to run while another replica holds the lease: nothing read, stored or counted', async () => {
+    store.leaseHolder = 'another-replica';
+    store.stream = window(T0, 300, false);
+    await expect(service.run({ windowEnd: T0 + MIN, triggeredBy: 'manual' })).rejects.toThrow(RunBusyError);
+    expect(golden.run).not.toHaveBeenCalled();
+    expect(store.reports).toEqual([]);
+    expect(await registry.metrics()).toContain('drift_monitor_runs_total{outcome="failed"} 0');
+    // Once it is free, the next run goes ahead.
+    store.leaseHolder = undefined;
+    await expect(service.run({ windowEnd: T0 + MIN, triggeredBy: 'manual' })).resolves.toMatchObject({
+      outcome: 'success',
+    });
   });
 });

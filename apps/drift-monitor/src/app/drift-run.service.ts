@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import {
   DriftThresholds,
@@ -36,10 +37,27 @@ export interface RunOptions {
 }
 
 /**
+ * How long a run waits for another replica's run to finish. A caller of POST /v1/runs gets a 409 soon and
+ * may retry; a scheduled or command-line run waits out any run the golden-set timeouts allow.
+ */
+export const LEASE_WAIT_MS: Record<RunTrigger, number> = {
+  manual: 10_000,
+  schedule: 10 * 60_000,
+  cli: 10 * 60_000,
+};
+
+/** Another replica held the run lease for longer than this run would wait. */
+export class RunBusyError extends Error {
+  constructor(waitedMs: number) {
+    super(`another replica is evaluating a window (waited ${waitedMs} ms); retry shortly`);
+  }
+}
+
+/**
  * One evaluation of one window: read the window's predictions and feedback, run the golden set through
  * the queue, compare with the model version's reference, decide, maybe ask GitHub to retrain, and store
- * the report. Runs in one process are serialised (the scheduled one and manual ones never interleave), so
- * each run sees the history the previous one wrote.
+ * the report. Runs are serialised in one process (a promise chain) and across replicas (a lease in Redis):
+ * the scheduled one and manual ones never interleave, so each run sees the history the previous one wrote.
  */
 @Injectable()
 export class DriftRunService implements OnApplicationShutdown {
@@ -66,6 +84,23 @@ export class DriftRunService implements OnApplicationShutdown {
   }
 
   private async execute(options: RunOptions): Promise<RunReport> {
+    const waitMs = LEASE_WAIT_MS[options.triggeredBy];
+    const lease = await this.store.acquireRunLease(randomUUID(), waitMs);
+    if (!lease) throw new RunBusyError(waitMs);
+    try {
+      return await this.measure(options);
+    } finally {
+      if (!lease.held())
+        this.logger.warn(
+          'the run lease lapsed during the run (the process stalled?); another run may have overlapped',
+        );
+      await lease
+        .release()
+        .catch((error: Error) => this.logger.warn(`releasing the run lease: ${error.message}`));
+    }
+  }
+
+  private async measure(options: RunOptions): Promise<RunReport> {
     const startedAt = new Date();
     const started = performance.now();
     try {

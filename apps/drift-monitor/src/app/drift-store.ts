@@ -6,6 +6,7 @@ import type { DriftHistoryEntry } from './decision';
 import type { DriftConfig } from './drift-config';
 import { driftKeys } from './drift-queue';
 import type { RunReport } from './report';
+import { HeldLease, RunLease } from './run-lease';
 import { DRIFT_CONFIG, REDIS } from './tokens';
 import { StreamEntry, WindowBounds, streamRange } from './window';
 
@@ -166,6 +167,11 @@ export class DriftStore {
   async getReport(id: string): Promise<RunReport | undefined> {
     const raw = await this.redis.get(driftKeys.report(this.prefix, id));
     return raw === null ? undefined : (JSON.parse(raw) as RunReport);
+  }
+
+  /** The cross-replica run lease (see RunLease), or undefined when another run still holds it after `waitMs`. */
+  acquireRunLease(owner: string, waitMs: number): Promise<HeldLease | undefined> {
+    return new RunLease(this.redis, driftKeys.runLease(this.prefix)).acquire(owner, waitMs);
   }
 
   async markSuccess(at: Date): Promise<void> {

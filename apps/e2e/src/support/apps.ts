@@ -1,6 +1,7 @@
 import {
   AppProcess,
   spawnApp as spawn,
+  startDriftMonitor as driftMonitor,
   startGateway as gateway,
   startWorker as worker,
 } from '@reputation-monitor/app-harness';
@@ -16,6 +17,9 @@ export const startWorker = (env: Record<string, string>): Promise<AppProcess> =>
   worker({ ...base, env: { MODEL_DIR: TINY_MODEL_DIR, INTRA_OP_THREADS: '1', ...env } });
 
 export const startGateway = (env: Record<string, string>): Promise<AppProcess> => gateway({ ...base, env });
+
+export const startDriftMonitor = (env: Record<string, string>): Promise<AppProcess> =>
+  driftMonitor({ ...base, env });
 
 export const spawnApp = (which: 'gateway' | 'worker', env: Record<string, string>): AppProcess =>
   spawn(which, { ...base, env });

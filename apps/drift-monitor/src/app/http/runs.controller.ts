@@ -1,6 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { DriftRunService } from '../drift-run.service';
-import { validationProblem } from '@reputation-monitor/http-edge';
+import { ErrorCode } from '@reputation-monitor/contracts';
+import { ProblemException, problem, validationProblem } from '@reputation-monitor/http-edge';
+import { DriftRunService, RunBusyError } from '../drift-run.service';
 import type { RunReport } from '../report';
 import { parseRunRequest } from './requests';
 
@@ -8,12 +9,23 @@ import { parseRunRequest } from './requests';
 export class RunsController {
   constructor(private readonly runs: DriftRunService) {}
 
-  /** Evaluates one window now and answers with its report (also stored like a scheduled run's). */
+  /**
+   * Evaluates one window now and answers with its report (also stored like a scheduled run's); 409 when
+   * another replica's run keeps the lease for longer than a manual run waits.
+   */
   @Post()
   @HttpCode(200)
   async run(@Body() body: unknown): Promise<RunReport> {
     const request = parseRunRequest(body, Date.now());
     if (!request.ok) throw validationProblem(request.errors);
-    return this.runs.run({ windowEnd: request.value.windowEnd, triggeredBy: 'manual' });
+    try {
+      return await this.runs.run({ windowEnd: request.value.windowEnd, triggeredBy: 'manual' });
+    } catch (error) {
+      if (error instanceof RunBusyError)
+        throw new ProblemException(problem(409, ErrorCode.RunInProgress, error.message), {
+          'Retry-After': '10',
+        });
+      throw error;
+    }
   }
 }
