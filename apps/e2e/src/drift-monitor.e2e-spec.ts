@@ -1,11 +1,12 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { IncomingHttpHeaders, Server, createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { writeGoldenSet } from '@reputation-monitor/app-harness';
 import { FeedbackRecord, SENTIMENT_LABELS, SentimentLabel, redisKeys } from '@reputation-monitor/contracts';
 import { REDIS_URL, SHARED_DATA, WORKSPACE_ROOT } from './support/paths';
 import { freePort, startWorker, stopAll, waitFor } from './support/apps';
@@ -159,12 +160,7 @@ beforeAll(async () => {
   redis = connectRedis();
   tmp = mkdtempSync(join(tmpdir(), 'drift-e2e-'));
   // The golden set: the first 50 TweetEval validation tweets with their labels, as JSONL.
-  const texts = readFileSync(join(SHARED_DATA, 'tweeteval/sentiment/val_text.txt'), 'utf8').split('\n');
-  const labels = readFileSync(join(SHARED_DATA, 'tweeteval/sentiment/val_labels.txt'), 'utf8').split('\n');
-  const golden = texts
-    .slice(0, GOLDEN_LINES)
-    .map((text, i) => JSON.stringify({ text, label: SENTIMENT_LABELS[Number(labels[i])] }));
-  writeFileSync(join(tmp, 'golden.jsonl'), golden.join('\n') + '\n');
+  writeGoldenSet(join(tmp, 'golden.jsonl'), { sharedData: SHARED_DATA, split: 'val', count: GOLDEN_LINES });
 
   github = await startFakeGitHub();
   await startWorker({ QUEUE_PREFIX: prefix, MODEL_VERSION }); // stopped by stopAll()

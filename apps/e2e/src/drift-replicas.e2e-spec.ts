@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { SENTIMENT_LABELS } from '@reputation-monitor/contracts';
+import { writeGoldenSet } from '@reputation-monitor/app-harness';
 import { AppProcess, startDriftMonitor, startWorker, stopAll } from './support/apps';
 import { postJson } from './support/http';
 import { SHARED_DATA } from './support/paths';
@@ -19,17 +19,16 @@ beforeAll(async () => {
   redis = connectRedis();
   tmp = mkdtempSync(join(tmpdir(), 'drift-replicas-'));
   // A golden set big enough that a run takes a while: it goes through the real queue and worker.
-  const texts = readFileSync(join(SHARED_DATA, 'tweeteval/sentiment/val_text.txt'), 'utf8').split('\n');
-  const labels = readFileSync(join(SHARED_DATA, 'tweeteval/sentiment/val_labels.txt'), 'utf8').split('\n');
-  const golden = texts
-    .slice(0, 400)
-    .map((text, i) => JSON.stringify({ text, label: SENTIMENT_LABELS[Number(labels[i])] }));
-  writeFileSync(join(tmp, 'golden.jsonl'), golden.join('\n') + '\n');
+  const golden = writeGoldenSet(join(tmp, 'golden.jsonl'), {
+    sharedData: SHARED_DATA,
+    split: 'val',
+    count: 400,
+  });
   await startWorker({ QUEUE_PREFIX: prefix });
   const env = {
     QUEUE_PREFIX: prefix,
     SCHEDULE: 'off',
-    GOLDEN_SET_PATH: join(tmp, 'golden.jsonl'),
+    GOLDEN_SET_PATH: golden,
     GOLDEN_CHUNK_SIZE: '16',
   };
   replicas = await Promise.all([startDriftMonitor(env), startDriftMonitor(env)]);

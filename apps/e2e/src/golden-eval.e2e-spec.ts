@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SENTIMENT_LABELS } from '@reputation-monitor/contracts';
+import { writeGoldenSet } from '@reputation-monitor/app-harness';
 import { connectRedis } from './support/redis';
 import { REDIS_URL, SHARED_DATA, TINY_MODEL_DIR, WORKSPACE_ROOT } from './support/paths';
 
@@ -28,16 +28,11 @@ let golden: string;
 
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'golden-eval-e2e-'));
-  const texts = readFileSync(join(SHARED_DATA, 'tweeteval/sentiment/test_text.txt'), 'utf8').split('\n');
-  const labels = readFileSync(join(SHARED_DATA, 'tweeteval/sentiment/test_labels.txt'), 'utf8').split('\n');
-  golden = join(tmp, 'golden.jsonl');
-  writeFileSync(
-    golden,
-    texts
-      .slice(0, GOLDEN_LINES)
-      .map((text, i) => JSON.stringify({ text, label: SENTIMENT_LABELS[Number(labels[i])] }))
-      .join('\n') + '\n',
-  );
+  golden = writeGoldenSet(join(tmp, 'golden.jsonl'), {
+    sharedData: SHARED_DATA,
+    split: 'test',
+    count: GOLDEN_LINES,
+  });
 });
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -10,3 +10,5 @@ export {
 } from './processes';
 export type { AppProcess, LaunchOptions } from './processes';
 export { deletePrefix } from './redis-prefix';
+export { writeGoldenSet } from './golden-set';
+export type { GoldenSetSource } from './golden-set';

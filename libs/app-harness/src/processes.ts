@@ -99,29 +99,26 @@ export async function startWorker(options: LaunchOptions): Promise<AppProcess> {
   return app;
 }
 
-/** Starts a gateway on loopback and resolves once it serves (readiness also needs a worker, which some tests leave out). */
-export async function startGateway(options: LaunchOptions): Promise<AppProcess> {
+/** Starts an app that listens on HOST/PORT, on loopback, and resolves once `readyPath` answers 2xx. */
+async function startServer(
+  which: 'gateway' | 'driftMonitor',
+  options: LaunchOptions,
+  readyPath: string,
+): Promise<AppProcess> {
   const port = await freePort();
-  const app = launch(
-    'gateway',
-    { ...options, env: { HOST: '127.0.0.1', PORT: String(port), ...options.env } },
-    port,
-  );
-  await ready(app, '/health/live');
+  const env = { HOST: '127.0.0.1', PORT: String(port), ...options.env };
+  const app = launch(which, { ...options, env }, port);
+  await ready(app, readyPath);
   return app;
 }
 
+/** Starts a gateway on loopback and resolves once it serves (readiness also needs a worker, which some tests leave out). */
+export const startGateway = (options: LaunchOptions): Promise<AppProcess> =>
+  startServer('gateway', options, '/health/live');
+
 /** Starts a drift monitor on loopback and resolves once it is ready (Redis answers). */
-export async function startDriftMonitor(options: LaunchOptions): Promise<AppProcess> {
-  const port = await freePort();
-  const app = launch(
-    'driftMonitor',
-    { ...options, env: { HOST: '127.0.0.1', PORT: String(port), ...options.env } },
-    port,
-  );
-  await ready(app, '/health/ready');
-  return app;
-}
+export const startDriftMonitor = (options: LaunchOptions): Promise<AppProcess> =>
+  startServer('driftMonitor', options, '/health/ready');
 
 /** Starts a process without waiting for readiness (for boot-failure tests). */
 export function spawnApp(which: keyof typeof APP_ENTRY, options: LaunchOptions): AppProcess {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import IORedis from 'ioredis';
@@ -10,6 +10,7 @@ import {
   startGateway,
   startWorker,
   stopAll,
+  writeGoldenSet,
 } from '@reputation-monitor/app-harness';
 import { NamedQuery, RULES_DIR, ROOT, alertQueries, dashboardQueries } from './monitoring-files';
 import { RunningPrometheus, startPrometheus } from './prometheus-process';
@@ -19,7 +20,7 @@ import { RunningPrometheus, startPrometheus } from './prometheus-process';
 // points at a metric nobody exports returns nothing and fails here.
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MODEL_DIR = join(ROOT, 'tmp/models/synthetic-tiny');
-const SENTIMENT_DATA = join(ROOT, '../shared/data/tweeteval/sentiment');
+const SHARED_DATA = join(ROOT, '../shared/data');
 const prefix = `test-monitoring-${process.pid}-${Date.now().toString(36)}`;
 let prometheus: RunningPrometheus;
 let gateway: AppProcess;
@@ -45,7 +46,11 @@ beforeAll(async () => {
     env: {
       QUEUE_PREFIX: prefix,
       SCHEDULE: 'off',
-      GOLDEN_SET_PATH: goldenSet(tmp, 30),
+      GOLDEN_SET_PATH: writeGoldenSet(join(tmp, 'golden.jsonl'), {
+        sharedData: SHARED_DATA,
+        split: 'val',
+        count: 30,
+      }),
       MIN_WINDOW_SAMPLES: '20',
       MIN_REFERENCE_SAMPLES: '20',
       MIN_QUALITY_SAMPLES: '10',
@@ -78,22 +83,6 @@ afterAll(async () => {
   await deletePrefix(redis, prefix);
   redis.disconnect();
 });
-
-/** The first `lines` TweetEval validation tweets with their labels, as the monitor's JSONL golden set. */
-function goldenSet(dir: string, lines: number): string {
-  const texts = readFileSync(join(SENTIMENT_DATA, 'val_text.txt'), 'utf8').split('\n');
-  const labels = readFileSync(join(SENTIMENT_DATA, 'val_labels.txt'), 'utf8').split('\n');
-  const names = ['negative', 'neutral', 'positive'];
-  const file = join(dir, 'golden.jsonl');
-  writeFileSync(
-    file,
-    texts
-      .slice(0, lines)
-      .map((text, i) => JSON.stringify({ text, label: names[Number(labels[i])] }))
-      .join('\n') + '\n',
-  );
-  return file;
-}
 
 /** A bounded mix: single and batch requests from several sources, an async one, some bad input. */
 async function sendLoad(url: string): Promise<void> {

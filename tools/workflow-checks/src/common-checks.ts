@@ -28,6 +28,15 @@ export function problemList(prefix: string): {
   };
 }
 
+/** A workflow-level concurrency group that queues runs instead of cancelling one halfway. */
+export function runsOneAtATime(workflow: Workflow): boolean {
+  return (
+    typeof workflow.concurrency === 'object' &&
+    Boolean(workflow.concurrency.group) &&
+    workflow.concurrency['cancel-in-progress'] === false
+  );
+}
+
 /** The composite action that lists the affected apps with a Dockerfile (`outputs.apps`, a JSON array). */
 export const DOCKER_APPS_ACTION = './.github/actions/docker-apps';
 

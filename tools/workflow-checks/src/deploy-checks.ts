@@ -4,6 +4,7 @@ import {
   matrixGuardProblems,
   matrixSource,
   problemList,
+  runsOneAtATime,
 } from './common-checks';
 import {
   type Job,
@@ -99,9 +100,7 @@ export function deployProblems(deployText: string): string[] {
   check(Array.isArray(push?.branches) && push.branches.includes('main'), 'runs on push to main');
   check('workflow_dispatch' in on, 'can be run by hand (workflow_dispatch)');
   check(
-    typeof workflow.concurrency === 'object' &&
-      Boolean(workflow.concurrency.group) &&
-      workflow.concurrency['cancel-in-progress'] === false,
+    runsOneAtATime(workflow),
     'runs one deploy at a time without cancelling one halfway (concurrency group, cancel-in-progress: false)',
   );
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_EVENT_TYPE } from '@reputation-monitor/retrain-trigger';
-import { problemList } from './common-checks';
+import { problemList, runsOneAtATime } from './common-checks';
 import { WORKSPACE_ROOT } from './github-files';
 import { type Step, parseWorkflow, stepsOf, triggers, usesAction } from './workflow-model';
 
@@ -37,9 +37,7 @@ export function retrainProblems(text: string, scripts = npmScripts()): string[] 
   );
   check('workflow_dispatch' in on, 'can be run by hand (workflow_dispatch)');
   check(
-    typeof workflow.concurrency === 'object' &&
-      Boolean(workflow.concurrency.group) &&
-      workflow.concurrency['cancel-in-progress'] === false,
+    runsOneAtATime(workflow),
     'runs one retraining at a time without cancelling one halfway (concurrency group, cancel-in-progress: false)',
   );
 

@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { Logger } from '@nestjs/common';
 import IORedis, { Redis } from 'ioredis';
+import { deletePrefix } from '@reputation-monitor/app-harness';
 import { redisKeys } from '@reputation-monitor/contracts';
 import { ResultCache, ResultCacheEvents, ResultCacheOptions, resultCacheHash } from './result-cache';
 import type { TextScore } from './sentiment-engine';
@@ -15,12 +16,7 @@ const redis = new IORedis(REDIS_URL);
 beforeAll(() => Logger.overrideLogger(false)); // the cache's warnings about the broken clients below
 
 afterAll(async () => {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await deletePrefix(redis, prefix);
   redis.disconnect();
 });
 
