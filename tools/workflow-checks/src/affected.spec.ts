@@ -13,14 +13,15 @@ import { runActionStep } from './step-script';
  *
  * Nx gives the project named e2e the type e2e (not app), so `--type app` never lists it, although it depends
  * on both apps. Tools are libraries in the graph, so `--type app` is exactly the deployable apps; bench imports
- * the tokenizer (and through it the contracts), golden-eval the contracts, and the deployment and monitoring
- * checks depend on the apps.
+ * the tokenizer (and through it the contracts), golden-eval and the app harness the contracts (the harness
+ * writes golden sets with the label schema), and the deployment and monitoring checks depend on the apps.
  */
 const CASES: { touch: string; apps: string[]; all: string[] }[] = [
   {
     touch: 'libs/contracts/src/labels.ts',
     apps: ['drift-monitor', 'gateway', 'inference-worker'],
     all: [
+      'app-harness',
       'bench',
       'contracts',
       'deploy-checks',
