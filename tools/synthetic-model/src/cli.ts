@@ -1,22 +1,24 @@
 /**
  * Usage: tsx tools/synthetic-model/src/cli.ts [--preset tiny|small|base] [--out DIR] [--seed N]
- *        [--tokenizer DIR] [--force]
+ *        [--tokenizer DIR] [--int8] [--force]
  *
- * Writes a synthetic twitter-roberta-base-sentiment-latest directory. An existing output with the same
- * preset and seed is kept unless --force is given.
+ * Writes a synthetic twitter-roberta-base-sentiment-latest directory; with --int8 also its dynamically
+ * quantized onnx/model_quantized.onnx (default settings of quantize.ts). An existing output with the same
+ * preset and seed is kept unless --force is given (with --int8, a missing int8 graph is then added).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SEED, generateSyntheticModel, type RobertaConfigJson } from './generate';
 import { isPresetName, PRESETS, type PresetName } from './presets';
+import { quantizeModelFile } from './quantize';
 
 /** The workspace root (this file is tools/<tool>/src/cli.ts), so defaults do not depend on the current directory. */
 const WORKSPACE_ROOT = resolve(__dirname, '../../..');
 
 const USAGE =
   'Usage: tsx tools/synthetic-model/src/cli.ts [--preset tiny|small|base] [--out DIR] [--seed N] ' +
-  '[--tokenizer DIR] [--force]';
+  '[--tokenizer DIR] [--int8] [--force]';
 
 class UsageError extends Error {}
 
@@ -25,6 +27,7 @@ interface CliOptions {
   outDir: string;
   seed: number;
   tokenizerDir: string;
+  int8: boolean;
   force: boolean;
 }
 
@@ -39,6 +42,7 @@ function readFlags(args: string[]) {
         out: { type: 'string' },
         seed: { type: 'string', default: String(DEFAULT_SEED) },
         tokenizer: { type: 'string' },
+        int8: { type: 'boolean', default: false },
         force: { type: 'boolean', default: false },
       },
     }).values;
@@ -63,7 +67,7 @@ function parseCliOptions(args: string[]): CliOptions {
     : resolve(WORKSPACE_ROOT, '../shared/data/roberta-tokenizer');
   if (!existsSync(tokenizerDir)) throw new UsageError(`Tokenizer directory not found: ${tokenizerDir}`);
   const outDir = values.out ? resolve(values.out) : join(WORKSPACE_ROOT, 'models', `synthetic-${preset}`);
-  return { preset, outDir, seed, tokenizerDir, force: values.force };
+  return { preset, outDir, seed, tokenizerDir, int8: values.int8, force: values.force };
 }
 
 /** True when outDir already holds a complete model generated with the same preset and seed. */
@@ -78,22 +82,34 @@ function isUpToDate({ outDir, preset, seed }: CliOptions): boolean {
   }
 }
 
+const megabytes = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+
 async function main(): Promise<void> {
   const options = parseCliOptions(process.argv.slice(2));
+  const started = performance.now();
+  const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
   if (!options.force && isUpToDate(options)) {
     console.log(
       `${options.outDir} already holds preset ${options.preset}, seed ${options.seed}; use --force to rebuild`,
     );
+    const quantizedPath = join(options.outDir, 'onnx', 'model_quantized.onnx');
+    if (options.int8 && !existsSync(quantizedPath)) {
+      const result = await quantizeModelFile(join(options.outDir, 'onnx', 'model.onnx'), quantizedPath);
+      console.log(`Wrote ${quantizedPath}: ${megabytes(result.bytes)}, ${seconds()} s`);
+    }
     return;
   }
-  const started = performance.now();
   const result = await generateSyntheticModel(options);
-  const seconds = (performance.now() - started) / 1000;
   console.log(
     `Wrote ${result.modelPath}: preset ${options.preset}, seed ${options.seed}, ` +
-      `${(result.bytes / 1024 ** 2).toFixed(1)} MB, ${(result.parameterCount / 1e6).toFixed(2)}M parameters, ` +
-      `${seconds.toFixed(1)} s`,
+      `${megabytes(result.bytes)}, ${(result.parameterCount / 1e6).toFixed(2)}M parameters, ${seconds()} s`,
   );
+  if (result.quantized) {
+    console.log(
+      `Wrote ${result.quantized.modelPath}: ${result.quantized.quantized.length} MatMuls in int8, ` +
+        `${megabytes(result.quantized.bytes)}`,
+    );
+  }
 }
 
 main().catch((error: unknown) => {

@@ -1,12 +1,13 @@
 /**
  * Writes a synthetic stand-in for cardiffnlp/twitter-roberta-base-sentiment-latest in the optimum/Xenova
- * layout: config.json, tokenizer files and onnx/model.onnx.
+ * layout: config.json, tokenizer files, onnx/model.onnx and, on request, onnx/model_quantized.onnx.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fitOutputProjection } from './calibrate';
 import { writeModelFile } from './onnx-proto';
+import { quantizeModel, type QuantizationSummary, type QuantizeOptions } from './quantize';
 import { resolveDimensions, type PresetName, type RobertaDimensions } from './presets';
 import { buildRobertaGraph, LAYER_NORM_EPS, PAD_TOKEN_ID } from './roberta-graph';
 
@@ -31,6 +32,8 @@ export interface GenerateSyntheticModelOptions {
   /** Folder holding the real RoBERTa tokenizer files (tokenizer.json at least). */
   tokenizerDir: string;
   overrides?: Partial<RobertaDimensions>;
+  /** Also write onnx/model_quantized.onnx, the dynamically quantized graph (MODEL_VARIANT=int8). */
+  int8?: boolean | QuantizeOptions;
 }
 
 /** config.json as transformers writes it for the real model, plus a `synthetic` marker. */
@@ -63,6 +66,8 @@ export interface SyntheticModelResult {
   modelPath: string;
   /** Size of model.onnx. */
   bytes: number;
+  /** Present when int8 was asked for. */
+  quantized?: QuantizationSummary & { modelPath: string; bytes: number };
   parameterCount: number;
   config: RobertaConfigJson;
 }
@@ -115,17 +120,37 @@ export async function generateSyntheticModel(
 
   const outDir = resolve(options.outDir);
   const modelPath = join(outDir, 'onnx', 'model.onnx');
+  const quantizedPath = join(outDir, 'onnx', 'model_quantized.onnx');
   const configPath = join(outDir, 'config.json');
-  // config.json is removed first and written last, so its presence means the directory is complete.
+  // config.json is removed first and written last, so its presence means the directory is complete. An int8
+  // graph of an earlier model goes too: it must never sit beside weights it was not made from.
   await rm(configPath, { force: true });
+  await rm(quantizedPath, { force: true });
   await mkdir(join(outDir, 'onnx'), { recursive: true });
 
   const graph = buildRobertaGraph(dimensions, seed);
   const outputProjection = await fitOutputProjection(graph, dimensions, join(outDir, 'onnx'));
-  const bytes = await writeModelFile(modelPath, graph.classifierModel(outputProjection));
+  const model = graph.classifierModel(outputProjection);
+  const bytes = await writeModelFile(modelPath, model);
+  let quantized: SyntheticModelResult['quantized'];
+  if (options.int8) {
+    const { model: int8Model, summary } = quantizeModel(model, options.int8 === true ? {} : options.int8);
+    quantized = {
+      ...summary,
+      modelPath: quantizedPath,
+      bytes: await writeModelFile(quantizedPath, int8Model),
+    };
+  }
   await copyTokenizerFiles(tokenizerDir, outDir);
 
   const config = buildConfig(dimensions, options.preset, seed);
   await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
-  return { outDir, modelPath, bytes, parameterCount: graph.parameterCount, config };
+  return {
+    outDir,
+    modelPath,
+    bytes,
+    parameterCount: graph.parameterCount,
+    config,
+    ...(quantized && { quantized }),
+  };
 }

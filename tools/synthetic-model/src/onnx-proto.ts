@@ -4,27 +4,41 @@
  * Field numbers follow onnx/onnx.proto (proto2). Large tensors are never copied: a message is a list of
  * chunks that point at the caller's typed arrays, and the file is written chunk by chunk, so a 500 MB
  * model needs no second 500 MB buffer.
+ *
+ * Every message may carry `unknownFields`: fields these interfaces do not model, as their encoded bytes
+ * (tag included). onnx-reader.ts fills them, and they are written back after the modelled fields, so a
+ * model read and rewritten keeps its doc strings, value_info, metadata, subgraphs and the like.
  */
 import { endianness } from 'node:os';
 import { open, rename, rm } from 'node:fs/promises';
 
-/** TensorProto.DataType values used by this package. */
-export const TensorDataType = { FLOAT: 1, INT64: 7 } as const;
-export type TensorDataType = (typeof TensorDataType)[keyof typeof TensorDataType];
+/** TensorProto.DataType values used by this package (any other value may appear in a model read from disk). */
+export const TensorDataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7 } as const;
+
+/** Encoded fields (tag and value) that a message's interface does not model, kept in their original order. */
+export type UnknownFields = readonly Uint8Array[];
 
 export interface TensorProto {
   name: string;
   dims: readonly number[];
-  dataType: TensorDataType;
-  /** Little-endian element bytes (TensorProto.raw_data). */
-  rawData: Uint8Array;
+  /** A TensorProto.DataType value, e.g. TensorDataType.FLOAT. */
+  dataType: number;
+  /**
+   * Little-endian element bytes (TensorProto.raw_data). Absent when the data lies elsewhere (int64_data,
+   * external data, …), which then travels in unknownFields; the reader turns float_data into rawData.
+   */
+  rawData?: Uint8Array;
+  unknownFields?: UnknownFields;
 }
 
-export type AttributeProto =
+export type AttributeProto = (
   | { name: string; type: 'float'; value: number }
   | { name: string; type: 'int'; value: number }
   | { name: string; type: 'ints'; value: readonly number[] }
-  | { name: string; type: 'tensor'; value: TensorProto };
+  | { name: string; type: 'tensor'; value: TensorProto }
+  /** Any other attribute (strings, graphs, int64 values beyond 2^53 …): everything but the name is in unknownFields. */
+  | { name: string; type: 'other'; attributeType: number }
+) & { unknownFields?: UnknownFields };
 
 export interface NodeProto {
   name: string;
@@ -34,13 +48,18 @@ export interface NodeProto {
   attributes?: readonly AttributeProto[];
   /** Empty or absent means the default ONNX domain. */
   domain?: string;
+  unknownFields?: UnknownFields;
 }
 
-/** A tensor graph input or output; a string dimension is symbolic (dim_param). */
+/**
+ * A graph input or output; a string dimension is symbolic (dim_param). elemType and shape are absent when
+ * the type is something else (a sequence, a tensor of unknown rank, …), which then sits in unknownFields.
+ */
 export interface ValueInfoProto {
   name: string;
-  elemType: TensorDataType;
-  shape: readonly (number | string)[];
+  elemType?: number;
+  shape?: readonly (number | string)[];
+  unknownFields?: UnknownFields;
 }
 
 export interface GraphProto {
@@ -49,6 +68,7 @@ export interface GraphProto {
   initializers: readonly TensorProto[];
   inputs: readonly ValueInfoProto[];
   outputs: readonly ValueInfoProto[];
+  unknownFields?: UnknownFields;
 }
 
 export interface OperatorSetIdProto {
@@ -62,9 +82,19 @@ export interface ModelProto {
   producerName: string;
   producerVersion: string;
   graph: GraphProto;
+  unknownFields?: UnknownFields;
 }
 
-const AttributeType = { FLOAT: 1, INT: 2, TENSOR: 4, INTS: 7 } as const;
+/** AttributeProto.AttributeType values. */
+export const AttributeType = {
+  FLOAT: 1,
+  INT: 2,
+  STRING: 3,
+  TENSOR: 4,
+  GRAPH: 5,
+  INTS: 7,
+  GRAPHS: 10,
+} as const;
 
 const WireType = { VARINT: 0, LENGTH_DELIMITED: 2, FIXED32: 5 } as const;
 
@@ -127,6 +157,12 @@ class MessageWriter {
     return this;
   }
 
+  /** Fields that are already encoded, tag included. */
+  encoded(fields: UnknownFields = []): this {
+    for (const field of fields) this.appendChunk(field);
+    return this;
+  }
+
   finish(): Uint8Array[] {
     this.flushPending();
     return this.chunks;
@@ -168,23 +204,33 @@ class MessageWriter {
 function encodeTensor(tensor: TensorProto): MessageWriter {
   const writer = new MessageWriter();
   for (const dim of tensor.dims) writer.varint(1, dim);
-  return writer.varint(2, tensor.dataType).string(8, tensor.name).bytes(9, tensor.rawData);
+  writer.varint(2, tensor.dataType).string(8, tensor.name);
+  // An empty raw_data that is present would still mean "the data is here", so absent stays absent.
+  if (tensor.rawData) writer.bytes(9, tensor.rawData);
+  return writer.encoded(tensor.unknownFields);
 }
 
 function encodeAttribute(attribute: AttributeProto): MessageWriter {
   const writer = new MessageWriter().string(1, attribute.name);
   switch (attribute.type) {
     case 'float':
-      return writer.float(2, attribute.value).varint(20, AttributeType.FLOAT);
+      writer.float(2, attribute.value).varint(20, AttributeType.FLOAT);
+      break;
     case 'int':
-      return writer.varint(3, attribute.value).varint(20, AttributeType.INT);
+      writer.varint(3, attribute.value).varint(20, AttributeType.INT);
+      break;
     case 'tensor':
-      return writer.message(5, encodeTensor(attribute.value)).varint(20, AttributeType.TENSOR);
+      writer.message(5, encodeTensor(attribute.value)).varint(20, AttributeType.TENSOR);
+      break;
     case 'ints':
       // proto2 repeated scalars are unpacked: one tag per element.
       for (const value of attribute.value) writer.varint(8, value);
-      return writer.varint(20, AttributeType.INTS);
+      writer.varint(20, AttributeType.INTS);
+      break;
+    case 'other':
+      break; // its type and value are among the unknown fields
   }
+  return writer.encoded(attribute.unknownFields);
 }
 
 function encodeNode(node: NodeProto): MessageWriter {
@@ -194,19 +240,22 @@ function encodeNode(node: NodeProto): MessageWriter {
   writer.string(3, node.name).string(4, node.opType);
   for (const attribute of node.attributes ?? []) writer.message(5, encodeAttribute(attribute));
   if (node.domain) writer.string(7, node.domain);
-  return writer;
+  return writer.encoded(node.unknownFields);
 }
 
 function encodeValueInfo(valueInfo: ValueInfoProto): MessageWriter {
-  const shape = new MessageWriter();
-  for (const dim of valueInfo.shape) {
-    const dimension =
-      typeof dim === 'string' ? new MessageWriter().string(2, dim) : new MessageWriter().varint(1, dim);
-    shape.message(1, dimension);
+  const writer = new MessageWriter().string(1, valueInfo.name);
+  if (valueInfo.elemType !== undefined) {
+    const shape = new MessageWriter();
+    for (const dim of valueInfo.shape ?? []) {
+      const dimension =
+        typeof dim === 'string' ? new MessageWriter().string(2, dim) : new MessageWriter().varint(1, dim);
+      shape.message(1, dimension);
+    }
+    const tensorType = new MessageWriter().varint(1, valueInfo.elemType).message(2, shape);
+    writer.message(2, new MessageWriter().message(1, tensorType));
   }
-  const tensorType = new MessageWriter().varint(1, valueInfo.elemType).message(2, shape);
-  const type = new MessageWriter().message(1, tensorType);
-  return new MessageWriter().string(1, valueInfo.name).message(2, type);
+  return writer.encoded(valueInfo.unknownFields);
 }
 
 function encodeGraph(graph: GraphProto): MessageWriter {
@@ -216,11 +265,11 @@ function encodeGraph(graph: GraphProto): MessageWriter {
   for (const initializer of graph.initializers) writer.message(5, encodeTensor(initializer));
   for (const input of graph.inputs) writer.message(11, encodeValueInfo(input));
   for (const output of graph.outputs) writer.message(12, encodeValueInfo(output));
-  return writer;
+  return writer.encoded(graph.unknownFields);
 }
 
 /** The serialized model as an ordered list of chunks, to be written one after another. */
-function encodeModel(model: ModelProto): Uint8Array[] {
+export function encodeModel(model: ModelProto): Uint8Array[] {
   const writer = new MessageWriter()
     .varint(1, model.irVersion)
     .string(2, model.producerName)
@@ -229,7 +278,7 @@ function encodeModel(model: ModelProto): Uint8Array[] {
   for (const opset of model.opsetImports) {
     writer.message(8, new MessageWriter().string(1, opset.domain).varint(2, opset.version));
   }
-  return writer.finish();
+  return writer.encoded(model.unknownFields).finish();
 }
 
 /**

@@ -1,0 +1,24 @@
+/** Entry of the child process that runs one in-process scenario (see in-process.ts). */
+import type { ChildReply, InProcessTask } from './in-process';
+import { batchOfOne, rawCeiling } from './scenarios/raw';
+
+async function run(task: InProcessTask) {
+  switch (task.kind) {
+    case 'raw':
+      return rawCeiling(task);
+    case 'batch-of-one':
+      return [await batchOfOne(task)];
+    case 'peer': {
+      // Loaded only here: transformers.js brings its own module graph (sharp, onnxruntime-web ...).
+      const { transformersJs } = await import('./scenarios/peer');
+      return transformersJs(task);
+    }
+  }
+}
+
+process.once('message', (task: InProcessTask) => {
+  run(task)
+    .then((measurements): ChildReply => ({ ok: true, measurements }))
+    .catch((error: Error): ChildReply => ({ ok: false, error: error.stack ?? error.message }))
+    .then((reply) => process.send?.(reply, () => process.exit(0)));
+});

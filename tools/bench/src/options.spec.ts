@@ -1,0 +1,103 @@
+import { parseBenchArgs, selectRuns, SCENARIOS, usage, UsageError } from './options';
+
+const context = { root: '/repo', now: new Date('2026-01-02T03:04:05.678Z'), env: {} };
+const parse = (...argv: string[]) => {
+  const options = parseBenchArgs(argv, context);
+  if (options === 'help') throw new Error('unexpected help');
+  return options;
+};
+const names = (runs: Array<{ scenario: string; variant: string }>) =>
+  runs.map((r) => `${r.scenario}:${r.variant}`);
+
+describe('parseBenchArgs', () => {
+  it('defaults to the full-size run of every scenario, fp32 then int8', () => {
+    const options = parse();
+    expect(options).toMatchObject({
+      quick: false,
+      texts: 1200,
+      slowTexts: 300,
+      idleRequests: 60,
+      threads: 2,
+      rawBatchSizes: [16, 32],
+      batchSize: 64,
+      batchClients: 4,
+      singleClients: 32,
+      duplicateShare: 0.3,
+      modelDir: '/repo/models/synthetic-base',
+      out: '/repo/tmp/bench/results-2026-01-02T03-04-05-678Z.json',
+      build: true,
+      redisUrl: 'redis://127.0.0.1:6379',
+    });
+    expect(options.runs[0]).toEqual({ scenario: 'raw', variant: 'fp32' });
+    expect(names(options.runs).filter((n) => n.endsWith(':int8'))).toEqual([
+      'raw:int8',
+      'seed:int8',
+      'peer:int8',
+      'full-batch:int8',
+    ]);
+    expect(options.runs.findIndex((r) => r.variant === 'int8')).toBe(
+      SCENARIOS.filter((s) => s.variants.includes('fp32')).length,
+    );
+  });
+
+  it('makes --quick small, and explicit sizes win over it', () => {
+    expect(parse('--quick')).toMatchObject({
+      texts: 160,
+      slowTexts: 40,
+      idleRequests: 15,
+      overloadSeconds: 6,
+    });
+    expect(parse('--quick', '--texts', '500')).toMatchObject({ texts: 500, slowTexts: 40 });
+  });
+
+  it('never makes the one-at-a-time scenarios longer than the throughput ones', () => {
+    expect(parse('--texts', '100').slowTexts).toBe(100);
+  });
+
+  it('takes paths, the Redis URL and --skip-build', () => {
+    const options = parseBenchArgs(['--model-dir', '/m/x', '--out', 'r.json', '--skip-build'], {
+      ...context,
+      env: { REDIS_URL: 'redis://elsewhere:6380' },
+    });
+    expect(options).toMatchObject({
+      modelDir: '/m/x',
+      out: '/repo/r.json',
+      build: false,
+      redisUrl: 'redis://elsewhere:6380',
+    });
+  });
+
+  it('answers help, and names what is wrong', () => {
+    expect(parseBenchArgs(['--help'], context)).toBe('help');
+    expect(() => parse('--texts', 'many')).toThrow(UsageError);
+    expect(() => parse('--texts', '0')).toThrow(/--texts/);
+    expect(() => parse('--duplicates', '1')).toThrow(/--duplicates/);
+    expect(() => parse('--frobnicate')).toThrow(UsageError);
+    expect(usage()).toContain('full-batch');
+  });
+});
+
+describe('selectRuns', () => {
+  it('selects scenarios, groups, variants and scenario:variant, as a union', () => {
+    expect(names(selectRuns(['raw'], 'all'))).toEqual(['raw:fp32', 'raw:int8']);
+    expect(names(selectRuns(['full'], 'fp32'))).toEqual(['full-batch:fp32', 'full-single:fp32']);
+    expect(names(selectRuns(['producer'], 'all'))).toEqual(['producer-batch:fp32', 'producer-single:fp32']);
+    expect(names(selectRuns(['int8'], 'all'))).toEqual([
+      'raw:int8',
+      'seed:int8',
+      'peer:int8',
+      'full-batch:int8',
+    ]);
+    expect(names(selectRuns(['peer:int8', 'cache'], 'all'))).toEqual(['cache:fp32', 'peer:int8']);
+  });
+
+  it('keeps the execution order whatever the order asked', () => {
+    expect(names(selectRuns(['cache', 'raw'], 'fp32'))).toEqual(['raw:fp32', 'cache:fp32']);
+  });
+
+  it('refuses unknown names and variants', () => {
+    expect(() => selectRuns(['rwa'], 'all')).toThrow(/unknown scenario "rwa"/);
+    expect(() => selectRuns(['overload:int8'], 'all')).toThrow(UsageError);
+    expect(() => selectRuns(undefined, 'fp16')).toThrow(/--variant/);
+  });
+});

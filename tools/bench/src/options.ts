@@ -1,0 +1,193 @@
+/** Command line of `npm run bench`: sizes, the scenarios to run, where to write. Pure, so it is tested. */
+import { isAbsolute, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Variant } from './results';
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+  --quick                 a smoke run: few texts per scenario (about 5 minutes)
+  --texts N               texts per throughput scenario (default 1200; --quick 160)
+  --slow-texts N          texts for the one-at-a-time scenarios: seed's way, transformers.js single (default 300; --quick 40)
+  --idle N                idle single requests (default 60; --quick 15)
+  --only LIST             comma-separated scenarios, groups or variants to run (union), e.g. raw,full or int8
+  --variant fp32|int8|all which model variants (default all)
+  --model-dir DIR         model directory (default models/synthetic-base, generated when missing)
+  --threads N             ONNX Runtime intra-op threads everywhere (default 2)
+  --batch-size N          texts per batch request (default 64)   --batch-clients N (default 4)
+  --single-clients N      concurrent single-request clients (default 32)
+  --peer-batch-size N     texts per transformers.js batch call (default 32)
+  --overload-clients N    (default 256)  --overload-seconds N (default 20; --quick 6)  --overload-depth N (default 8)
+  --duplicates R          share of repeated tweets in the cache workload (default 0.3)
+  --seed N                seed of the workload shuffles (default 42)
+  --out FILE              results JSON (default tmp/bench/results-<date>.json)
+  --skip-build            do not build the gateway and the worker first
+  --redis-url URL         (default $REDIS_URL or redis://127.0.0.1:6379)
+
+Scenarios (each runs on the variants named):`;
+
+export interface ScenarioSpec {
+  key: string;
+  variants: readonly Variant[];
+  what: string;
+}
+
+/** Every scenario, in the order they run (in-process ones first, then those that start the apps). */
+export const SCENARIOS: readonly ScenarioSpec[] = [
+  { key: 'raw', variants: ['fp32', 'int8'], what: 'raw ONNX Runtime on length-sorted batches (the ceiling)' },
+  { key: 'seed', variants: ['fp32', 'int8'], what: "the seed's way: one ONNX Runtime run per text" },
+  {
+    key: 'peer',
+    variants: ['fp32', 'int8'],
+    what: 'transformers.js pipeline, one at a time and batch calls',
+  },
+  { key: 'idle', variants: ['fp32'], what: 'idle single requests over HTTP vs the batch-of-one latency' },
+  { key: 'full-batch', variants: ['fp32', 'int8'], what: 'HTTP batch requests from concurrent clients' },
+  { key: 'full-single', variants: ['fp32'], what: 'HTTP single requests from concurrent clients' },
+  { key: 'producer-batch', variants: ['fp32'], what: 'producer client batches, no HTTP' },
+  { key: 'producer-single', variants: ['fp32'], what: 'producer client single texts, no HTTP' },
+  { key: 'overload', variants: ['fp32'], what: 'more clients than capacity, small MAX_QUEUE_DEPTH' },
+  { key: 'cache', variants: ['fp32'], what: '30 % duplicates, result cache off vs on' },
+];
+
+export interface Run {
+  scenario: string;
+  variant: Variant;
+}
+
+export interface BenchOptions {
+  quick: boolean;
+  modelDir: string;
+  texts: number;
+  slowTexts: number;
+  idleRequests: number;
+  threads: number;
+  rawBatchSizes: number[];
+  batchSize: number;
+  batchClients: number;
+  singleClients: number;
+  peerBatchSize: number;
+  overloadClients: number;
+  overloadSeconds: number;
+  overloadDepth: number;
+  duplicateShare: number;
+  seed: number;
+  runs: Run[];
+  out: string;
+  build: boolean;
+  redisUrl: string;
+}
+
+export class UsageError extends Error {}
+
+export function usage(): string {
+  return (
+    USAGE + SCENARIOS.map((s) => `\n  ${s.key.padEnd(16)} ${s.what} (${s.variants.join(', ')})`).join('')
+  );
+}
+
+/** The runs `--only` and `--variant` select, in execution order: fp32 runs first, then int8. */
+export function selectRuns(only: readonly string[] | undefined, variant: string): Run[] {
+  if (!['fp32', 'int8', 'all'].includes(variant))
+    throw new UsageError(`--variant must be fp32, int8 or all, got "${variant}"`);
+  const all: Run[] = (['fp32', 'int8'] as const).flatMap((v) =>
+    SCENARIOS.filter((s) => s.variants.includes(v)).map((s) => ({ scenario: s.key, variant: v })),
+  );
+  const tokens = (only ?? []).map((token) => token.trim()).filter(Boolean);
+  for (const token of tokens) {
+    if (!all.some((run) => matches(run, token)))
+      throw new UsageError(
+        `--only: unknown scenario "${token}" (known: ${SCENARIOS.map((s) => s.key).join(', ')}, groups full and producer, fp32, int8, or scenario:variant)`,
+      );
+  }
+  return all.filter(
+    (run) =>
+      (variant === 'all' || run.variant === variant) &&
+      (tokens.length === 0 || tokens.some((token) => matches(run, token))),
+  );
+}
+
+/** `raw`, `full` (every full-*), `int8` (every int8 run) and `raw:int8` all name runs. */
+function matches(run: Run, token: string): boolean {
+  const [name, variant] = token.split(':');
+  if (variant !== undefined && variant !== run.variant) return false;
+  if (name === run.variant && variant === undefined) return true;
+  return name === run.scenario || name === run.scenario.split('-')[0];
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number, min = 1): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min)
+    throw new UsageError(`--${name} must be an integer >= ${min}, got "${raw}"`);
+  return value;
+}
+
+export function parseBenchArgs(
+  argv: readonly string[],
+  context: { root: string; now: Date; env: Record<string, string | undefined> },
+): BenchOptions | 'help' {
+  let values;
+  try {
+    values = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: 'boolean', default: false },
+        quick: { type: 'boolean', default: false },
+        texts: { type: 'string' },
+        'slow-texts': { type: 'string' },
+        idle: { type: 'string' },
+        only: { type: 'string' },
+        variant: { type: 'string', default: 'all' },
+        'model-dir': { type: 'string', default: 'models/synthetic-base' },
+        threads: { type: 'string' },
+        'batch-size': { type: 'string' },
+        'batch-clients': { type: 'string' },
+        'single-clients': { type: 'string' },
+        'peer-batch-size': { type: 'string' },
+        'overload-clients': { type: 'string' },
+        'overload-seconds': { type: 'string' },
+        'overload-depth': { type: 'string' },
+        duplicates: { type: 'string' },
+        seed: { type: 'string' },
+        out: { type: 'string' },
+        'skip-build': { type: 'boolean', default: false },
+        'redis-url': { type: 'string' },
+      },
+    }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) return 'help';
+  const quick = values.quick;
+  const duplicateShare = values.duplicates === undefined ? 0.3 : Number(values.duplicates);
+  if (!(duplicateShare >= 0 && duplicateShare < 1))
+    throw new UsageError(`--duplicates must be a share from 0 to below 1, got "${values.duplicates}"`);
+  const texts = positiveInt('texts', values.texts, quick ? 160 : 1200);
+  const stamp = context.now.toISOString().replace(/[:.]/g, '-');
+  const out = values.out ?? `tmp/bench/results-${stamp}.json`;
+  const modelDir = values['model-dir'];
+  return {
+    quick,
+    modelDir: isAbsolute(modelDir) ? modelDir : resolve(context.root, modelDir),
+    texts,
+    slowTexts: Math.min(texts, positiveInt('slow-texts', values['slow-texts'], quick ? 40 : 300)),
+    idleRequests: positiveInt('idle', values.idle, quick ? 15 : 60),
+    threads: positiveInt('threads', values.threads, 2),
+    rawBatchSizes: [16, 32],
+    batchSize: positiveInt('batch-size', values['batch-size'], 64),
+    batchClients: positiveInt('batch-clients', values['batch-clients'], 4),
+    singleClients: positiveInt('single-clients', values['single-clients'], 32),
+    peerBatchSize: positiveInt('peer-batch-size', values['peer-batch-size'], 32),
+    overloadClients: positiveInt('overload-clients', values['overload-clients'], 256),
+    overloadSeconds: positiveInt('overload-seconds', values['overload-seconds'], quick ? 6 : 20),
+    overloadDepth: positiveInt('overload-depth', values['overload-depth'], 8),
+    duplicateShare,
+    seed: positiveInt('seed', values.seed, 42, 0),
+    runs: selectRuns(values.only?.split(','), values.variant),
+    out: isAbsolute(out) ? out : resolve(context.root, out),
+    build: !values['skip-build'],
+    redisUrl: values['redis-url'] ?? context.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  };
+}

@@ -1,0 +1,50 @@
+/** Scenario key -> what runs it. Keys and order are those of SCENARIOS in options.ts. */
+import { runInChild } from '../in-process';
+import { ScenarioContext, ScenarioRunner, slowTexts, throughputTexts } from './context';
+import { cache, fullBatch, fullSingle, idle, overload } from './full-path';
+import { producerBatch, producerSingle } from './producer';
+
+const model = (context: ScenarioContext) => ({
+  modelDir: context.options.modelDir,
+  threads: context.options.threads,
+});
+
+export const RUNNERS: Record<string, ScenarioRunner> = {
+  raw: (context, variant) =>
+    runInChild({
+      kind: 'raw',
+      ...model(context),
+      variant,
+      texts: throughputTexts(context),
+      batchSizes: context.options.rawBatchSizes,
+      workerSettingsBatchSize: Math.max(...context.options.rawBatchSizes),
+    }),
+  seed: (context, variant) =>
+    runInChild({
+      kind: 'batch-of-one',
+      ...model(context),
+      variant,
+      texts: slowTexts(context),
+      id: `seed:${variant}`,
+      scenario: 'seed',
+      label: "seed's way: one ONNX Runtime run per text (batch of one)",
+    }),
+  peer: (context, variant) =>
+    runInChild({
+      kind: 'peer',
+      ...model(context),
+      variant,
+      singleTexts: slowTexts(context),
+      batchTexts: throughputTexts(context),
+      batchSize: context.options.peerBatchSize,
+    }),
+  idle,
+  'full-batch': fullBatch,
+  'full-single': fullSingle,
+  'producer-batch': producerBatch,
+  'producer-single': producerSingle,
+  overload,
+  cache,
+};
+
+export type { ScenarioContext } from './context';

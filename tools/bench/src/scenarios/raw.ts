@@ -1,0 +1,145 @@
+/**
+ * ONNX Runtime alone, in this process: the ceiling (length-sorted batches, tokenized and padded
+ * before the clock starts) and the seed's way (tokenize, pad and run one text at a time).
+ */
+import * as ort from 'onnxruntime-node';
+import { openModelDirectory } from '@reputation-monitor/model-runtime';
+import { PaddedBatch, SentimentTokenizer } from '@reputation-monitor/tokenizer';
+import { ProcessMonitor } from '../process-metrics';
+import type { Measurement, Variant } from '../results';
+import { paddingFromTotals, perSecond, summarize } from '../stats';
+import { lengthSortedBatches } from '../workload';
+
+export interface ModelTask {
+  modelDir: string;
+  variant: Variant;
+  threads: number;
+}
+
+/**
+ * ONNX Runtime's defaults apart from the thread count: the best it does on its own. `spinning: false`
+ * is what the worker runs with (libs/model-runtime turns intra-op spinning off so the queue, Redis and
+ * the gateway get the cores between batches).
+ */
+async function openSession(task: ModelTask, spinning = true): Promise<ort.InferenceSession> {
+  const directory = await openModelDirectory(task.modelDir, task.variant);
+  return ort.InferenceSession.create(directory.modelPath, {
+    intraOpNumThreads: task.threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    ...(spinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
+  });
+}
+
+async function runBatch(session: ort.InferenceSession, batch: PaddedBatch): Promise<void> {
+  const dims = [batch.batchSize, batch.sequenceLength];
+  await session.run({
+    input_ids: new ort.Tensor('int64', batch.inputIds, dims),
+    attention_mask: new ort.Tensor('int64', batch.attentionMask, dims),
+  });
+}
+
+export interface RawTask extends ModelTask {
+  texts: string[];
+  batchSizes: number[];
+  /** Also run this batch size with the worker's session options (no spinning), to separate their cost. */
+  workerSettingsBatchSize?: number;
+}
+
+export async function rawCeiling(task: RawTask): Promise<Measurement[]> {
+  const measurements = await sortedBatches(task, task.batchSizes, true);
+  if (task.workerSettingsBatchSize)
+    measurements.push(...(await sortedBatches(task, [task.workerSettingsBatchSize], false)));
+  return measurements;
+}
+
+async function sortedBatches(task: RawTask, sizes: number[], spinning: boolean): Promise<Measurement[]> {
+  const tokenizer = await SentimentTokenizer.fromDirectory(task.modelDir);
+  const encoded = task.texts.map((text) => tokenizer.encode(text).ids);
+  const session = await openSession(task, spinning);
+  const measurements: Measurement[] = [];
+  try {
+    for (const size of sizes) {
+      const batches = lengthSortedBatches(encoded, size).map((rows) => tokenizer.pad(rows));
+      // Untimed: the shortest and the longest shapes, so nothing is initialised on the clock.
+      await runBatch(session, batches[0]);
+      await runBatch(session, batches[batches.length - 1]);
+      const monitor = new ProcessMonitor({ bench: process.pid }).start();
+      const latencies: number[] = [];
+      const started = performance.now();
+      for (const batch of batches) {
+        const t0 = performance.now();
+        await runBatch(session, batch);
+        latencies.push(performance.now() - t0);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const usage = monitor.stop();
+      const realTokens = batches.reduce((sum, batch) => sum + batch.realTokens, 0);
+      const paddedTokens = batches.reduce((sum, batch) => sum + batch.realTokens + batch.padTokens, 0);
+      measurements.push({
+        id: `raw-b${size}${spinning ? '' : '-nospin'}:${task.variant}`,
+        scenario: 'raw',
+        variant: task.variant,
+        label: spinning
+          ? `raw ONNX Runtime, length-sorted batches of ${size}`
+          : `raw ONNX Runtime, length-sorted batches of ${size}, the worker's session options (no spinning)`,
+        status: 'ok',
+        texts: encoded.length,
+        tokens: realTokens,
+        seconds,
+        textsPerSecond: perSecond(encoded.length, seconds),
+        tokensPerSecond: perSecond(realTokens, seconds),
+        latencyMs: summarize(latencies),
+        latencyOf: 'run',
+        paddingRatio: paddingFromTotals(realTokens, paddedTokens),
+        ...usage,
+      });
+    }
+  } finally {
+    await session.release();
+  }
+  return measurements;
+}
+
+/** One ONNX Runtime run per text, batch of one, one text after the other (tokenizing each on the clock). */
+export async function batchOfOne(
+  task: ModelTask & { texts: string[]; id: string; scenario: string; label: string; spinning?: boolean },
+): Promise<Measurement> {
+  const tokenizer = await SentimentTokenizer.fromDirectory(task.modelDir);
+  const session = await openSession(task, task.spinning ?? true);
+  try {
+    for (const text of task.texts.slice(0, 3))
+      await runBatch(session, tokenizer.pad([tokenizer.encode(text).ids]));
+    const monitor = new ProcessMonitor({ bench: process.pid }).start();
+    const latencies: number[] = [];
+    let tokens = 0;
+    const started = performance.now();
+    for (const text of task.texts) {
+      const t0 = performance.now();
+      const batch = tokenizer.pad([tokenizer.encode(text).ids]);
+      await runBatch(session, batch);
+      latencies.push(performance.now() - t0);
+      tokens += batch.realTokens;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      id: task.id,
+      scenario: task.scenario,
+      variant: task.variant,
+      label: task.label,
+      status: 'ok',
+      texts: task.texts.length,
+      tokens,
+      seconds,
+      textsPerSecond: perSecond(task.texts.length, seconds),
+      tokensPerSecond: perSecond(tokens, seconds),
+      latencyMs: summarize(latencies),
+      latencyOf: 'run',
+      paddingRatio: 0,
+      ...monitor.stop(),
+    };
+  } finally {
+    await session.release();
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The served system for one scenario: an inference worker (and a gateway unless the scenario uses
+ * the producer client) under a key prefix of its own, so no scenario sees another's jobs or cached
+ * results. Stopping it kills the processes and deletes every key under the prefix.
+ */
+import IORedis from 'ioredis';
+import { AppProcess, deletePrefix, startGateway, startWorker } from '@reputation-monitor/app-harness';
+import { parsePrometheusText, WorkerCounters, workerCounters } from './prometheus';
+import type { ProcessRole } from './process-metrics';
+import type { Variant } from './results';
+
+export interface StackOptions {
+  root: string;
+  redisUrl: string;
+  modelDir: string;
+  variant: Variant;
+  threads: number;
+  /** Names the prefix, for anyone looking at Redis during a run. */
+  scenario: string;
+  /** RESULT_CACHE_TTL_SECONDS: 0 (off) unless a scenario measures the cache. */
+  cacheTtlSeconds: number;
+  /** Start a gateway in front of the worker (not for the producer-client scenarios). */
+  gateway: boolean;
+  gatewayEnv?: Record<string, string>;
+  workerEnv?: Record<string, string>;
+}
+
+export interface Stack {
+  prefix: string;
+  /** http://127.0.0.1:port of the gateway (empty without one). */
+  gatewayUrl: string;
+  pids: Partial<Record<ProcessRole, number>>;
+  /** The worker's counters now (read from its /metrics). */
+  workerCounters(): Promise<WorkerCounters>;
+  stop(): Promise<void>;
+}
+
+let stacksStarted = 0;
+const active = new Set<Stack>();
+
+/** Stops whatever stacks are still up (on Ctrl-C), removing their keys. */
+export async function stopActiveStacks(): Promise<void> {
+  await Promise.allSettled([...active].map((stack) => stack.stop()));
+}
+
+/** The Redis server's own pid (for its CPU share), when Redis runs on this machine. */
+async function redisPid(redis: IORedis): Promise<number | undefined> {
+  try {
+    const info = await redis.info('server');
+    const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const prefix = `bench-${process.pid}-${++stacksStarted}-${options.scenario}-${options.variant}`;
+  const launch = { workspaceRoot: options.root, redisUrl: options.redisUrl };
+  const redis = new IORedis(options.redisUrl, { maxRetriesPerRequest: 1 });
+  const apps: AppProcess[] = [];
+  let stack: Stack | undefined;
+  const stop = async () => {
+    if (stack) active.delete(stack);
+    await Promise.all(apps.map((app) => app.stop('SIGKILL')));
+    try {
+      await deletePrefix(redis, prefix);
+    } finally {
+      redis.disconnect();
+    }
+  };
+  try {
+    const worker = await startWorker({
+      ...launch,
+      env: {
+        QUEUE_PREFIX: prefix,
+        MODEL_DIR: options.modelDir,
+        MODEL_VARIANT: options.variant,
+        INTRA_OP_THREADS: String(options.threads),
+        RESULT_CACHE_TTL_SECONDS: String(options.cacheTtlSeconds),
+        ...options.workerEnv,
+      },
+    });
+    apps.push(worker);
+    const gateway = options.gateway
+      ? await startGateway({
+          ...launch,
+          env: { QUEUE_PREFIX: prefix, SYNC_TIMEOUT_MS: '120000', ...options.gatewayEnv },
+        })
+      : undefined;
+    if (gateway) apps.push(gateway);
+    stack = {
+      prefix,
+      gatewayUrl: gateway?.url ?? '',
+      pids: {
+        bench: process.pid,
+        worker: worker.child.pid,
+        gateway: gateway?.child.pid,
+        redis: await redisPid(redis),
+      },
+      workerCounters: async () => {
+        const response = await fetch(`${worker.url}/metrics`);
+        if (!response.ok) throw new Error(`worker /metrics answered ${response.status}`);
+        return workerCounters(parsePrometheusText(await response.text()));
+      },
+      stop,
+    };
+    active.add(stack);
+    return stack;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
