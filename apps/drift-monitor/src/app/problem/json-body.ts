@@ -1,7 +1,6 @@
 import { json, NextFunction, Request, Response } from 'express';
 import { ErrorCode } from '@reputation-monitor/contracts';
-import { problem } from '@reputation-monitor/http-edge';
-import { sendProblem } from './problem.filter';
+import { problem, sendProblem } from '@reputation-monitor/http-edge';
 
 /**
  * JSON body parsing with problem+json answers for what body-parser rejects, as in the gateway: malformed
