@@ -70,5 +70,24 @@ export type {
   ShiftScenario,
   SyntheticDistribution,
 } from './simulation';
+export {
+  DEFAULT_BOOTSTRAP_RESAMPLES,
+  DEFAULT_PAIRED_SEED,
+  DEFAULT_PERMUTATIONS,
+  EXACT_HARD_LIMIT,
+  EXACT_MAX_DISCORDANT,
+  mcnemarExactTest,
+  pairedBootstrapInterval,
+  pairedMacroRecallTest,
+} from './paired-comparison';
+export type {
+  BootstrapInterval,
+  BootstrapOptions,
+  McNemarResult,
+  PairedAlternative,
+  PairedPredictions,
+  PairedTestOptions,
+  PairedTestResult,
+} from './paired-comparison';
 export { deriveSeed, seededRandom } from './random';
 export type { Random } from './random';
