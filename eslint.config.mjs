@@ -34,6 +34,16 @@ const depConstraints = [
   },
 ];
 
+// Specs may use the test-support libs (the fake Hub, the app harness) whatever layer they test.
+const specDepConstraints = depConstraints.map((constraint) =>
+  constraint.sourceTag.startsWith('type:')
+    ? {
+        ...constraint,
+        onlyDependOnLibsWithTags: [...new Set([...constraint.onlyDependOnLibsWithTags, 'type:testing'])],
+      }
+    : constraint,
+);
+
 export default [
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],
@@ -60,6 +70,15 @@ export default [
         },
       ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        { enforceBuildableLibDependency: true, allow: [], depConstraints: specDepConstraints },
+      ],
     },
   },
   {

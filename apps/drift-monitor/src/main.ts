@@ -6,7 +6,7 @@ import { ConfigError, closeOnSignals, printEnvSchemaIfAsked } from '@reputation-
 import { loadDriftConfig, readDriftConfig } from './app/drift-config';
 import { DriftModule } from './app/drift.module';
 import { DriftRunService } from './app/drift-run.service';
-import { GoldenSetError } from './app/golden-set';
+import { GoldenSetError } from '@reputation-monitor/dataset-store';
 import { jsonBody } from './app/problem/json-body';
 
 /** Largest request body: POST /v1/runs takes at most a window end. */

@@ -1,7 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { IncomingHttpHeaders, Server, createServer } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -12,6 +10,7 @@ import { REDIS_URL, SHARED_DATA, WORKSPACE_ROOT } from './support/paths';
 import { freePort, startWorker, stopAll, waitFor } from './support/apps';
 import { connectRedis, deletePrefix, uniquePrefix } from './support/redis';
 import { getJson, postJson, request } from './support/http';
+import { FakeGitHub, startFakeGitHub } from './support/fake-github';
 
 const DRIFT_MAIN = join(WORKSPACE_ROOT, 'dist/apps/drift-monitor/main.js');
 const prefix = uniquePrefix('drift');
@@ -23,44 +22,6 @@ const GOLDEN_LINES = 50;
 const PER_WINDOW = 300;
 const MIN = 60_000;
 const auth = { 'x-api-key': API_KEY };
-
-/** A stand-in for the GitHub REST API: answers repository dispatches with 204 and records every request. */
-interface FakeGitHub {
-  url: string;
-  requests: Array<{ method: string; path: string; headers: IncomingHttpHeaders; body: any }>;
-  close(): Promise<void>;
-}
-
-async function startFakeGitHub(): Promise<FakeGitHub> {
-  const requests: FakeGitHub['requests'] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      requests.push({
-        method: req.method ?? '',
-        path: req.url ?? '',
-        headers: req.headers,
-        body: text && JSON.parse(text),
-      });
-      if (req.method === 'POST' && /^\/repos\/[^/]+\/[^/]+\/dispatches$/.test(req.url ?? '')) {
-        res.writeHead(204).end();
-      } else {
-        res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}');
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 /** Seeded, so every run of the suite writes the same windows. */
 function seededRandom(seed: number): () => number {
@@ -195,6 +156,7 @@ beforeAll(async () => {
   const port = await freePort();
   env = {
     REDIS_URL,
+    DATASET_STORE: 'off',
     QUEUE_PREFIX: prefix,
     HOST: '127.0.0.1',
     PORT: String(port),

@@ -1,47 +1,19 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { RedisServer } from '@reputation-monitor/app-harness';
 import { AppProcess, freePort, startGateway, startWorker, stopAll, waitFor } from './support/apps';
 import { postJson } from './support/http';
 
 // A Redis of this suite's own, so it can be stopped and started without touching the shared one.
-let redisPort: number;
-let redis: ChildProcess | undefined;
-
-async function startRedis(): Promise<void> {
-  redis = spawn(
-    'redis-server',
-    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  await waitFor(
-    async () => {
-      const socket = await import('node:net').then((net) => net.connect(redisPort, '127.0.0.1'));
-      return new Promise<true | undefined>((resolve) => {
-        socket.once('connect', () => (socket.destroy(), resolve(true)));
-        socket.once('error', () => resolve(undefined));
-      });
-    },
-    10_000,
-    'redis-server to accept connections',
-  );
-}
-
-async function stopRedis(): Promise<void> {
-  const child = redis;
-  redis = undefined;
-  if (!child || child.exitCode !== null) return;
-  child.kill('SIGKILL');
-  await new Promise((resolve) => child.once('exit', resolve));
-}
+let redis: RedisServer;
+const stopRedis = () => redis.kill();
+const startRedis = () => redis.start();
 
 let gateway: AppProcess;
 let worker: AppProcess;
 
 beforeAll(async () => {
-  redisPort = await freePort();
+  redis = new RedisServer({ port: await freePort() });
   await startRedis();
-  const env = { REDIS_URL: `redis://127.0.0.1:${redisPort}`, QUEUE_PREFIX: 'outage' };
+  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: 'outage' };
   worker = await startWorker(env);
   gateway = await startGateway({ ...env, SYNC_TIMEOUT_MS: '20000' });
 });

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Redis } from 'ioredis';
-import { SENTIMENT_LABELS, redisKeys } from '@reputation-monitor/contracts';
+import { SENTIMENT_LABELS, decodeExample, redisKeys } from '@reputation-monitor/contracts';
+import { exampleId } from '@reputation-monitor/prediction-store';
 import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
 import { TINY_MODEL_DIR } from './support/paths';
 import { AppProcess, startGateway, startWorker, stopAll, waitFor } from './support/apps';
@@ -253,13 +254,67 @@ describe('POST /v1/feedback', () => {
       label: 'negative',
       predicted: prediction.body.label,
       modelVersion: prediction.body.model.version,
+      // No text in the feedback: taken from the job, and kept for retraining.
+      example: { id: exampleId(TEXTS[1]), status: 'stored' },
     });
     const second = await postJson(`${gateway.url}/v1/feedback`, { id, label: 2 });
-    expect(second.body).toMatchObject({ status: 'replaced', label: 'positive' });
+    expect(second.body).toMatchObject({
+      status: 'replaced',
+      label: 'positive',
+      example: { id: exampleId(TEXTS[1]), status: 'relabelled' },
+    });
+    const pending = decodeExample(
+      (await redis.hget(redisKeys.examplesPending(prefix), exampleId(TEXTS[1])))!,
+    );
+    expect(pending).toMatchObject({
+      ok: true,
+      example: {
+        text: TEXTS[1],
+        label: 'positive',
+        origin: 'feedback',
+        predictionId: id,
+        predicted: prediction.body.label,
+        modelVersion: prediction.body.model.version,
+      },
+    });
     const stored = JSON.parse((await redis.get(`${prefix}:feedback:${id}`)) as string);
     expect(stored).toMatchObject({ id, label: 'positive', predicted: prediction.body.label });
     expect(await redis.ttl(`${prefix}:feedback:${id}`)).toBeGreaterThan(29 * 86_400);
     expect(await redis.zscore(`${prefix}:feedback-by-time`, id)).not.toBeNull();
+  });
+
+  it('keeps the text given with the label, and says so when no text can be found', async () => {
+    const given = `fbt-${Date.now()}`;
+    await postJson(`${gateway.url}/v1/sentiment`, { text: TEXTS[3], id: given, source: 'twitter' });
+    const withText = await postJson(`${gateway.url}/v1/feedback`, {
+      id: given,
+      label: 'neutral',
+      text: 'meh (as the client saw it)',
+    });
+    expect(withText.body.example).toEqual({ id: exampleId('meh (as the client saw it)'), status: 'stored' });
+
+    // The job is gone (past RESULT_TTL_SECONDS): no text to keep, the label itself is still stored.
+    const gone = `fbg-${Date.now()}`;
+    await postJson(`${gateway.url}/v1/sentiment`, { text: TEXTS[4], id: gone });
+    await redis.del(`${prefix}:sentiment:t-${gone}`);
+    const withoutJob = await postJson(`${gateway.url}/v1/feedback`, { id: gone, label: 'negative' });
+    expect(withoutJob.status).toBe(200);
+    expect(withoutJob.body).toMatchObject({
+      status: 'stored',
+      example: { id: null, status: 'no_text', reason: 'no text given, and the job is no longer kept' },
+    });
+    expect(await redis.hexists(redisKeys.examplesPending(prefix), exampleId(TEXTS[4]))).toBe(0);
+  });
+
+  it('refuses a feedback text the API would not classify, storing nothing', async () => {
+    const id = `fbx-${Date.now()}`;
+    await postJson(`${gateway.url}/v1/sentiment`, { text: TEXTS[2], id });
+    for (const text of ['   ', 42, 'x'.repeat(5_001)]) {
+      const response = await postJson(`${gateway.url}/v1/feedback`, { id, label: 'neutral', text });
+      expect(response.status).toBe(422);
+      expect(response.body.errors.map((error: { field: string }) => error.field)).toContain('text');
+    }
+    expect(await redis.exists(`${prefix}:feedback:${id}`)).toBe(0);
   });
 
   it('answers 404 for an unknown prediction id and stores nothing', async () => {
@@ -392,5 +447,79 @@ describe('metrics', () => {
     expect(value('sentiment_inference_busy_seconds_total')).toBeGreaterThan(0);
     expect(value('sentiment_tokenization_seconds_count')).toBeGreaterThan(0);
     expect(value('sentiment_model_info', { name: 'synthetic-tiny', dtype: 'fp32' })).toBe(1);
+  });
+});
+
+describe('POST /v1/examples', () => {
+  it('keeps a labelled text once per label; another label replaces it', async () => {
+    const text = `Imported example ${Date.now()}`;
+    const first = await postJson(`${gateway.url}/v1/examples`, {
+      text,
+      label: 'Positive',
+      source: 'annotation-tool',
+    });
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual({ id: exampleId(text), status: 'stored', label: 'positive' });
+    expect((await postJson(`${gateway.url}/v1/examples`, { text, label: 2 })).body.status).toBe('duplicate');
+    expect((await postJson(`${gateway.url}/v1/examples`, { text, label: 'negative' })).body.status).toBe(
+      'relabelled',
+    );
+    const stored = decodeExample((await redis.hget(redisKeys.examplesPending(prefix), exampleId(text)))!);
+    expect(stored).toMatchObject({ ok: true, example: { text, label: 'negative', origin: 'import' } });
+    expect(await redis.pttl(redisKeys.examplesPending(prefix))).toBeGreaterThan(6 * 86_400_000);
+  });
+
+  it('takes a batch, results in request order', async () => {
+    const texts = [`batch a ${Date.now()}`, `batch b ${Date.now()}`];
+    const response = await postJson(`${gateway.url}/v1/examples/batch`, {
+      items: [
+        { text: texts[0], label: 'neutral' },
+        { text: texts[1], label: 0, source: 'csv-import' },
+        { text: texts[0], label: 'neutral' },
+      ],
+    });
+    expect(response.status).toBe(200);
+    expect(response.body.results).toEqual([
+      { id: exampleId(texts[0]), status: 'stored', label: 'neutral' },
+      { id: exampleId(texts[1]), status: 'stored', label: 'negative' },
+      { id: exampleId(texts[0]), status: 'duplicate', label: 'neutral' },
+    ]);
+  });
+
+  it.each([
+    [{ text: '', label: 'neutral' }, 'text'],
+    [{ text: '  ', label: 'neutral' }, 'text'],
+    [{ text: 7, label: 'neutral' }, 'text'],
+    [{ label: 'neutral' }, 'text'],
+    [{ text: 'x'.repeat(5_001), label: 'neutral' }, 'text'],
+    [{ text: 'ok', label: 'meh' }, 'label'],
+    [{ text: 'ok' }, 'label'],
+    [{ text: 'ok', label: 1, source: 'bad source!' }, 'source'],
+    [{ text: 'ok', label: 1, extra: true }, 'extra'],
+  ])('refuses %j with 422 naming %s, keeping nothing', async (body, field) => {
+    const before = await redis.hlen(redisKeys.examplesPending(prefix));
+    const response = await postJson(`${gateway.url}/v1/examples`, body);
+    expect(response.status).toBe(422);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    expect(response.body.errors.map((error: { field: string }) => error.field)).toContain(field);
+    expect(await redis.hlen(redisKeys.examplesPending(prefix))).toBe(before);
+  });
+
+  it('refuses a batch with a bad item or too many items as a whole, naming the item', async () => {
+    const before = await redis.hlen(redisKeys.examplesPending(prefix));
+    const bad = await postJson(`${gateway.url}/v1/examples/batch`, {
+      items: [
+        { text: `fine ${Date.now()}`, label: 0 },
+        { text: 'x', label: 'nope' },
+      ],
+    });
+    expect(bad.status).toBe(422);
+    expect(bad.body.errors).toEqual([expect.objectContaining({ field: 'items[1].label' })]);
+    const tooMany = await postJson(`${gateway.url}/v1/examples/batch`, {
+      items: Array.from({ length: 257 }, (_, i) => ({ text: `t${i}`, label: 0 })),
+    });
+    expect(tooMany.status).toBe(422);
+    expect((await postJson(`${gateway.url}/v1/examples/batch`, { items: [] })).status).toBe(422);
+    expect(await redis.hlen(redisKeys.examplesPending(prefix))).toBe(before);
   });
 });

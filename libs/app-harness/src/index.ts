@@ -10,5 +10,7 @@ export {
 } from './processes';
 export type { AppProcess, LaunchOptions } from './processes';
 export { deletePrefix } from './redis-prefix';
-export { writeGoldenSet } from './golden-set';
-export type { GoldenSetSource } from './golden-set';
+export { SHARED_DATA_DIR, readTweetEval, writeGoldenSet } from './golden-set';
+export type { GoldenSetSource, LabelledTweet } from './golden-set';
+export { RedisServer } from './redis-server';
+export type { RedisServerOptions } from './redis-server';

@@ -6,6 +6,18 @@ describe('prediction index entries', () => {
     expect(decodeIndexedPrediction(encodeIndexedPrediction(entry))).toEqual(entry);
   });
 
+  it('round-trip with the job that holds the text, and still read entries written without one', () => {
+    const entry = { label: 'neutral' as const, at: 5, modelVersion: 'v|1', jobId: 't-tweet-9' };
+    expect(encodeIndexedPrediction(entry)).toBe('j|neutral|5|t-tweet-9|v|1');
+    expect(decodeIndexedPrediction(encodeIndexedPrediction(entry))).toEqual(entry);
+    expect(decodeIndexedPrediction('positive|5|v1')).toEqual({
+      label: 'positive',
+      at: 5,
+      modelVersion: 'v1',
+    });
+    expect(decodeIndexedPrediction('j|positive|5||v1')).toBeUndefined();
+  });
+
   it('reject malformed values', () => {
     expect(decodeIndexedPrediction('happy|1|v')).toBeUndefined();
     expect(decodeIndexedPrediction('negative|soon|v')).toBeUndefined();

@@ -16,17 +16,29 @@ export interface IndexedPrediction {
   modelVersion: string;
   /** When the prediction was made, ms since epoch. */
   at: number;
+  /** The job that holds the text, so feedback without a text can take it from there while the job is kept. */
+  jobId?: string;
 }
 
+/** `label|at|version`, or `j|label|at|jobId|version` with a job id (ids never hold `|`; versions may). */
 export function encodeIndexedPrediction(prediction: IndexedPrediction): string {
-  return `${prediction.label}|${prediction.at}|${prediction.modelVersion}`;
+  const { label, at, modelVersion, jobId } = prediction;
+  return jobId === undefined ? `${label}|${at}|${modelVersion}` : `j|${label}|${at}|${jobId}|${modelVersion}`;
 }
 
 export function decodeIndexedPrediction(value: string): IndexedPrediction | undefined {
-  const [label, at, ...version] = value.split('|');
+  const parts = value.split('|');
+  const withJob = parts[0] === 'j';
+  const [label, at, ...rest] = withJob ? parts.slice(1) : parts;
+  const jobId = withJob ? rest.shift() : undefined;
   const parsed = parseLabel(label);
-  if (!parsed || !Number.isFinite(Number(at)) || version.length === 0) return undefined;
-  return { label: parsed, at: Number(at), modelVersion: version.join('|') };
+  if (!parsed || !Number.isFinite(Number(at)) || rest.length === 0 || jobId === '') return undefined;
+  return {
+    label: parsed,
+    at: Number(at),
+    modelVersion: rest.join('|'),
+    ...(jobId !== undefined && { jobId }),
+  };
 }
 
 /** A human label for an earlier prediction, as stored for the drift monitor. */
@@ -38,4 +50,23 @@ export interface FeedbackRecord {
   predictedAt: number;
   /** When the label was given, ms since epoch. */
   at: number;
+}
+
+export function encodeFeedbackRecord(record: FeedbackRecord): string {
+  const { id, label, predicted, modelVersion, predictedAt, at } = record;
+  return JSON.stringify({ id, label, predicted, modelVersion, predictedAt, at });
+}
+
+/** The stored record, or undefined for anything that is not one. */
+export function decodeFeedbackRecord(value: string): FeedbackRecord | undefined {
+  try {
+    const record = JSON.parse(value) as FeedbackRecord;
+    const label = parseLabel(record?.label);
+    const predicted = parseLabel(record?.predicted);
+    if (!label || !predicted || typeof record.modelVersion !== 'string' || typeof record.id !== 'string')
+      return undefined;
+    return { ...record, label, predicted };
+  } catch {
+    return undefined;
+  }
 }

@@ -5,3 +5,5 @@ export * from './errors';
 export * from './validation';
 export * from './api';
 export * from './feedback';
+export * from './prediction-stream';
+export * from './examples';

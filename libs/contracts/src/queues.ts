@@ -33,6 +33,16 @@ export const redisKeys = {
    */
   resultCache: (prefix: string, modelVersion: string, textHash: string) =>
     `${prefix}:result-cache:${modelVersion}:${textHash}`,
+  /** Hash: example id -> encoded LabelledExample waiting to be exported to the dataset store. */
+  examplesPending: (prefix: string) => `${prefix}:examples:pending`,
+  /** Sorted set: example id -> when it was labelled (ms), to expire pending examples after their TTL. */
+  examplesPendingByTime: (prefix: string) => `${prefix}:examples:pending-by-time`,
+  /** Hash: the pending examples of one export batch, renamed away from `examplesPending` as a whole. */
+  examplesExportBatch: (prefix: string, batchId: string) => `${prefix}:examples:export:${batchId}`,
+  /** String: id of the export batch in progress; a replica that finds one finishes it first. */
+  examplesExportInProgress: (prefix: string) => `${prefix}:examples:export-in-progress`,
+  /** Hash of counters: stored, duplicate, relabelled, expired, exported, deleted. */
+  examplesCounters: (prefix: string) => `${prefix}:examples:counters`,
 };
 
 /** A worker whose last heartbeat is older than this is considered gone. */

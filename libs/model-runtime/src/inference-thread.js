@@ -20,6 +20,8 @@ async function main() {
   if (!parentPort) throw new Error('inference-thread.js must run as a worker thread');
   const port = parentPort;
   const { modelPath, sessionOptions } = workerData;
+  /** @type {string[]} Outputs besides logits to hand back (e.g. the head's input features, for training). */
+  const extraOutputs = workerData.extraOutputs ?? [];
   /** @type {import('onnxruntime-node').InferenceSession} */
   let session;
   try {
@@ -53,7 +55,15 @@ async function main() {
       });
       const computeMs = performance.now() - started;
       const logits = /** @type {Float32Array} */ (output.logits.data);
-      port.postMessage({ type: 'result', id, logits, dims: output.logits.dims, computeMs }, [logits.buffer]);
+      const extra = extraOutputs.map((name) => {
+        const tensor = output[name];
+        if (!tensor) throw new Error(`the graph has no output "${name}"`);
+        return { name, data: /** @type {Float32Array} */ (tensor.data), dims: tensor.dims };
+      });
+      port.postMessage({ type: 'result', id, logits, dims: output.logits.dims, computeMs, extra }, [
+        logits.buffer,
+        ...extra.map((value) => value.data.buffer),
+      ]);
     } catch (error) {
       port.postMessage({
         type: 'run-failed',

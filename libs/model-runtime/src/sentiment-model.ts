@@ -22,6 +22,11 @@ export interface SentimentModelOptions {
   warmup?: boolean;
   /** Override for the thread script's location (bundles put it next to their entry file). */
   threadScript?: string;
+  /**
+   * Float outputs to return beside the logits, by name (a trainer reads the classification head's input
+   * features this way from a graph that exposes them). Each must be [batch, n].
+   */
+  extraOutputs?: readonly string[];
 }
 
 /** Token ids of one batch, right-padded, row-major [batchSize, sequenceLength]. */
@@ -37,12 +42,21 @@ export interface BatchOutput {
   scores: number[][];
   /** Time spent inside session.run on the inference thread. */
   computeMs: number;
+  /** The `extraOutputs` asked for, row-major with their dims. */
+  extra: Record<string, { data: Float32Array; dims: number[] }>;
 }
 
 type ThreadMessage =
   | { type: 'loaded'; inputs: GraphValue[]; outputs: GraphValue[] }
   | { type: 'load-failed'; message: string }
-  | { type: 'result'; id: number; logits: Float32Array; dims: number[]; computeMs: number }
+  | {
+      type: 'result';
+      id: number;
+      logits: Float32Array;
+      dims: number[];
+      computeMs: number;
+      extra: Array<{ name: string; data: Float32Array; dims: number[] }>;
+    }
   | { type: 'run-failed'; id: number; message: string };
 
 interface PendingRun {
@@ -88,6 +102,7 @@ export class SentimentModel {
     const thread = new Worker(options.threadScript ?? INFERENCE_THREAD_SCRIPT, {
       workerData: {
         modelPath: directory.modelPath,
+        extraOutputs: options.extraOutputs ?? [],
         sessionOptions: {
           intraOpNumThreads: options.intraOpThreads ?? 0,
           interOpNumThreads: 1,
@@ -121,6 +136,10 @@ export class SentimentModel {
     });
 
     const problems = checkGraphInterface(loaded.inputs, loaded.outputs, SENTIMENT_LABELS.length);
+    for (const name of options.extraOutputs ?? []) {
+      if (!loaded.outputs.some((output) => output.name === name))
+        problems.push(`output "${name}" is missing`);
+    }
     if (problems.length > 0) {
       await thread.terminate();
       throw new Error(`${directory.modelPath} is not a sentiment classifier export: ${problems.join('; ')}`);
@@ -182,7 +201,11 @@ export class SentimentModel {
       );
       return;
     }
-    run.resolve({ scores: softmaxRows(message.logits, rows, cols), computeMs: message.computeMs });
+    run.resolve({
+      scores: softmaxRows(message.logits, rows, cols),
+      computeMs: message.computeMs,
+      extra: Object.fromEntries(message.extra.map(({ name, data, dims }) => [name, { data, dims }])),
+    });
   }
 
   private fail(error: Error): void {

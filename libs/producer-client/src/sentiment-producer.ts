@@ -188,6 +188,13 @@ export class SentimentProducer {
     return view;
   }
 
+  /** The texts (and source) a job was enqueued with, while the job is kept; undefined after. */
+  async jobItems(jobId: string): Promise<Pick<ClassifyJobPayload, 'items' | 'source'> | undefined> {
+    const job = await Job.fromId<ClassifyJobPayload, ClassifyJobResult>(this.queue, jobId);
+    if (!job || !Array.isArray(job.data?.items)) return undefined;
+    return { items: job.data.items, ...(job.data.source !== undefined && { source: job.data.source }) };
+  }
+
   /** Jobs waiting for a worker, read from Redis at most once per `depthCacheMs`. */
   async waitingDepth(): Promise<number> {
     const now = Date.now();

@@ -118,3 +118,36 @@ describe('shapeClientPayload', () => {
     expect(payload.truncated?.metrics).toEqual({ total: 3, kept: 1 });
   });
 });
+
+describe('the dataset snapshot in the payload', () => {
+  const request = { reportId: 'r', modelVersion: 'v', reasons: ['drift'], metrics: { a: 1 } };
+
+  it('is passed whole when given, and absent otherwise', () => {
+    const at = new Date('2026-01-01T00:00:00Z');
+    expect(
+      shapeClientPayload({ ...request, datasetSnapshot: 'hf://datasets/acme/examples@abc123' }, at),
+    ).toMatchObject({
+      datasetSnapshot: 'hf://datasets/acme/examples@abc123',
+    });
+    expect(shapeClientPayload(request, at)).not.toHaveProperty('datasetSnapshot');
+  });
+
+  it('is kept when the rest must be trimmed', () => {
+    const payload = shapeClientPayload(
+      {
+        ...request,
+        reasons: Array.from({ length: 200 }, (_, i) => `reason ${i} `.repeat(40)),
+        datasetSnapshot: '/data/examples@' + 'f'.repeat(64),
+      },
+      new Date(),
+    );
+    expect(payload.truncated).toBeDefined();
+    expect(payload.datasetSnapshot).toBe('/data/examples@' + 'f'.repeat(64));
+  });
+
+  it('is refused rather than cut when too long (a cut location would name other data)', () => {
+    expect(() => shapeClientPayload({ ...request, datasetSnapshot: 'x'.repeat(501) }, new Date())).toThrow(
+      /too long/,
+    );
+  });
+});

@@ -8,6 +8,8 @@ export interface RetrainRequest {
   reasons: string[];
   /** Drift metrics by name, most important first (the first ones are kept when the map is trimmed). */
   metrics: Record<string, number>;
+  /** The labelled-data snapshot the retrain must use (`<store>@<revision>`); absent when none exists yet. */
+  datasetSnapshot?: string;
 }
 
 /** What was left out to respect GitHub's limits; present only when something was. */
@@ -28,6 +30,8 @@ export interface RetrainClientPayload {
   metrics: Record<string, number>;
   /** ISO 8601 time of the trigger call. */
   requestedAt: string;
+  /** See RetrainRequest.datasetSnapshot. */
+  datasetSnapshot?: string;
   truncated?: PayloadTruncation;
 }
 
@@ -42,11 +46,13 @@ export const MAX_CLIENT_PAYLOAD_BYTES = 64_000;
 export const MAX_REASON_CHARS = 1_000;
 /** Longest report id or model version kept whole. */
 export const MAX_ID_CHARS = 200;
+/** A snapshot location is a repository or path plus a revision; longer ones are refused, never cut (a cut one would name other data). */
+export const MAX_SNAPSHOT_CHARS = 500;
 
 const ELLIPSIS = '…';
 
 /**
- * Builds the `client_payload` for a retraining request within GitHub's limits: a fixed set of six top-level
+ * Builds the `client_payload` for a retraining request within GitHub's limits: a fixed set of at most seven top-level
  * keys (at most 10 allowed) and at most `maxBytes` of JSON. When the request does not fit, long strings are
  * shortened and the reasons and metrics lists are cut to their first entries (the room is shared between
  * the two lists, and either list may use what the other does not need); a `truncated` key then says what
@@ -68,7 +74,16 @@ export function shapeClientPayload(
   const reasons = request.reasons.map((reason) => cap(String(reason), MAX_REASON_CHARS));
   const allMetrics = Object.entries(request.metrics);
   const metrics = allMetrics.filter(([, value]) => typeof value === 'number' && Number.isFinite(value));
-  const base = { reportId, modelVersion, requestedAt: requestedAt.toISOString() };
+  if (request.datasetSnapshot !== undefined && request.datasetSnapshot.length > MAX_SNAPSHOT_CHARS)
+    throw new Error(
+      `a dataset snapshot location of ${request.datasetSnapshot.length} characters is too long`,
+    );
+  const base = {
+    reportId,
+    modelVersion,
+    requestedAt: requestedAt.toISOString(),
+    datasetSnapshot: request.datasetSnapshot,
+  };
 
   const complete = build(base, reasons, metrics);
   if (shortenedStrings === 0 && metrics.length === allMetrics.length && jsonBytes(complete) <= maxBytes) {
@@ -115,7 +130,7 @@ export function jsonBytes(value: unknown): number {
 }
 
 function build(
-  base: { reportId: string; modelVersion: string; requestedAt: string },
+  base: { reportId: string; modelVersion: string; requestedAt: string; datasetSnapshot?: string },
   reasons: string[],
   metrics: Array<[string, number]>,
 ): RetrainClientPayload {
@@ -125,6 +140,7 @@ function build(
     reasons,
     metrics: Object.fromEntries(metrics),
     requestedAt: base.requestedAt,
+    ...(base.datasetSnapshot !== undefined && { datasetSnapshot: base.datasetSnapshot }),
   };
 }
 

@@ -129,6 +129,8 @@ async function main(): Promise<void> {
       REDIS_URL: opts.redisUrl,
       QUEUE_PREFIX: prefix,
       SCHEDULE: 'off',
+      // A measurement, not a deployment: nothing to export.
+      DATASET_STORE: 'off',
       GOLDEN_SET_PATH: opts.golden,
       GOLDEN_SET_LIMIT: opts.limit,
     });

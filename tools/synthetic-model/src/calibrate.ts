@@ -11,7 +11,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { writeModelFile } from './onnx-proto';
+import { writeModelFile } from '@reputation-monitor/onnx-graph';
 import type { RobertaDimensions } from './presets';
 import { NUM_LABELS, PAD_TOKEN_ID, type OutputProjection, type RobertaGraph } from './roberta-graph';
 

@@ -3,15 +3,17 @@
  *        [--tokenizer DIR] [--int8] [--force]
  *
  * Writes a synthetic twitter-roberta-base-sentiment-latest directory; with --int8 also its dynamically
- * quantized onnx/model_quantized.onnx (default settings of quantize.ts). An existing output with the same
- * preset and seed is kept unless --force is given (with --int8, a missing int8 graph is then added).
+ * quantized onnx/model_quantized.onnx (the default settings of @reputation-monitor/onnx-graph's quantizer).
+ * An existing output with the same preset and seed is kept unless --force is given (with --int8, a missing
+ * int8 graph is then added).
  */
+// First: the imports below need the workspace's path aliases.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { quantizeModelFile } from '@reputation-monitor/onnx-graph';
 import { DEFAULT_SEED, generateSyntheticModel, type RobertaConfigJson } from './generate';
 import { isPresetName, PRESETS, type PresetName } from './presets';
-import { quantizeModelFile } from './quantize';
 
 /** The workspace root (this file is tools/<tool>/src/cli.ts), so defaults do not depend on the current directory. */
 const WORKSPACE_ROOT = resolve(__dirname, '../../..');

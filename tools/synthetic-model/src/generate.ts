@@ -5,9 +5,13 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import {
+  quantizeModel,
+  writeModelFile,
+  type QuantizationSummary,
+  type QuantizeOptions,
+} from '@reputation-monitor/onnx-graph';
 import { fitOutputProjection } from './calibrate';
-import { writeModelFile } from './onnx-proto';
-import { quantizeModel, type QuantizationSummary, type QuantizeOptions } from './quantize';
 import { resolveDimensions, type PresetName, type RobertaDimensions } from './presets';
 import { buildRobertaGraph, LAYER_NORM_EPS, PAD_TOKEN_ID } from './roberta-graph';
 

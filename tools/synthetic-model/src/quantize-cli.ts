@@ -6,9 +6,15 @@
  * model_quantized.onnx beside it, which the worker loads with MODEL_VARIANT=int8. The file appears
  * atomically (written to a temporary name, then renamed).
  */
+// First: the imports below need the workspace's path aliases.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_QUANTIZE_OPTIONS, modelPaths, quantizeModelFile, type QuantizeOptions } from './quantize';
+import {
+  DEFAULT_QUANTIZE_OPTIONS,
+  modelPaths,
+  quantizeModelFile,
+  type QuantizeOptions,
+} from '@reputation-monitor/onnx-graph';
 
 const USAGE =
   'Usage: npm run model:quantize -- MODEL_DIR [--weight-type uint8|int8] [--reduce-range] [--per-tensor] ' +

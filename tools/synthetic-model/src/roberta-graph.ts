@@ -12,7 +12,7 @@ import {
   type NodeProto,
   type TensorProto,
   type ValueInfoProto,
-} from './onnx-proto';
+} from '@reputation-monitor/onnx-graph';
 import type { RobertaDimensions } from './presets';
 import { NormalSampler } from './random';
 

@@ -5,7 +5,7 @@ import { retrainProblems } from './retrain-checks';
 const retrain = githubFile('.github/workflows/retrain.yml').text;
 
 describe('retrain.yml', () => {
-  it("keeps its promises: the drift monitor's event, one run at a time, a golden-set evaluation, its report uploaded", () => {
+  it("keeps its promises: the drift monitor's event and snapshot, one run at a time, train, gate, publish only a passed candidate", () => {
     expect(retrainProblems(retrain)).toEqual([]);
   });
 
@@ -23,15 +23,52 @@ describe('retrain.yml', () => {
       'cancel-in-progress: true',
       /one retraining at a time/,
     ],
-    ['no Redis', 'image: redis:7-alpine', 'image: postgres:16', /Redis service/],
-    ['no evaluation', 'npm run eval:golden -- \\', 'npm run eval -- \\', /eval:golden/],
+    [
+      "the drift monitor's snapshot ignored",
+      'FROM_DRIFT: ${{ github.event.client_payload.datasetSnapshot }}',
+      'FROM_DRIFT: ""',
+      /client_payload\.datasetSnapshot/,
+    ],
+    ['no training', 'npm run retrain -- --base', 'npm run train -- --base', /npm run retrain/],
+    [
+      'a trainer without the golden set',
+      '\\\n            --golden "$GOLDEN_SET" --seed',
+      '\\\n            --seed',
+      /gives the trainer --golden/,
+    ],
+    ['no gate', 'npm run gate -- --champion', 'npm run evaluate -- --champion', /npm run gate/],
+    [
+      'a gate against another model',
+      'npm run gate -- --champion models/champion',
+      'npm run gate -- --champion models/other',
+      /--champion is the trainer's --base/,
+    ],
+    [
+      'a gate on another candidate',
+      '--candidate candidates/candidate \\\n            --golden',
+      '--candidate candidates/other \\\n            --golden',
+      /--candidate is the trainer's --out/,
+    ],
+    ['a failed gate taken for an error', 'elif [ "$code" = 3 ]', 'elif [ "$code" = 4 ]', /exit 3/],
     [
       'a report that is not uploaded',
-      'path: reports/golden-eval.json',
+      'path: reports/gate-report.json',
       'path: reports/other.json',
-      /--out reports\/golden-eval.json/,
+      /--out reports\/gate-report.json/,
     ],
-    ['an upload skipped on failure', '        if: always()\n', '', /even when the evaluation fails/],
+    ['an upload skipped on failure', '        if: always()\n', '', /even when a step fails/],
+    [
+      'a publish that does not wait for the verdict',
+      "if: steps.gate.outputs.verdict == 'pass' && vars.MODEL_REPO != ''",
+      "if: vars.MODEL_REPO != ''",
+      /only when the gate passed/,
+    ],
+    [
+      'another report published',
+      '--report reports/gate-report.json --repo',
+      '--report reports/old.json --repo',
+      /with its gate report/,
+    ],
     [
       'event data spliced into a script',
       '              echo "$PAYLOAD"',
@@ -42,18 +79,9 @@ describe('retrain.yml', () => {
     expect(retrainProblems(mutate(retrain, from, to)).join('\n')).toMatch(problem);
   });
 
-  it('fails when no comment says the training step is a later issue', () => {
-    const silent = mutate(
-      mutate(retrain, 'The training step itself', 'Training'),
-      /\n {6}# The training step is a later issue:.*\n.*\n/,
-      '\n',
-    );
-    expect(retrainProblems(silent).join('\n')).toMatch(/later issue/);
-  });
-
-  it('fails when package.json has no eval:golden script', () => {
-    expect(retrainProblems(retrain, { test: 'bash tools/test.sh' }).join('\n')).toMatch(
-      /npm script that package.json defines/,
+  it('fails when package.json lacks a script it calls', () => {
+    expect(retrainProblems(retrain, { 'model:pull': 'x', retrain: 'x', gate: 'x' }).join('\n')).toMatch(
+      /npm scripts that package.json defines \(model:publish\)/,
     );
   });
 });

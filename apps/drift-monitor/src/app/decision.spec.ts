@@ -87,6 +87,26 @@ describe('decide', () => {
     expect(decision).toMatchObject({ retrain: false, rule: 'none', source: null, fired: [] });
   });
 
+  it('retrains when an operator asks, after every measured rule', () => {
+    const asked = decide({
+      requested: true,
+      quality: {},
+      baseline: undefined,
+      chain: [w(60, false)],
+      settings,
+    });
+    expect(asked).toMatchObject({ retrain: true, rule: 'requested', source: 'operator' });
+    const both = decide({
+      requested: true,
+      quality: {},
+      baseline: undefined,
+      chain: [w(60, true), w(120, true)],
+      settings,
+    });
+    expect(both.fired.map((rule) => rule.rule)).toEqual(['drift-confirmed', 'requested']);
+    expect(both.rule).toBe('drift-confirmed');
+  });
+
   it('judges feedback and the golden set apart against the baseline; quality comes before drift', () => {
     const decision = decide({
       quality: {

@@ -62,6 +62,8 @@ export interface Baseline {
 }
 
 export interface DecisionInput {
+  /** An operator asked for a retrain; it fires after every measured rule. */
+  requested?: boolean;
   quality: Partial<Record<QualitySource, QualitySummary>>;
   baseline: Baseline | undefined;
   /** From `consecutiveWindows`, oldest first, ending with this run's window. */
@@ -69,19 +71,22 @@ export interface DecisionInput {
   settings: DecisionSettings;
 }
 
+/** The measured rules, and `requested`: an operator asked (POST /v1/runs with retrain: true). */
+export type DecisionRule = Exclude<RetrainRule, 'none'> | 'requested';
+
 export interface FiredRule {
-  rule: Exclude<RetrainRule, 'none'>;
-  /** Which measurement fired it: a quality source, or the drift history. */
-  source: QualitySource | 'drift';
+  rule: DecisionRule;
+  /** Which measurement fired it: a quality source, the drift history, or the operator. */
+  source: QualitySource | 'drift' | 'operator';
   /** The rule's numbers in one sentence. */
   reason: string;
 }
 
 export interface RunDecision {
   retrain: boolean;
-  /** The deciding rule (quality before absolute threshold before drift; feedback before golden). */
-  rule: RetrainRule;
-  source: QualitySource | 'drift' | null;
+  /** The deciding rule (quality before absolute threshold before drift before request; feedback before golden). */
+  rule: RetrainRule | 'requested';
+  source: FiredRule['source'] | null;
   fired: FiredRule[];
   /** What every rule saw, one line each, prefixed with what it looked at. */
   details: string[];
@@ -102,10 +107,11 @@ export interface RunDecision {
 }
 
 const QUALITY_SOURCES: readonly QualitySource[] = ['feedback', 'golden'];
-const RULE_ORDER: ReadonlyArray<Exclude<RetrainRule, 'none'>> = [
+const RULE_ORDER: readonly DecisionRule[] = [
   'quality-below-baseline',
   'absolute-threshold',
   'drift-confirmed',
+  'requested',
 ];
 const f3 = (x: number) => x.toFixed(3);
 
@@ -170,6 +176,14 @@ export function decide(input: DecisionInput): RunDecision {
     });
   }
 
+  if (input.requested) {
+    fired.push({
+      rule: 'requested',
+      source: 'operator',
+      reason: 'an operator asked for a retrain (POST /v1/runs)',
+    });
+    details.push('operator: a retrain was requested with this run');
+  }
   fired.sort((a, b) => RULE_ORDER.indexOf(a.rule) - RULE_ORDER.indexOf(b.rule));
   const quality: RunDecision['numbers']['quality'] = {};
   for (const source of QUALITY_SOURCES) {

@@ -11,6 +11,7 @@ import {
   DEFAULT_EVENT_TYPE,
   DEFAULT_GITHUB_API_URL,
 } from '@reputation-monitor/retrain-trigger';
+import { parseSnapshotLocation } from '@reputation-monitor/dataset-store';
 import { cronProblem } from './cron';
 
 export const DEFAULT_SCHEDULE = '*/15 * * * *';
@@ -66,9 +67,25 @@ export interface DriftConfig {
     eventType: string;
     cooldownSeconds: number;
   };
+  dataset: {
+    /** `hf://datasets/<owner>/<name>` or a directory; undefined when DATASET_STORE=off. */
+    store: string | undefined;
+    /** Hub connection for an hf:// store (HF_ENDPOINT, HF_TOKEN). */
+    hub: { endpoint: string; token: string | undefined };
+    /** Pending examples that make an export worth a shard of its own. */
+    minExamples: number;
+    /** Export anyway once the oldest pending example waited this long. */
+    maxWaitHours: number;
+    /** The Redis buffer's TTL (the gateway's EXAMPLE_TTL_SECONDS). */
+    exampleTtlSeconds: number;
+  };
   reportRetention: number;
   apiKeys: string[];
 }
+
+/** Where labelled examples go when DATASET_STORE is unset: a local directory, so the loop works offline. */
+export const DEFAULT_DATASET_STORE = 'data/labelled-examples';
+export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co';
 
 export function loadDriftConfig(env: Record<string, string | undefined> = process.env): DriftConfig {
   const read = new EnvReader(env);
@@ -168,6 +185,7 @@ export function readDriftConfig(read: EnvReader): DriftConfig {
         max: 365 * 86_400,
       }),
     },
+    dataset: readDatasetConfig(read),
     reportRetention: read.int('REPORT_RETENTION', { default: 500, min: 1, max: 100_000 }),
     apiKeys: read.list('API_KEYS'),
   };
@@ -184,6 +202,42 @@ export function readDriftConfig(read: EnvReader): DriftConfig {
     'REFERENCE_SOURCE=golden needs GOLDEN_SET_PATH',
   );
   return config;
+}
+
+function readDatasetConfig(read: EnvReader): DriftConfig['dataset'] {
+  const store = read.string('DATASET_STORE', DEFAULT_DATASET_STORE);
+  const off = store.toLowerCase() === 'off';
+  let problem: string | undefined;
+  if (!off) {
+    try {
+      const location = parseSnapshotLocation(store);
+      if (location.revision !== undefined) problem = 'names a store, not a snapshot: leave out the @revision';
+    } catch (error) {
+      problem = (error as Error).message;
+    }
+  }
+  read.check(
+    problem === undefined,
+    `DATASET_STORE must be hf://datasets/<owner>/<name>, a directory or "off": ${problem}`,
+  );
+  const endpoint = read.string('HF_ENDPOINT', DEFAULT_HF_ENDPOINT);
+  read.check(isHttpUrl(endpoint), `HF_ENDPOINT must be an http(s) URL, got "${endpoint}"`);
+  const dataset = {
+    store: off ? undefined : store,
+    hub: { endpoint, token: read.optionalString('HF_TOKEN') },
+    minExamples: read.int('EXPORT_MIN_EXAMPLES', { default: 100, min: 1, max: 10_000_000 }),
+    maxWaitHours: read.int('EXPORT_MAX_WAIT_HOURS', { default: 24, min: 1, max: 24 * 30 }),
+    exampleTtlSeconds: read.int('EXAMPLE_TTL_SECONDS', {
+      default: 7 * 86_400,
+      min: 3_600,
+      max: 90 * 86_400,
+    }),
+  };
+  read.check(
+    dataset.maxWaitHours * 3_600 < dataset.exampleTtlSeconds,
+    'EXPORT_MAX_WAIT_HOURS must be shorter than EXAMPLE_TTL_SECONDS, or examples expire before they are exported',
+  );
+  return dataset;
 }
 
 function optionalNumber(read: EnvReader, name: string, min: number, max: number): number | undefined {

@@ -146,6 +146,7 @@ describe('DriftRunService', () => {
   let retrain: { dryRun: boolean; trigger: jest.Mock<Promise<RetrainResult>, [RetrainRequest]> };
   let registry: Registry;
   let service: DriftRunService;
+  let exporter: { export: jest.Mock<Promise<unknown>, [boolean]> };
 
   beforeEach(() => {
     store = new MemoryStore();
@@ -161,7 +162,23 @@ describe('DriftRunService', () => {
     registry = new Registry();
     const config = loadDriftConfig({ WINDOW_MINUTES: '1', MIN_QUALITY_SAMPLES: '5' });
     const metrics = new DriftMetrics(registry, store as never);
-    service = new DriftRunService(store as never, golden as never, retrain as never, metrics, config);
+    exporter = {
+      export: jest.fn(async (force: boolean) => ({
+        status: force ? 'exported' : 'unchanged',
+        store: '/data/examples',
+        pending: force ? 5 : 0,
+        snapshot: { location: '/data/examples@rev1', revision: 'rev1', examples: 5, manifestSha256: 'sha' },
+        ...(force && { batch: { id: 'batch-1', examples: 5, unreadable: 0, written: true } }),
+      })),
+    };
+    service = new DriftRunService(
+      store as never,
+      golden as never,
+      retrain as never,
+      metrics,
+      exporter as never,
+      config,
+    );
   });
 
   it('builds the reference from the first window, then confirms drift over two windows and asks to retrain once', async () => {
@@ -232,7 +249,14 @@ describe('DriftRunService', () => {
     expect(confirmed.retrain).toEqual({ requested: true, outcome: 'dispatched', attempts: 1, status: 204 });
     expect(retrain.trigger).toHaveBeenCalledTimes(1);
     const request = retrain.trigger.mock.calls[0][0];
-    expect(request).toMatchObject({ reportId: confirmed.id, modelVersion: 'v1' });
+    expect(request).toMatchObject({
+      reportId: confirmed.id,
+      modelVersion: 'v1',
+      // Pending labels are exported before the request, which names the snapshot to train on.
+      datasetSnapshot: '/data/examples@rev1',
+    });
+    expect(exporter.export.mock.calls.map(([force]) => force)).toEqual([false, false, false, true]);
+    expect(confirmed.dataset).toMatchObject({ status: 'exported', batch: { examples: 5 } });
     expect(request.reasons[0]).toBe('drift in 2 consecutive windows (2 confirm it)');
     expect(request.metrics).toMatchObject({
       golden_macro_recall: 1 / 3,
@@ -244,6 +268,9 @@ describe('DriftRunService', () => {
     const metrics = await registry.metrics();
     expect(metrics).toContain('drift_monitor_runs_total{outcome="success"} 4');
     expect(metrics).toContain('drift_monitor_retrain_triggers_total{outcome="dispatched"} 1');
+    expect(metrics).toContain('drift_monitor_dataset_exports_total{outcome="exported"} 1');
+    expect(metrics).toContain('drift_monitor_exported_examples_total 5');
+    expect(metrics).toContain('drift_monitor_dataset_examples 5');
     expect(metrics).toContain('drift_monitor_drift_streak_windows{model_version="v1"} 2');
     expect(metrics).toMatch(
       /drift_monitor_drift_statistic\{model_version="v1",statistic="labelMix"\} 0\.\d+/,

@@ -7,6 +7,7 @@ import {
   qualityMetrics,
 } from '@reputation-monitor/drift-stats';
 import { RetrainTrigger } from '@reputation-monitor/retrain-trigger';
+import { DatasetExporter } from './dataset-exporter';
 import { Baseline, DriftHistoryEntry, consecutiveWindows, decide } from './decision';
 import { DriftConfig, GOLDEN_SOURCE } from './drift-config';
 import { DriftStore, StoredProfile } from './drift-store';
@@ -34,6 +35,8 @@ export interface RunOptions {
   /** End of the window (ms since epoch, exclusive); default now. */
   windowEnd?: number;
   triggeredBy: RunTrigger;
+  /** An operator asked for a retrain (POST /v1/runs with retrain: true), whatever the rules decide. */
+  requestRetrain?: boolean;
 }
 
 /**
@@ -69,6 +72,7 @@ export class DriftRunService implements OnApplicationShutdown {
     private readonly golden: GoldenSetRunner,
     private readonly retrain: RetrainTrigger,
     private readonly metrics: DriftMetrics,
+    private readonly exporter: DatasetExporter,
     @Inject(DRIFT_CONFIG) private readonly config: DriftConfig,
   ) {}
 
@@ -172,6 +176,7 @@ export class DriftRunService implements OnApplicationShutdown {
     // Golden quality is only comparable with this version's baseline when this version answered it.
     const goldenComparable = golden !== undefined && golden.modelVersion === version;
     const decision = decide({
+      requested: options.requestRetrain === true,
       quality: {
         feedback: qualitySummary(feedbackQuality),
         golden: goldenComparable ? qualitySummary(goldenQuality) : undefined,
@@ -209,7 +214,11 @@ export class DriftRunService implements OnApplicationShutdown {
       quality: { golden: goldenQuality, feedback: feedbackQuality },
       baseline,
       decision,
+      // Before any retrain request, so the snapshot it names holds every label given so far.
+      dataset: await this.exporter.export(decision.retrain),
     };
+    this.metrics.datasetExported(partial.dataset);
+    if (partial.dataset.error) errors.push(partial.dataset.error);
     let retrain: RetrainSection = { requested: false };
     if (decision.retrain && version !== null) {
       const result = await this.retrain.trigger(retrainRequest(partial));
@@ -238,6 +247,7 @@ export class DriftRunService implements OnApplicationShutdown {
       quality: partial.quality,
       baseline,
       decision,
+      dataset: partial.dataset,
       retrain,
     };
     await this.store.saveReport(report);

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { FeedbackRecord, parseLabel, redisKeys } from '@reputation-monitor/contracts';
+import { FeedbackRecord } from '@reputation-monitor/contracts';
+import { FeedbackStore, readPredictionWindow } from '@reputation-monitor/prediction-store';
 import { ReferenceProfile, parseProfile } from '@reputation-monitor/drift-stats';
 import type { DriftHistoryEntry } from './decision';
 import type { DriftConfig } from './drift-config';
@@ -8,12 +9,7 @@ import { driftKeys } from './drift-queue';
 import type { RunReport } from './report';
 import { HeldLease, RunLease } from './run-lease';
 import { DRIFT_CONFIG, REDIS } from './tokens';
-import { StreamEntry, WindowBounds, streamRange } from './window';
-
-/** Entries read per XRANGE call. */
-const STREAM_PAGE = 5_000;
-/** Feedback records read per MGET. */
-const FEEDBACK_PAGE = 1_000;
+import type { StreamEntry, WindowBounds } from './window';
 
 /** A version's reference profile and where it came from. */
 export interface StoredProfile {
@@ -36,53 +32,27 @@ export interface StoredBaseline {
 @Injectable()
 export class DriftStore {
   private readonly prefix: string;
+  private readonly feedback: FeedbackStore;
 
   constructor(
     @Inject(REDIS) readonly redis: Redis,
     @Inject(DRIFT_CONFIG) private readonly config: DriftConfig,
   ) {
     this.prefix = config.queuePrefix;
+    this.feedback = new FeedbackStore(redis, config.queuePrefix);
   }
 
   /** The window's stream entries, oldest first, at most `max` (then `capped`). */
-  async readStream(bounds: WindowBounds, max: number): Promise<{ entries: StreamEntry[]; capped: boolean }> {
-    const key = redisKeys.predictionStream(this.prefix);
-    const range = streamRange(bounds);
-    const entries: StreamEntry[] = [];
-    let from = range.from;
-    for (;;) {
-      const page = (await this.redis.xrange(key, from, range.to, 'COUNT', STREAM_PAGE)) as StreamEntry[];
-      entries.push(...page);
-      if (entries.length > max) return { entries: entries.slice(0, max), capped: true };
-      if (page.length < STREAM_PAGE) return { entries, capped: false };
-      from = `(${page[page.length - 1][0]}`;
-    }
+  readStream(bounds: WindowBounds, max: number): Promise<{ entries: StreamEntry[]; capped: boolean }> {
+    return readPredictionWindow(this.redis, this.prefix, bounds, max);
   }
 
   /** Feedback labels given during the window (by the time of the label), with unreadable or expired ones counted. */
-  async readFeedback(
+  readFeedback(
     bounds: WindowBounds,
     max: number,
   ): Promise<{ records: FeedbackRecord[]; unreadable: number }> {
-    const ids = await this.redis.zrangebyscore(
-      redisKeys.feedbackByTime(this.prefix),
-      bounds.start,
-      `(${bounds.end}`,
-      'LIMIT',
-      0,
-      max,
-    );
-    const records: FeedbackRecord[] = [];
-    let unreadable = 0;
-    for (let i = 0; i < ids.length; i += FEEDBACK_PAGE) {
-      const keys = ids.slice(i, i + FEEDBACK_PAGE).map((id) => redisKeys.feedback(this.prefix, id));
-      for (const value of await this.redis.mget(...keys)) {
-        const record = value === null ? undefined : parseFeedback(value);
-        if (record) records.push(record);
-        else unreadable++;
-      }
-    }
-    return { records, unreadable };
+    return this.feedback.readWindow(bounds, max);
   }
 
   async getProfile(version: string): Promise<StoredProfile | undefined> {
@@ -181,16 +151,5 @@ export class DriftStore {
   async lastSuccess(): Promise<number | undefined> {
     const raw = await this.redis.get(driftKeys.lastSuccess(this.prefix));
     return raw === null ? undefined : Number(raw);
-  }
-}
-
-function parseFeedback(value: string): FeedbackRecord | undefined {
-  try {
-    const record = JSON.parse(value) as FeedbackRecord;
-    if (!parseLabel(record.label) || !parseLabel(record.predicted) || typeof record.modelVersion !== 'string')
-      return undefined;
-    return record;
-  } catch {
-    return undefined;
   }
 }

@@ -13,14 +13,17 @@ import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import IORedis, { Redis } from 'ioredis';
 import { register } from 'prom-client';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
+import { DatasetStore, openDatasetStore } from '@reputation-monitor/dataset-store';
+import { ExampleBuffer } from '@reputation-monitor/prediction-store';
 import { RetrainTrigger } from '@reputation-monitor/retrain-trigger';
 import { ApiKeyGuard, ApiKeys } from '@reputation-monitor/http-edge';
 import type { DriftConfig } from './drift-config';
+import { DatasetExporter } from './dataset-exporter';
 import { DriftRunService } from './drift-run.service';
 import { DriftScheduler } from './drift-scheduler';
 import { DriftStore } from './drift-store';
 import { GoldenSetRunner } from './golden-runner';
-import { loadGoldenSet } from './golden-set';
+import { loadGoldenSet } from '@reputation-monitor/dataset-store';
 import { HealthController } from './http/health.controller';
 import { ReportsController } from './http/reports.controller';
 import { RunsController } from './http/runs.controller';
@@ -80,6 +83,28 @@ export class DriftModule implements OnApplicationShutdown {
           });
         },
       },
+      {
+        provide: ExampleBuffer,
+        inject: [REDIS],
+        useFactory: (redis: Redis) =>
+          new ExampleBuffer(redis, {
+            prefix: config.queuePrefix,
+            ttlSeconds: config.dataset.exampleTtlSeconds,
+          }),
+      },
+      {
+        provide: DatasetStore,
+        useFactory: () => {
+          if (!config.dataset.store) {
+            new Logger('DatasetExporter').warn(
+              'DATASET_STORE=off: labelled examples stay in Redis until they expire',
+            );
+            return null;
+          }
+          return openDatasetStore(config.dataset.store, config.dataset.hub);
+        },
+      },
+      DatasetExporter,
       DriftStore,
       DriftMetrics,
       GoldenSetRunner,

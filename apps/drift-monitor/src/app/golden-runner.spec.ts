@@ -1,5 +1,5 @@
 import type { ClassifyJobResult, SentimentLabel } from '@reputation-monitor/contracts';
-import { pairUp } from './golden-runner';
+import { chunk, pairUp } from './golden-runner';
 
 const result = (version: string, labels: SentimentLabel[]): ClassifyJobResult => ({
   v: 1,
@@ -57,5 +57,13 @@ describe('pairUp', () => {
     expect(() => pairUp([[{ text: 'a', label: 'positive' }]], [result('v1', [])], 1)).toThrow(
       'golden chunk 0: 0 predictions for 1 texts',
     );
+  });
+});
+
+describe('chunk', () => {
+  it('splits in order into chunks of at most the size', () => {
+    expect(chunk([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+    expect(chunk([], 3)).toEqual([]);
+    expect(() => chunk([1], 0)).toThrow(RangeError);
   });
 });

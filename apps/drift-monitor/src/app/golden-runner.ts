@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ClassifyJobResult, Prediction, SentimentLabel } from '@reputation-monitor/contracts';
 import type { SentimentProducer } from '@reputation-monitor/producer-client';
 import { DriftConfig, GOLDEN_SOURCE } from './drift-config';
-import { GoldenItem, chunk } from './golden-set';
+import type { GoldenItem } from '@reputation-monitor/dataset-store';
 import { DRIFT_CONFIG, GOLDEN_SET, PRODUCER } from './tokens';
 
 /** Chunks of the golden set in flight at once: enough to keep a worker's batcher busy, few enough to share the queue. */
@@ -96,4 +96,12 @@ export function pairUp(chunks: GoldenItem[][], results: ClassifyJobResult[], dur
     });
   });
   return run;
+}
+
+/** Splits items into chunks of at most `size`, in order. */
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunk size must be >= 1, got ${size}`);
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
 }

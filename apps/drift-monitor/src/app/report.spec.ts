@@ -141,7 +141,15 @@ describe('statistic rows and the retrain request', () => {
       },
       baseline: { source: 'created', macroRecall: 0.4, accuracy: 0.5 },
       quality,
+      dataset: {
+        status: 'exported',
+        store: '/data/examples',
+        pending: 12,
+        snapshot: { location: '/data/examples@abc', revision: 'abc', examples: 340, manifestSha256: 'abc' },
+      },
     });
+    expect(request.datasetSnapshot).toBe('/data/examples@abc');
+    expect(request.metrics.dataset_examples).toBe(340);
     expect(request.reportId).toBe('report-1');
     expect(request.modelVersion).toBe('v1');
     expect(request.reasons[0]).toBe('drift in 2 consecutive windows (2 confirm it)');

@@ -7,6 +7,7 @@ import type {
   QualityMetrics,
 } from '@reputation-monitor/drift-stats';
 import type { RetrainOutcome, RetrainRequest, RetrainResult } from '@reputation-monitor/retrain-trigger';
+import type { DatasetSection } from './dataset-exporter';
 import type { QualitySource, RunDecision } from './decision';
 
 export type RunTrigger = 'schedule' | 'manual' | 'cli';
@@ -116,6 +117,8 @@ export interface RunReport {
   quality: Record<QualitySource, QualitySection>;
   baseline: BaselineSection;
   decision: RunDecision;
+  /** Labelled examples exported to the dataset store by this run, and the snapshot a retrain would use. */
+  dataset: DatasetSection;
   retrain: RetrainSection;
 }
 
@@ -224,7 +227,10 @@ export function qualityRows(report: Pick<RunReport, 'quality' | 'model'>): Quali
  * most important first (the payload keeps the first entries when it has to be trimmed).
  */
 export function retrainRequest(
-  report: Pick<RunReport, 'id' | 'model' | 'decision' | 'drift' | 'samples' | 'baseline' | 'quality'>,
+  report: Pick<
+    RunReport,
+    'id' | 'model' | 'decision' | 'drift' | 'samples' | 'baseline' | 'quality' | 'dataset'
+  >,
 ): RetrainRequest {
   const reasons = [...report.decision.fired.map((fired) => fired.reason)];
   for (const reason of report.drift.reasons) reasons.push(`this window: ${reason}`);
@@ -244,11 +250,13 @@ export function retrainRequest(
     metrics[`drift_${row.statistic}`] = row.value;
     metrics[`drift_${row.statistic}_p`] = row.pValue;
   }
+  if (report.dataset.snapshot) metrics.dataset_examples = report.dataset.snapshot.examples;
   return {
     reportId: report.id,
     modelVersion: report.model.version ?? 'unknown',
     reasons,
     metrics,
+    ...(report.dataset.snapshot && { datasetSnapshot: report.dataset.snapshot.location }),
   };
 }
 

@@ -1,11 +1,5 @@
-import {
-  StreamEntry,
-  chooseModelVersion,
-  parseStreamEntry,
-  readWindow,
-  streamRange,
-  windowBounds,
-} from './window';
+import { streamRange } from '@reputation-monitor/prediction-store';
+import { StreamEntry, chooseModelVersion, readWindow, windowBounds } from './window';
 
 /** A stream entry exactly as the inference worker writes it (prediction-stream.ts). */
 function entry(at: number, overrides: Record<string, string | number> = {}, seq = 0): StreamEntry {
@@ -34,38 +28,6 @@ describe('window bounds', () => {
 
   it('reads [start, end) from the stream: ms-only ids, the end exclusive', () => {
     expect(streamRange({ start: 1000, end: 2000 })).toEqual({ from: '1000', to: '1999' });
-  });
-});
-
-describe('parseStreamEntry', () => {
-  it("reads the worker's fields", () => {
-    expect(parseStreamEntry(entry(1_700_000_000_000))).toEqual({
-      streamAt: 1_700_000_000_000,
-      id: 'p-1700000000000',
-      label: 'positive',
-      scores: { negative: 0.1, neutral: 0.2, positive: 0.7 },
-      tokens: 14,
-      truncated: false,
-      model: 'synthetic-tiny',
-      version: 'fp32-abc',
-      source: 'twitter',
-    });
-    expect(parseStreamEntry(entry(5, { truncated: 1, source: '' }))).toMatchObject({
-      truncated: true,
-      source: '',
-    });
-  });
-
-  it.each([
-    ['an unknown label', { label: 'angry' }],
-    ['a missing score', { neutral: '' }],
-    ['a negative score', { negative: '-0.1' }],
-    ['all-zero scores', { negative: '0', neutral: '0', positive: '0' }],
-    ['fractional tokens', { tokens: '1.5' }],
-    ['a truncated flag other than 0/1', { truncated: 'yes' }],
-    ['no version', { version: '' }],
-  ])('refuses an entry with %s', (_, overrides) => {
-    expect(parseStreamEntry(entry(1, overrides))).toBeUndefined();
   });
 });
 

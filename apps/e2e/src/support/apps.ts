@@ -18,8 +18,9 @@ export const startWorker = (env: Record<string, string>): Promise<AppProcess> =>
 
 export const startGateway = (env: Record<string, string>): Promise<AppProcess> => gateway({ ...base, env });
 
+// No dataset store unless a suite asks for one, so runs never write labelled data into the workspace.
 export const startDriftMonitor = (env: Record<string, string>): Promise<AppProcess> =>
-  driftMonitor({ ...base, env });
+  driftMonitor({ ...base, env: { DATASET_STORE: 'off', ...env } });
 
 export const spawnApp = (which: 'gateway' | 'worker', env: Record<string, string>): AppProcess =>
   spawn(which, { ...base, env });

@@ -2,8 +2,11 @@ import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/co
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import IORedis, { Redis } from 'ioredis';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
+import { ExampleBuffer, FeedbackStore } from '@reputation-monitor/prediction-store';
 import { ApiKeyGuard, ApiKeys } from '@reputation-monitor/http-edge';
+import { ExamplesController } from './feedback/examples.controller';
 import { FeedbackController } from './feedback/feedback.controller';
 import { FeedbackService } from './feedback/feedback.service';
 import { HealthController } from './health/health.controller';
@@ -11,12 +14,15 @@ import { GatewayMetrics } from './metrics/gateway-metrics';
 import { MetricsController } from './metrics/metrics.controller';
 import { ProblemFilter } from './problem/problem.filter';
 import { SentimentController } from './sentiment/sentiment.controller';
-import { GATEWAY_CONFIG } from './tokens';
+import { GATEWAY_CONFIG, REDIS } from './tokens';
 import type { GatewayConfig } from './gateway-config';
 
 @Module({})
 export class AppModule implements OnApplicationShutdown {
-  constructor(@Inject(SentimentProducer) private readonly producer: SentimentProducer) {}
+  constructor(
+    @Inject(SentimentProducer) private readonly producer: SentimentProducer,
+    @Inject(REDIS) private readonly redis: Redis,
+  ) {}
 
   static forConfig(config: GatewayConfig): DynamicModule {
     return {
@@ -29,7 +35,7 @@ export class AppModule implements OnApplicationShutdown {
           defaultMetrics: { enabled: true },
         }),
       ],
-      controllers: [SentimentController, FeedbackController, HealthController],
+      controllers: [SentimentController, FeedbackController, ExamplesController, HealthController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         {
@@ -49,6 +55,25 @@ export class AppModule implements OnApplicationShutdown {
             return producer;
           },
         },
+        {
+          provide: REDIS,
+          useFactory: () => {
+            const redis = new IORedis(config.redisUrl, { maxRetriesPerRequest: 3 });
+            redis.on('error', () => undefined); // reported by the requests and readiness that need it
+            return redis;
+          },
+        },
+        {
+          provide: FeedbackStore,
+          inject: [REDIS],
+          useFactory: (redis: Redis) => new FeedbackStore(redis, config.queuePrefix),
+        },
+        {
+          provide: ExampleBuffer,
+          inject: [REDIS],
+          useFactory: (redis: Redis) =>
+            new ExampleBuffer(redis, { prefix: config.queuePrefix, ttlSeconds: config.exampleTtlSeconds }),
+        },
         GatewayMetrics,
         FeedbackService,
         { provide: ApiKeys, useValue: new ApiKeys(config.apiKeys) },
@@ -60,5 +85,6 @@ export class AppModule implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.producer.close();
+    await this.redis.quit().catch(() => undefined);
   }
 }

@@ -5,6 +5,9 @@ import {
 } from '@reputation-monitor/contracts';
 import { EnvReader } from '@reputation-monitor/config';
 
+/** A week: several export runs can fail (the store is down) before a labelled text is dropped. */
+export const DEFAULT_EXAMPLE_TTL_SECONDS = 7 * 86_400;
+
 export interface GatewayConfig {
   port: number;
   host: string;
@@ -33,6 +36,8 @@ export interface GatewayConfig {
   predictionIndexHours: number;
   /** How long feedback labels are kept. */
   feedbackTtlSeconds: number;
+  /** How long a labelled example (its text) waits in Redis for the drift monitor to export it. */
+  exampleTtlSeconds: number;
 }
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
@@ -83,6 +88,11 @@ export function readGatewayConfig(read: EnvReader): GatewayConfig {
       default: 30 * 86_400,
       min: 3_600,
       max: 365 * 86_400,
+    }),
+    exampleTtlSeconds: read.int('EXAMPLE_TTL_SECONDS', {
+      default: DEFAULT_EXAMPLE_TTL_SECONDS,
+      min: 3_600,
+      max: 90 * 86_400,
     }),
   };
   read.check(

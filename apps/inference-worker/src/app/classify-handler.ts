@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import { ClassifyJobResult, Prediction, checkClassifyPayload } from '@reputation-monitor/contracts';
-import { PredictionStream } from './prediction-stream';
+import { PredictionLog } from '@reputation-monitor/prediction-store';
 import { ResultCache } from './result-cache';
 import { SentimentEngine } from './sentiment-engine';
 import { WORKER_CONFIG } from './tokens';
@@ -19,7 +19,7 @@ export class ClassifyHandler {
   constructor(
     private readonly engine: SentimentEngine,
     private readonly cache: ResultCache,
-    private readonly stream: PredictionStream,
+    private readonly log: PredictionLog,
     private readonly metrics: WorkerMetrics,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
   ) {}
@@ -41,7 +41,7 @@ export class ClassifyHandler {
     // Every prediction, hit or not, goes to the stream and the index: drift and feedback by id see them all.
     const predictions: Prediction[] = scored.map((score, index) => ({ id: items[index].id, ...score }));
     const done = Date.now();
-    await this.stream.append(predictions, model, source, done);
+    await this.log.append([{ predictions, model, source, at: done, jobId: job.id }]);
     for (const prediction of predictions) this.metrics.predicted(prediction.label, source);
     return {
       v: 1,

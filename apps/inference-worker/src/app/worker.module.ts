@@ -1,9 +1,9 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import IORedis, { Redis } from 'ioredis';
+import { PredictionLog } from '@reputation-monitor/prediction-store';
 import { ClassifyHandler } from './classify-handler';
 import { HealthServer } from './health-server';
 import { Heartbeat } from './heartbeat';
-import { PredictionStream } from './prediction-stream';
 import { QueueConsumer } from './queue-consumer';
 import { ResultCache } from './result-cache';
 import { SentimentEngine } from './sentiment-engine';
@@ -23,7 +23,16 @@ export class WorkerModule implements OnApplicationShutdown {
         { provide: REDIS, useFactory: () => new IORedis(config.redisUrl, { maxRetriesPerRequest: 3 }) },
         WorkerMetrics,
         SentimentEngine,
-        PredictionStream,
+        {
+          provide: PredictionLog,
+          inject: [REDIS],
+          useFactory: (redis: Redis) =>
+            new PredictionLog(redis, {
+              prefix: config.queuePrefix,
+              streamMaxLen: config.predictionStreamMaxLen,
+              indexHours: config.predictionIndexHours,
+            }),
+        },
         {
           provide: ResultCache,
           inject: [REDIS, WorkerMetrics],

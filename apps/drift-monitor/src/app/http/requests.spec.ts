@@ -11,6 +11,15 @@ describe('parseRunRequest', () => {
       value: { windowEnd: Date.parse('2025-01-02T02:00:00Z') },
     });
     expect(parseRunRequest({ windowEnd: '2025-01-02T03:00:30.500+00:00' }, NOW)).toMatchObject({ ok: true });
+    expect(parseRunRequest({ retrain: true }, NOW)).toEqual({ ok: true, value: { retrain: true } });
+    expect(parseRunRequest({ retrain: false }, NOW)).toEqual({ ok: true, value: {} });
+  });
+
+  it('refuses a retrain flag that is not a boolean', () => {
+    expect(parseRunRequest({ retrain: 'yes' }, NOW)).toEqual({
+      ok: false,
+      errors: [{ field: 'retrain', message: 'must be true or false' }],
+    });
   });
 
   it('names each bad field', () => {

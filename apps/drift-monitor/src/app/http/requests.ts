@@ -7,19 +7,30 @@ export const MAX_REPORT_LIMIT = 100;
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
 
+export interface RunRequest {
+  windowEnd?: number;
+  /** Ask for a retrain whatever the rules say (the pending labelled examples are exported first). */
+  retrain?: boolean;
+}
+
 /**
  * The optional body of POST /v1/runs: `{}` or nothing evaluates the window ending now;
- * `{ "windowEnd": "2025-01-02T03:00:00Z" }` evaluates the window ending then (to re-run or backfill one).
+ * `{ "windowEnd": "2025-01-02T03:00:00Z" }` evaluates the window ending then (to re-run or backfill one);
+ * `{ "retrain": true }` also requests a retrain on the latest labelled data, whatever the rules decide.
  */
-export function parseRunRequest(body: unknown, now: number): Parsed<{ windowEnd?: number }> {
+export function parseRunRequest(body: unknown, now: number): Parsed<RunRequest> {
   if (body === undefined || body === null) return { ok: true, value: {} };
   if (typeof body !== 'object' || Array.isArray(body)) {
     return { ok: false, errors: [{ field: '(body)', message: 'must be a JSON object' }] };
   }
   const errors: FieldError[] = [];
   for (const key of Object.keys(body)) {
-    if (key !== 'windowEnd') errors.push({ field: key, message: 'is not an allowed field' });
+    if (key !== 'windowEnd' && key !== 'retrain')
+      errors.push({ field: key, message: 'is not an allowed field' });
   }
+  const retrain = (body as { retrain?: unknown }).retrain;
+  if (retrain !== undefined && typeof retrain !== 'boolean')
+    errors.push({ field: 'retrain', message: 'must be true or false' });
   const raw = (body as { windowEnd?: unknown }).windowEnd;
   let windowEnd: number | undefined;
   if (raw !== undefined) {
@@ -35,9 +46,14 @@ export function parseRunRequest(body: unknown, now: number): Parsed<{ windowEnd?
       windowEnd = parsed;
     }
   }
-  return errors.length > 0
-    ? { ok: false, errors }
-    : { ok: true, value: windowEnd === undefined ? {} : { windowEnd } };
+  if (errors.length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    value: {
+      ...(windowEnd !== undefined && { windowEnd }),
+      ...(retrain === true && { retrain: true }),
+    },
+  };
 }
 
 /** `?limit=` of GET /v1/reports: 1..MAX_REPORT_LIMIT, default DEFAULT_REPORT_LIMIT. */

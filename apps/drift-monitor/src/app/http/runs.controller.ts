@@ -19,7 +19,11 @@ export class RunsController {
     const request = parseRunRequest(body, Date.now());
     if (!request.ok) throw validationProblem(request.errors);
     try {
-      return await this.runs.run({ windowEnd: request.value.windowEnd, triggeredBy: 'manual' });
+      return await this.runs.run({
+        windowEnd: request.value.windowEnd,
+        triggeredBy: 'manual',
+        requestRetrain: request.value.retrain,
+      });
     } catch (error) {
       if (error instanceof RunBusyError)
         throw new ProblemException(problem(409, ErrorCode.RunInProgress, error.message), {

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RetrainOutcome } from '@reputation-monitor/retrain-trigger';
+import { DatasetSection, EXPORT_STATUSES } from '../dataset-exporter';
 import { DriftStore } from '../drift-store';
 import { RETRAIN_OUTCOMES, RUN_OUTCOMES, RunOutcome, RunReport, qualityRows, statisticRows } from '../report';
 import { METRICS_REGISTRY } from '../tokens';
@@ -29,6 +30,8 @@ export class DriftMetrics {
   private readonly runs: Counter<'outcome'>;
   private readonly triggers: Counter<'outcome'>;
   private readonly runDuration: Histogram;
+  private readonly exports: Counter<'outcome'>;
+  private readonly exportedExamples: Counter;
   private snapshot: { at: number; value: Promise<Snapshot> } | undefined;
 
   constructor(
@@ -53,6 +56,39 @@ export class DriftMetrics {
       help: 'Duration of one evaluation, golden set included.',
       buckets: RUN_DURATION_BUCKETS_SECONDS,
       registers,
+    });
+    this.exports = new Counter({
+      name: 'drift_monitor_dataset_exports_total',
+      help: 'Labelled-example exports to the dataset store by outcome (exported, waiting, unchanged, failed, disabled).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.exportedExamples = new Counter({
+      name: 'drift_monitor_exported_examples_total',
+      help: 'Labelled examples this process appended to the dataset store.',
+      registers,
+    });
+    for (const outcome of EXPORT_STATUSES) this.exports.inc({ outcome }, 0);
+    const latestReport = () => this.latest();
+    new Gauge({
+      name: 'drift_monitor_dataset_examples',
+      help: 'Examples in the dataset snapshot of the latest report (records as stored).',
+      registers,
+      async collect() {
+        this.reset();
+        const { report } = await latestReport();
+        if (report?.dataset?.snapshot) this.set(report.dataset.snapshot.examples);
+      },
+    });
+    new Gauge({
+      name: 'drift_monitor_examples_pending',
+      help: 'Labelled examples waiting in Redis for export at the latest run.',
+      registers,
+      async collect() {
+        this.reset();
+        const { report } = await latestReport();
+        if (report?.dataset) this.set(report.dataset.pending);
+      },
     });
     // Every outcome from the start, so rates read 0 rather than nothing.
     for (const outcome of RUN_OUTCOMES) this.runs.inc({ outcome }, 0);
@@ -138,6 +174,11 @@ export class DriftMetrics {
   runFinished(outcome: RunOutcome, seconds: number): void {
     this.runs.inc({ outcome });
     this.runDuration.observe(seconds);
+  }
+
+  datasetExported(section: DatasetSection): void {
+    this.exports.inc({ outcome: section.status });
+    if (section.batch?.written) this.exportedExamples.inc(section.batch.examples);
   }
 
   retrainRequested(outcome: RetrainOutcome): void {

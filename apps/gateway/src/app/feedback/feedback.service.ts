@@ -2,21 +2,25 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   FeedbackRecord,
   FieldError,
-  IndexedPrediction,
+  LabelledExample,
   SENTIMENT_LABELS,
   SentimentLabel,
   clientIdProblem,
-  decodeIndexedPrediction,
   parseLabel,
-  predictionIndexBucket,
-  redisKeys,
+  sourceProblem,
+  textProblem,
 } from '@reputation-monitor/contracts';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
+import { ExampleBuffer, ExampleStatus, FeedbackStore, exampleId } from '@reputation-monitor/prediction-store';
 import { validationProblem } from '@reputation-monitor/http-edge';
 import { GATEWAY_CONFIG } from '../tokens';
 import type { GatewayConfig } from '../gateway-config';
 
 export type FeedbackStatus = 'stored' | 'replaced' | 'not_found';
+
+/** Whether the labelled text was kept for retraining, and if not why. */
+export type ExampleOutcome =
+  { id: string; status: ExampleStatus } | { id: null; status: 'no_text'; reason: string };
 
 export interface FeedbackResult {
   id: string;
@@ -24,104 +28,173 @@ export interface FeedbackResult {
   label?: SentimentLabel;
   predicted?: SentimentLabel;
   modelVersion?: string;
+  /** The labelled example kept for retraining (absent for not_found). */
+  example?: ExampleOutcome;
+}
+
+export interface FeedbackItem {
+  id: unknown;
+  label: unknown;
+  text?: unknown;
+}
+
+export interface ExampleItem {
+  text: unknown;
+  label: unknown;
+  source?: unknown;
+}
+
+export interface ExampleResult {
+  id: string;
+  status: ExampleStatus;
+  label: SentimentLabel;
 }
 
 const ALLOWED = `must be one of ${SENTIMENT_LABELS.join(', ')} (any case) or 0, 1, 2`;
 
-/** Stores human labels for earlier predictions, for the drift monitor's quality measures. */
+/**
+ * Human labels: feedback on earlier predictions (kept for the drift monitor's quality measures, and with
+ * their text as labelled examples for retraining) and labelled texts imported directly.
+ */
 @Injectable()
 export class FeedbackService {
   constructor(
     private readonly producer: SentimentProducer,
+    private readonly feedback: FeedbackStore,
+    private readonly examples: ExampleBuffer,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {}
 
-  /** Validates every item (422 naming each field), then stores those whose prediction is known. */
+  /**
+   * Validates every item (422 naming each field), then stores those whose prediction is known. The text
+   * comes with the item or, when absent, from the job while it is kept.
+   */
   async submit(
-    items: ReadonlyArray<{ id: string; label: unknown }>,
+    items: readonly FeedbackItem[],
     fieldPrefix: (index: number) => string,
   ): Promise<FeedbackResult[]> {
     const errors: FieldError[] = [];
     const labels = items.map((item, index) => {
       const idIssue = clientIdProblem(item.id);
       if (idIssue) errors.push({ field: `${fieldPrefix(index)}id`, message: idIssue });
-      const label = parseLabel(item.label);
-      if (!label)
-        errors.push({
-          field: `${fieldPrefix(index)}label`,
-          message: `${ALLOWED}, got ${JSON.stringify(item.label)}`,
-        });
-      return label;
+      if (item.text !== undefined) {
+        const textIssue = textProblem(item.text, this.config.maxTextChars);
+        if (textIssue) errors.push({ field: `${fieldPrefix(index)}text`, message: textIssue });
+      }
+      return this.label(item.label, `${fieldPrefix(index)}label`, errors);
     });
     if (errors.length > 0) throw validationProblem(errors);
 
-    const predictions = await this.lookUp(items.map((item) => item.id));
+    const ids = items.map((item) => item.id as string);
+    const predictions = await this.feedback.lookUp(ids, this.config.predictionIndexHours);
     const now = Date.now();
-    const redis = this.producer.redis;
-    const pipeline = redis.pipeline();
-    const results: FeedbackResult[] = items.map((item, index) => {
+    const found = items.flatMap((item, index) => {
       const prediction = predictions[index];
-      if (!prediction) return { id: item.id, status: 'not_found' };
+      if (!prediction) return [];
       const record: FeedbackRecord = {
-        id: item.id,
+        id: ids[index],
         label: labels[index]!,
         predicted: prediction.label,
         modelVersion: prediction.modelVersion,
         predictedAt: prediction.at,
         at: now,
       };
-      pipeline.set(
-        redisKeys.feedback(this.config.queuePrefix, item.id),
-        JSON.stringify(record),
-        'EX',
-        this.config.feedbackTtlSeconds,
-        'GET',
-      );
-      pipeline.zadd(redisKeys.feedbackByTime(this.config.queuePrefix), now, item.id);
-      return {
-        id: item.id,
-        status: 'stored',
+      return [{ index, record, text: item.text as string | undefined, jobId: prediction.jobId }];
+    });
+    const replaced = await this.feedback.save(
+      found.map((entry) => entry.record),
+      this.config.feedbackTtlSeconds,
+    );
+    const outcomes = await this.keepExamples(found, now);
+
+    const results: FeedbackResult[] = ids.map((id) => ({ id, status: 'not_found' }));
+    found.forEach(({ index, record }, position) => {
+      results[index] = {
+        id: record.id,
+        status: replaced[position] ? 'replaced' : 'stored',
         label: record.label,
         predicted: record.predicted,
         modelVersion: record.modelVersion,
+        example: outcomes[position],
       };
     });
-    // Keep the time index as long as the records it points at.
-    pipeline.zremrangebyscore(
-      redisKeys.feedbackByTime(this.config.queuePrefix),
-      0,
-      now - this.config.feedbackTtlSeconds * 1000,
-    );
-    const replies = (await pipeline.exec()) ?? [];
-    let reply = 0;
-    for (const result of results) {
-      if (result.status === 'not_found') continue;
-      const [error, previous] = replies[reply];
-      reply += 2;
-      if (error) throw error;
-      if (previous !== null) result.status = 'replaced';
-    }
     return results;
   }
 
-  /** The indexed prediction for each id, newest hour first; undefined where none is indexed. */
-  private async lookUp(ids: readonly string[]): Promise<Array<IndexedPrediction | undefined>> {
-    const hours = this.config.predictionIndexHours;
-    if (hours === 0) return ids.map(() => undefined);
-    const current = predictionIndexBucket(Date.now());
-    const buckets = Array.from({ length: hours + 1 }, (_, back) =>
-      redisKeys.predictionIndex(this.config.queuePrefix, current - back),
-    );
-    const pipeline = this.producer.redis.pipeline();
-    for (const id of ids) for (const bucket of buckets) pipeline.hget(bucket, id);
-    const replies = (await pipeline.exec()) ?? [];
-    return ids.map((_, index) => {
-      for (let back = 0; back < buckets.length; back++) {
-        const [error, value] = replies[index * buckets.length + back];
-        if (error) throw error;
-        if (typeof value === 'string') return decodeIndexedPrediction(value);
+  /** Imports labelled texts that were never predicted (e.g. from an annotation tool). */
+  async importExamples(
+    items: readonly ExampleItem[],
+    fieldPrefix: (index: number) => string,
+  ): Promise<ExampleResult[]> {
+    const errors: FieldError[] = [];
+    const examples = items.map((item, index): LabelledExample | undefined => {
+      const textIssue = textProblem(item.text, this.config.maxTextChars);
+      if (textIssue) errors.push({ field: `${fieldPrefix(index)}text`, message: textIssue });
+      const label = this.label(item.label, `${fieldPrefix(index)}label`, errors);
+      if (item.source !== undefined) {
+        const sourceIssue = sourceProblem(item.source);
+        if (sourceIssue) errors.push({ field: `${fieldPrefix(index)}source`, message: sourceIssue });
       }
-      return undefined;
+      if (textIssue || !label) return undefined;
+      const text = item.text as string;
+      return {
+        id: exampleId(text),
+        text,
+        label,
+        source: (item.source as string | undefined) ?? '',
+        origin: 'import',
+        at: Date.now(),
+      };
     });
+    if (errors.length > 0) throw validationProblem(errors);
+    const kept = examples as LabelledExample[];
+    const statuses = await this.examples.add(kept);
+    return kept.map((example, index) => ({ id: example.id, status: statuses[index], label: example.label }));
+  }
+
+  private label(value: unknown, field: string, errors: FieldError[]): SentimentLabel | undefined {
+    const label = parseLabel(value);
+    if (!label) errors.push({ field, message: `${ALLOWED}, got ${JSON.stringify(value)}` });
+    return label;
+  }
+
+  /** Labelled examples from feedback: the given text, else the job's, while the job is kept. */
+  private async keepExamples(
+    found: ReadonlyArray<{ record: FeedbackRecord; text: string | undefined; jobId: string | undefined }>,
+    now: number,
+  ): Promise<ExampleOutcome[]> {
+    const jobs = new Map<string, Promise<Awaited<ReturnType<SentimentProducer['jobItems']>>>>();
+    const examples = await Promise.all(
+      found.map(async ({ record, text, jobId }): Promise<LabelledExample | string> => {
+        let source = '';
+        if (text === undefined) {
+          if (jobId === undefined) return 'no text given, and the prediction does not name its job';
+          if (!jobs.has(jobId)) jobs.set(jobId, this.producer.jobItems(jobId));
+          const job = await jobs.get(jobId);
+          text = job?.items.find((item) => item.id === record.id)?.text;
+          if (text === undefined) return 'no text given, and the job is no longer kept';
+          source = job?.source ?? '';
+        }
+        return {
+          id: exampleId(text),
+          text,
+          label: record.label,
+          source,
+          origin: 'feedback',
+          at: now,
+          predictionId: record.id,
+          predicted: record.predicted,
+          modelVersion: record.modelVersion,
+        };
+      }),
+    );
+    const kept = examples.filter((example): example is LabelledExample => typeof example !== 'string');
+    const statuses = await this.examples.add(kept);
+    let next = 0;
+    return examples.map((example) =>
+      typeof example === 'string'
+        ? { id: null, status: 'no_text', reason: example }
+        : { id: example.id, status: statuses[next++] },
+    );
   }
 }

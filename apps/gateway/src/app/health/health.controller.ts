@@ -3,9 +3,9 @@ import type { Response } from 'express';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { WORKER_HEARTBEAT_TTL_MS, redisKeys } from '@reputation-monitor/contracts';
-import { SentimentProducer } from '@reputation-monitor/producer-client';
+import type { Redis } from 'ioredis';
 import { Public } from '@reputation-monitor/http-edge';
-import { GATEWAY_CONFIG } from '../tokens';
+import { GATEWAY_CONFIG, REDIS } from '../tokens';
 import type { GatewayConfig } from '../gateway-config';
 
 const CHECK_TIMEOUT_MS = 1_000;
@@ -17,7 +17,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
-    private readonly producer: SentimentProducer,
+    @Inject(REDIS) private readonly connection: Redis,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {}
 
@@ -47,7 +47,7 @@ export class HealthController {
   private async redis() {
     const check = this.indicators.check('redis');
     try {
-      await withTimeout(this.producer.redis.ping(), CHECK_TIMEOUT_MS);
+      await withTimeout(this.connection.ping(), CHECK_TIMEOUT_MS);
       return check.up();
     } catch (error) {
       return check.down({ message: (error as Error).message });
@@ -59,7 +59,7 @@ export class HealthController {
     try {
       const since = Date.now() - WORKER_HEARTBEAT_TTL_MS;
       const alive = await withTimeout(
-        this.producer.redis.zcount(redisKeys.workerHeartbeats(this.config.queuePrefix), since, '+inf'),
+        this.connection.zcount(redisKeys.workerHeartbeats(this.config.queuePrefix), since, '+inf'),
         CHECK_TIMEOUT_MS,
       );
       return alive > 0

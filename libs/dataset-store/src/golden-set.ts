@@ -6,6 +6,11 @@ import {
   textProblem,
 } from '@reputation-monitor/contracts';
 
+/**
+ * Golden sets: labelled texts that are never trained on, read by the drift monitor (GOLDEN_SET_PATH) and
+ * by the retraining gate (--golden), in the same two layouts.
+ */
+
 /** One labelled text of the golden set. */
 export interface GoldenItem {
   text: string;
@@ -76,14 +81,6 @@ export function parseGoldenPair(
     else items.push(item);
   }
   return checked(items, problems, names.join(','));
-}
-
-/** Splits items into chunks of at most `size`, in order. */
-export function chunk<T>(items: readonly T[], size: number): T[][] {
-  if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunk size must be >= 1, got ${size}`);
-  const chunks: T[][] = [];
-  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
-  return chunks;
 }
 
 function goldenItem(text: unknown, label: unknown): GoldenItem | string {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GoldenSetError, chunk, loadGoldenSet, parseGoldenJsonl, parseGoldenPair } from './golden-set';
+import { GoldenSetError, loadGoldenSet, parseGoldenJsonl, parseGoldenPair } from './golden-set';
 
 describe('golden set files', () => {
   let dir: string;
@@ -60,13 +60,5 @@ describe('golden set files', () => {
       /cannot read golden set file .*missing\.jsonl/,
     );
     expect(() => loadGoldenSet('a,b,c', 10)).toThrow('got 3 paths');
-  });
-});
-
-describe('chunk', () => {
-  it('splits in order into chunks of at most the size', () => {
-    expect(chunk([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
-    expect(chunk([], 3)).toEqual([]);
-    expect(() => chunk([1], 0)).toThrow(RangeError);
   });
 });

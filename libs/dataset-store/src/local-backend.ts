@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { ConcurrentChangeError, DatasetBackend, DatasetCommit, MANIFEST_PATH } from './dataset-store';
+import { DatasetError, sha256Hex } from './manifest';
+
+/** A lock older than this was left by a writer that died; it is broken. */
+const STALE_LOCK_MS = 60_000;
+
+/**
+ * The embedded store: a directory on local disk, so `npm start` keeps labelled data offline.
+ *
+ *     <dir>/HEAD                     sha256 of the latest manifest (the revision)
+ *     <dir>/manifests/<sha256>.json  every snapshot's manifest, never changed
+ *     <dir>/data/<batch>.jsonl       shards, never changed; removed only when a deletion supersedes them
+ *
+ * A revision is the sha256 of its manifest, so it names the data exactly. Writers take `<dir>/.lock`
+ * (O_EXCL), so two processes never interleave a commit.
+ */
+export class LocalDatasetBackend implements DatasetBackend {
+  readonly location: string;
+
+  constructor(dir: string) {
+    this.location = resolve(dir);
+  }
+
+  async head(): Promise<{ revision: string; manifest: Buffer } | undefined> {
+    const revision = await this.headRevision();
+    if (revision === undefined) return undefined;
+    return { revision, manifest: await this.read(revision, MANIFEST_PATH) };
+  }
+
+  async read(revision: string, path: string): Promise<Buffer> {
+    if (!/^[0-9a-f]{64}$/.test(revision))
+      throw new DatasetError(`${this.location}: "${revision}" is not a revision (64 hex digits)`);
+    const file = path === MANIFEST_PATH ? this.manifestFile(revision) : this.file(path);
+    try {
+      return await readFile(file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if (path === MANIFEST_PATH) throw new DatasetError(`${this.location} has no snapshot ${revision}`);
+      throw new DatasetError(
+        `${this.location}@${revision}: ${path} is gone (a later deletion replaced it; read a newer snapshot)`,
+      );
+    }
+  }
+
+  async commit(change: DatasetCommit): Promise<string> {
+    await mkdir(this.location, { recursive: true });
+    const release = await this.lock();
+    try {
+      const head = await this.headRevision();
+      if (head !== change.parent)
+        throw new ConcurrentChangeError(
+          `${this.location} moved to ${head ?? 'nothing'} while a change based on ${change.parent ?? 'nothing'} was prepared`,
+        );
+      for (const file of change.files) await this.writeOnce(this.file(file.path), file.content);
+      const revision = sha256Hex(change.manifest);
+      await this.writeOnce(this.manifestFile(revision), change.manifest);
+      await atomicWrite(join(this.location, 'HEAD'), `${revision}\n`);
+      // Only after HEAD moved: a crash before leaves the old snapshot whole.
+      for (const path of change.deletedPaths) await rm(this.file(path), { force: true });
+      return revision;
+    } finally {
+      await release();
+    }
+  }
+
+  private async headRevision(): Promise<string | undefined> {
+    try {
+      const text = (await readFile(join(this.location, 'HEAD'), 'utf8')).trim();
+      if (!/^[0-9a-f]{64}$/.test(text)) throw new DatasetError(`${this.location}/HEAD is damaged: "${text}"`);
+      return text;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  private manifestFile(revision: string): string {
+    return join(this.location, 'manifests', `${revision}.json`);
+  }
+
+  /** A shard path from a manifest, kept inside the store's directory. */
+  private file(path: string): string {
+    const full = resolve(this.location, path);
+    if (!full.startsWith(this.location + '/') || !/^data\/[A-Za-z0-9._-]+$/.test(path))
+      throw new DatasetError(`${this.location}: refusing shard path "${path}"`);
+    return full;
+  }
+
+  /** Immutable files: writing the same bytes again is a no-op, other bytes are an error. */
+  private async writeOnce(file: string, content: Buffer): Promise<void> {
+    try {
+      const existing = await readFile(file);
+      if (existing.equals(content)) return;
+      throw new DatasetError(`${file} exists with other content; shards and manifests are never rewritten`);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    await atomicWrite(file, content);
+  }
+
+  private async lock(): Promise<() => Promise<void>> {
+    const file = join(this.location, '.lock');
+    for (let attempt = 0; attempt < 200; attempt++) {
+      try {
+        const handle = await open(file, 'wx');
+        await handle.writeFile(String(process.pid));
+        await handle.close();
+        return () => unlink(file).catch(() => undefined);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const age = await stat(file).then(
+          (info) => Date.now() - info.mtimeMs,
+          () => 0,
+        );
+        if (age > STALE_LOCK_MS) await unlink(file).catch(() => undefined);
+        else await new Promise((done) => setTimeout(done, 50));
+      }
+    }
+    throw new DatasetError(`${this.location} stayed locked by another writer (${file})`);
+  }
+}
+
+async function atomicWrite(file: string, content: Buffer | string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const temporary = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(temporary, content);
+  await rename(temporary, file);
+}

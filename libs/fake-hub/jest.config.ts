@@ -1,0 +1,5 @@
+export default {
+  displayName: 'fake-hub',
+  preset: '../../jest.preset.js',
+  testMatch: ['<rootDir>/src/**/*.spec.ts'],
+};

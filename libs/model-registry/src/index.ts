@@ -1,0 +1,6 @@
+export {
+  ModelRegistryError,
+  uploadModelVersion,
+  type UploadedModelVersion,
+  type UploadModelVersionOptions,
+} from './hub-upload';

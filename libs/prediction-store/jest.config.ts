@@ -1,0 +1,5 @@
+export default {
+  displayName: 'prediction-store',
+  preset: '../../jest.preset.js',
+  testMatch: ['<rootDir>/src/**/*.spec.ts'],
+};

@@ -1,0 +1,97 @@
+import IORedis from 'ioredis';
+import { LabelledExample, SentimentLabel, redisKeys } from '@reputation-monitor/contracts';
+import { ExampleBuffer } from './example-buffer';
+import { exampleId } from './example-id';
+
+// Real Redis; a key prefix per run keeps runs apart.
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `test-examples-${process.pid}-${Date.now().toString(36)}`;
+const redis = new IORedis(REDIS_URL);
+const buffer = new ExampleBuffer(redis, { prefix, ttlSeconds: 3_600 });
+
+function example(text: string, label: SentimentLabel, at = Date.now()): LabelledExample {
+  return { id: exampleId(text), text, label, source: 'test', origin: 'import', at };
+}
+
+async function clear(): Promise<void> {
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+}
+
+afterEach(clear);
+afterAll(async () => {
+  await clear();
+  redis.disconnect();
+});
+
+describe('ExampleBuffer', () => {
+  it('stores a text once per label and lets a relabel replace it, counting both', async () => {
+    expect(await buffer.add([example('good', 'positive'), example('bad', 'negative')])).toEqual([
+      'stored',
+      'stored',
+    ]);
+    expect(await buffer.add([example('good', 'positive')])).toEqual(['duplicate']);
+    expect(await buffer.add([example('good', 'neutral')])).toEqual(['relabelled']);
+    expect(await buffer.pendingCount()).toBe(2);
+    expect(await buffer.oldestPendingAt()).toBeLessThanOrEqual(Date.now());
+    const batch = await buffer.beginExport('20261129T190000000Z-aaaaaa');
+    expect(batch?.examples.find((e) => e.text === 'good')?.label).toBe('neutral');
+    expect(await buffer.counters()).toMatchObject({ stored: 2, duplicate: 1, relabelled: 1 });
+  });
+
+  it('drops pending examples older than the TTL and sets a TTL on its keys', async () => {
+    const short = new ExampleBuffer(redis, { prefix, ttlSeconds: 60 });
+    const now = Date.now();
+    await short.add([example('old', 'negative', now - 120_000)], now - 120_000);
+    await short.add([example('new', 'positive', now)], now);
+    expect(await short.pendingCount()).toBe(1);
+    expect((await short.counters()).expired).toBe(1);
+    const ttl = await redis.pttl(redisKeys.examplesPending(prefix));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+  });
+
+  it('exports exactly once: an unfinished batch is handed out again, examples added meanwhile wait for the next', async () => {
+    await buffer.add([example('one', 'positive'), example('two', 'negative')]);
+    const first = await buffer.beginExport('20261129T190000000Z-000001');
+    expect(first?.batchId).toBe('20261129T190000000Z-000001');
+    expect(first?.examples.map((e) => e.text).sort()).toEqual(['one', 'two']);
+    // Added while the batch is out: not part of it.
+    await buffer.add([example('three', 'neutral')]);
+    // The exporting replica died before finishing: the next run gets the same batch, not a new one.
+    const again = await buffer.beginExport('20261129T190500000Z-000002');
+    expect(again?.batchId).toBe(first?.batchId);
+    expect(again?.examples).toHaveLength(2);
+    expect(await redis.pttl(redisKeys.examplesExportBatch(prefix, first!.batchId))).toBe(-1);
+
+    expect(await buffer.finishExport(again!)).toBe(true);
+    expect(await buffer.finishExport(again!)).toBe(false);
+    const next = await buffer.beginExport('20261129T191000000Z-000003');
+    expect(next?.examples.map((e) => e.text)).toEqual(['three']);
+    expect((await buffer.counters()).exported).toBe(2);
+  });
+
+  it('has nothing to export when nothing is pending', async () => {
+    expect(await buffer.oldestPendingAt()).toBeUndefined();
+    expect(await buffer.beginExport('20261129T190000000Z-000004')).toBeUndefined();
+  });
+
+  it('deletes by id from the pending examples and from a batch being exported', async () => {
+    await buffer.add([example('keep', 'positive'), example('forget me', 'negative')]);
+    const batch = await buffer.beginExport('20261129T190000000Z-000005');
+    await buffer.add([example('forget me too', 'neutral')]);
+    expect(await buffer.delete([exampleId('forget me'), exampleId('forget me too')])).toBe(2);
+    const again = await buffer.beginExport('20261129T190000000Z-000006');
+    expect(again?.batchId).toBe(batch?.batchId);
+    expect(again?.examples.map((e) => e.text)).toEqual(['keep']);
+    expect((await buffer.counters()).deleted).toBe(2);
+  });
+
+  it('skips unreadable entries of a batch and counts them', async () => {
+    await buffer.add([example('fine', 'positive')]);
+    await redis.hset(redisKeys.examplesPending(prefix), 'x'.repeat(32), '{not json');
+    const batch = await buffer.beginExport('20261129T190000000Z-000007');
+    expect(batch?.examples).toHaveLength(1);
+    expect(batch?.unreadable).toBe(1);
+  });
+});

@@ -1,0 +1,116 @@
+import type { Redis } from 'ioredis';
+import {
+  ModelInfo,
+  ModelRole,
+  Prediction,
+  StreamEntry,
+  encodeIndexedPrediction,
+  predictionIndexBucket,
+  predictionStreamFields,
+  redisKeys,
+} from '@reputation-monitor/contracts';
+
+export interface PredictionLogOptions {
+  prefix: string;
+  /** Approximate cap of the stream (MAXLEN ~, so Redis trims whole macro-nodes cheaply). */
+  streamMaxLen: number;
+  /** Hours a prediction stays findable by id for feedback (0: no index). */
+  indexHours: number;
+}
+
+/** One job's predictions as the worker records them. */
+export interface LoggedPredictions {
+  predictions: readonly Prediction[];
+  model: ModelInfo;
+  source: string | undefined;
+  at: number;
+  /** The job that holds the texts (lets feedback without a text find it). */
+  jobId?: string;
+  role?: ModelRole;
+  /** Shadow predictions go to the stream only: the index points feedback at what the client got. */
+  index?: boolean;
+}
+
+/**
+ * The prediction stream and the hourly prediction index, written by the inference worker: every
+ * prediction is appended to a capped stream (the drift monitor's input) and indexed by id for an hour
+ * bucket (how the gateway matches a feedback label to the prediction it corrects).
+ */
+export class PredictionLog {
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: PredictionLogOptions,
+  ) {}
+
+  async append(entries: readonly LoggedPredictions[]): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    const stream = redisKeys.predictionStream(this.options.prefix);
+    for (const entry of entries) {
+      for (const prediction of entry.predictions) {
+        pipeline.xadd(
+          stream,
+          'MAXLEN',
+          '~',
+          this.options.streamMaxLen,
+          '*',
+          ...predictionStreamFields(prediction, entry.model, entry.source, entry.at, entry.role),
+        );
+      }
+      if (this.options.indexHours > 0 && entry.index !== false) {
+        // One hash per hour, expiring whole once older than the index window.
+        const key = redisKeys.predictionIndex(this.options.prefix, predictionIndexBucket(entry.at));
+        for (const prediction of entry.predictions) {
+          pipeline.hset(
+            key,
+            prediction.id,
+            encodeIndexedPrediction({
+              label: prediction.label,
+              at: entry.at,
+              modelVersion: entry.model.version,
+              ...(entry.jobId !== undefined && { jobId: entry.jobId }),
+            }),
+          );
+        }
+        pipeline.expire(key, (this.options.indexHours + 1) * 3_600);
+      }
+    }
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error);
+    if (failed) throw failed[0] as Error;
+  }
+}
+
+/** Entries read per XRANGE call. */
+const STREAM_PAGE = 5_000;
+
+export interface WindowBounds {
+  /** Inclusive, ms since epoch. */
+  start: number;
+  /** Exclusive, ms since epoch. */
+  end: number;
+}
+
+/** XRANGE arguments for [start, end): ms-only ids mean `start-0` and `end-1` with any sequence. */
+export function streamRange(bounds: WindowBounds): { from: string; to: string } {
+  return { from: String(bounds.start), to: String(bounds.end - 1) };
+}
+
+/** The window's stream entries, oldest first, at most `max` (then `capped`); decode them with parseStreamEntry. */
+export async function readPredictionWindow(
+  redis: Redis,
+  prefix: string,
+  bounds: WindowBounds,
+  max: number,
+): Promise<{ entries: StreamEntry[]; capped: boolean }> {
+  const key = redisKeys.predictionStream(prefix);
+  const range = streamRange(bounds);
+  const entries: StreamEntry[] = [];
+  let from = range.from;
+  for (;;) {
+    const page = (await redis.xrange(key, from, range.to, 'COUNT', STREAM_PAGE)) as StreamEntry[];
+    entries.push(...page);
+    if (entries.length > max) return { entries: entries.slice(0, max), capped: true };
+    if (page.length < STREAM_PAGE) return { entries, capped: false };
+    from = `(${page[page.length - 1][0]}`;
+  }
+}
