@@ -3,13 +3,17 @@
  *   npm run retrain -- --base <model dir> --dataset <snapshot> --out <dir>     (train a candidate)
  *   npm run gate -- --champion <dir> --candidate <dir> --golden <file>          (evaluation gate)
  *   npm run model:publish -- --candidate <dir> --report <gate.json> --repo <owner/name>
+ *   npm run dataset:delete -- --store <location> --id <example id> --reason <why>   (personal data)
  * The Hub is reached at HF_ENDPOINT with HF_TOKEN (environment only: a token on a command line leaks into
  * process listings). Exit codes: 0 done (gate: passed), 1 error, 3 the gate did not pass.
  */
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { HubConnection } from '@reputation-monitor/dataset-store';
+import IORedis from 'ioredis';
+import { DEFAULT_QUEUE_PREFIX, EXAMPLE_ID_PATTERN } from '@reputation-monitor/contracts';
+import { HubConnection, openDatasetStore, parseSnapshotLocation } from '@reputation-monitor/dataset-store';
+import { ExampleBuffer, exampleId } from '@reputation-monitor/prediction-store';
 import { DEFAULT_MAX_P, DEFAULT_MAX_REGRESSION, DEFAULT_MIN_GAIN, gateSummary, runGate } from './gate';
 import { DEFAULT_FIT } from './defaults';
 import { publishCandidate } from './publish';
@@ -35,6 +39,10 @@ const USAGE = {
   --permutations <n>        (default 10000)   --variant fp32|int8 (default fp32)
   --out <file>              report JSON (default reports/gate-report.json)
 GITHUB_STEP_SUMMARY, when set, gets the Markdown summary appended. Exit 3 when the gate does not pass.`,
+  'delete-examples': `usage: npm run dataset:delete -- --store <location> (--id <example id> | --text <text>)... --reason <why>
+Removes labelled examples from every shard of the dataset store (each such shard gets a new version without
+them; the manifest records the ids and the reason, never the text) and from the Redis buffer (REDIS_URL,
+QUEUE_PREFIX). An id is the first 32 hex digits of the sha256 of the text; --text computes it.`,
   publish: `usage: npm run model:publish -- --candidate <dir> --report <gate report> --repo <owner/name> [--branch <name>]
 Uploads a candidate whose gate passed to a branch of its own (default candidate-<version>) with its model card.`,
 };
@@ -174,7 +182,51 @@ async function publish(args: string[]): Promise<number> {
   return 0;
 }
 
-const COMMANDS: Record<Command, (args: string[]) => Promise<number>> = { train, gate, publish };
+async function deleteExamples(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      store: { type: 'string' },
+      id: { type: 'string', multiple: true, default: [] },
+      text: { type: 'string', multiple: true, default: [] },
+      reason: { type: 'string' },
+    },
+  });
+  const ids = [...values.id, ...values.text.map((text) => exampleId(text))];
+  if (ids.length === 0) throw new UsageError('give at least one --id or --text');
+  const bad = ids.find((id) => !EXAMPLE_ID_PATTERN.test(id));
+  if (bad) throw new UsageError(`--id "${bad}" is not an example id (32 lower-case hex digits)`);
+  const reason = required(values.reason, '--reason');
+  const location = parseSnapshotLocation(required(values.store, '--store'));
+  if (location.revision !== undefined)
+    throw new UsageError('--store names a store, not a snapshot: leave out @revision');
+  const { snapshot, removed } = await openDatasetStore(location.store, hubFromEnv()).deleteExamples(
+    ids,
+    reason,
+  );
+  const redis = new IORedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 2 });
+  try {
+    const buffered = await new ExampleBuffer(redis, {
+      prefix: process.env.QUEUE_PREFIX ?? DEFAULT_QUEUE_PREFIX,
+      ttlSeconds: 3_600,
+    }).delete(ids);
+    process.stdout.write(
+      `removed ${removed} stored record(s)` +
+        (snapshot ? ` (new snapshot ${snapshot.ref.location})` : '') +
+        ` and ${buffered} waiting in Redis\n`,
+    );
+  } finally {
+    redis.disconnect();
+  }
+  return 0;
+}
+
+const COMMANDS: Record<Command, (args: string[]) => Promise<number>> = {
+  train,
+  gate,
+  publish,
+  'delete-examples': deleteExamples,
+};
 
 async function main(): Promise<void> {
   const [command, ...args] = process.argv.slice(2);

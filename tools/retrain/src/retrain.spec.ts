@@ -15,9 +15,10 @@ import {
   shardPath,
 } from '@reputation-monitor/dataset-store';
 import { FakeHub } from '@reputation-monitor/fake-hub';
+import IORedis from 'ioredis';
 import { SentimentModel, openModelDirectory } from '@reputation-monitor/model-runtime';
 import { decodeModel, encodeModel, findClassifierHead, readModelFile } from '@reputation-monitor/onnx-graph';
-import { exampleId } from '@reputation-monitor/prediction-store';
+import { ExampleBuffer, exampleId } from '@reputation-monitor/prediction-store';
 import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
 import { predictLabels } from './fit/softmax-head';
 import { extractFeatures } from './model-scoring';
@@ -309,14 +310,14 @@ describe('gate and publish', () => {
 });
 
 describe('the CLI', () => {
-  const cli = (args: string[]) =>
-    new Promise<{ code: number | null; stderr: string }>((done) => {
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
       execFile(
         TSX,
         ['--tsconfig', join(ROOT, 'tsconfig.base.json'), join(__dirname, 'cli.ts'), ...args],
-        { cwd: ROOT },
-        (error, _stdout, stderr) =>
-          done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stderr }),
+        { cwd: ROOT, env: { ...process.env, ...env } },
+        (error, stdout, stderr) =>
+          done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
     });
 
@@ -361,6 +362,51 @@ describe('the CLI', () => {
     ]);
     expect(result.code).toBe(3);
     expect(JSON.parse(await readFile(out, 'utf8')).verdict).toBe('fail');
+  });
+
+  it('deletes an example by its text from every shard and from the Redis buffer, recording the deletion', async () => {
+    const dir = join(work, 'deletable');
+    const records = examples(40);
+    const victim = records[5];
+    const store = new DatasetStore(new LocalDatasetBackend(dir));
+    await store.appendBatch(newBatchId(), records.slice(0, 20));
+    await store.appendBatch(newBatchId(), [...records.slice(20), victim]);
+    const queuePrefix = `test-delete-${process.pid}`;
+    const redis = new IORedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    try {
+      await new ExampleBuffer(redis, { prefix: queuePrefix, ttlSeconds: 3_600 }).add([
+        { ...victim, at: Date.now() },
+      ]);
+      const result = await cli(
+        ['delete-examples', '--store', dir, '--text', victim.text, '--reason', 'erasure request #12'],
+        { QUEUE_PREFIX: queuePrefix },
+      );
+      expect(result).toMatchObject({
+        code: 0,
+        stdout: expect.stringMatching(/^removed 2 stored record\(s\) .* and 1 waiting in Redis/),
+      });
+      const after = await store.read();
+      expect(after.records.some((record) => record.id === victim.id)).toBe(false);
+      expect(after.records).toHaveLength(39);
+      expect(after.manifest.deletions).toEqual([
+        expect.objectContaining({ id: victim.id, reason: 'erasure request #12', shards: expect.any(Array) }),
+      ]);
+      expect(
+        after.manifest.shards.map((shard) => shard.path).every((path) => path.endsWith('.v2.jsonl')),
+      ).toBe(true);
+      expect(JSON.stringify(after.manifest)).not.toContain(victim.text);
+      expect(await redis.hlen(`${queuePrefix}:examples:pending`)).toBe(0);
+    } finally {
+      await redis.del(
+        `${queuePrefix}:examples:pending`,
+        `${queuePrefix}:examples:pending-by-time`,
+        `${queuePrefix}:examples:counters`,
+      );
+      redis.disconnect();
+    }
+    const bad = await cli(['delete-examples', '--store', dir, '--id', 'not-an-id', '--reason', 'x']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/is not an example id/);
   });
 
   it('refuses an unknown command', async () => {

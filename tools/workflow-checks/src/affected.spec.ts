@@ -14,7 +14,8 @@ import { runActionStep } from './step-script';
  * Nx gives the project named e2e the type e2e (not app), so `--type app` never lists it, although it depends
  * on both apps. Tools are libraries in the graph, so `--type app` is exactly the deployable apps; bench imports
  * the tokenizer (and through it the contracts), golden-eval and the app harness the contracts (the harness
- * writes golden sets with the label schema), and the deployment and monitoring checks depend on the apps.
+ * writes golden sets with the label schema), the trainer the tokenizer and the stores, and the deployment and
+ * monitoring checks depend on the apps.
  */
 const CASES: { touch: string; apps: string[]; all: string[] }[] = [
   {
@@ -24,6 +25,7 @@ const CASES: { touch: string; apps: string[]; all: string[] }[] = [
       'app-harness',
       'bench',
       'contracts',
+      'dataset-store',
       'deploy-checks',
       'drift-monitor',
       'drift-stats',
@@ -34,14 +36,34 @@ const CASES: { touch: string; apps: string[]; all: string[] }[] = [
       'inference-worker',
       'model-runtime',
       'monitoring-checks',
+      'prediction-store',
       'producer-client',
+      'retrain',
       'tokenizer',
     ],
   },
   {
     touch: 'libs/tokenizer/src/preprocess.ts',
     apps: ['inference-worker'],
-    all: ['bench', 'deploy-checks', 'e2e', 'inference-worker', 'monitoring-checks', 'tokenizer'],
+    all: ['bench', 'deploy-checks', 'e2e', 'inference-worker', 'monitoring-checks', 'retrain', 'tokenizer'],
+  },
+  {
+    // Tests and tools run the generator's CLI by path; their implicitDependencies put them in the graph. The
+    // worker follows from model-runtime, whose tests generate their model with it.
+    touch: 'tools/synthetic-model/src/roberta-graph.ts',
+    apps: ['inference-worker'],
+    all: [
+      'bench',
+      'deploy-checks',
+      'e2e',
+      'inference-worker',
+      'local-stack',
+      'model-pull',
+      'model-runtime',
+      'monitoring-checks',
+      'retrain',
+      'synthetic-model',
+    ],
   },
   {
     touch: 'apps/gateway/src/main.ts',
