@@ -5,10 +5,16 @@ export enum ErrorCode {
   PayloadTooLarge = 'payload_too_large',
   UnsupportedMediaType = 'unsupported_media_type',
   Unauthorized = 'unauthorized',
+  /** A valid key without the right to this route (a client key on an admin route). */
+  Forbidden = 'forbidden',
   NotFound = 'not_found',
   IdempotencyConflict = 'idempotency_conflict',
   /** The drift monitor: another replica is evaluating; retry shortly. */
   RunInProgress = 'run_in_progress',
+  /** The model assignment: the version is unknown, its gate did not pass, or there is nothing to roll back to. */
+  ModelVersionNotFound = 'model_version_not_found',
+  GateNotPassed = 'gate_not_passed',
+  AssignmentConflict = 'assignment_conflict',
   QueueFull = 'queue_full',
   ServiceUnavailable = 'service_unavailable',
   InvalidJobPayload = 'invalid_job_payload',

@@ -7,3 +7,4 @@ export * from './api';
 export * from './feedback';
 export * from './prediction-stream';
 export * from './examples';
+export * from './model-assignment';

@@ -41,6 +41,14 @@ export const redisKeys = {
   examplesExportBatch: (prefix: string, batchId: string) => `${prefix}:examples:export:${batchId}`,
   /** String: id of the export batch in progress; a replica that finds one finishes it first. */
   examplesExportInProgress: (prefix: string) => `${prefix}:examples:export-in-progress`,
+  /** String: the encoded ModelAssignment the workers follow (see model-assignment.ts). */
+  modelAssignment: (prefix: string) => `${prefix}:model:assignment`,
+  /** Stream: every assignment as it was written (the audit history: who, when, why). */
+  modelAssignmentHistory: (prefix: string) => `${prefix}:model:assignment-history`,
+  /** Pub/sub channel: the new revision, published after every change (workers also poll). */
+  modelAssignmentChanged: (prefix: string) => `${prefix}:model:assignment-changed`,
+  /** Hash: worker id -> encoded WorkerModelStatus (pruned with the heartbeats). */
+  modelWorkerStatus: (prefix: string) => `${prefix}:model:worker-status`,
   /** Hash of counters: stored, duplicate, relabelled, expired, exported, deleted. */
   examplesCounters: (prefix: string) => `${prefix}:examples:counters`,
 };

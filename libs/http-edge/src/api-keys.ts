@@ -20,6 +20,11 @@ export class ApiKeys {
 
   accepts(request: IncomingMessage): boolean {
     if (!this.required) return true;
+    return this.matches(request);
+  }
+
+  /** True when the request presents one of the keys (never when none is configured). */
+  matches(request: IncomingMessage): boolean {
     const presented = presentedKey(request);
     if (presented === undefined) return false;
     const candidate = digest(presented);
@@ -27,6 +32,18 @@ export class ApiKeys {
     for (const known of this.digests) match = timingSafeEqual(candidate, known) || match;
     return match;
   }
+}
+
+/**
+ * Keys that may change what the system serves (ADMIN_API_KEYS). Unlike client keys, none configured means
+ * nobody is an admin: admin routes answer 403 rather than opening up.
+ */
+export class AdminApiKeys extends ApiKeys {}
+
+/** Who presented a key, for audit records: `key:<first 12 hex of its sha256>` (the key itself is never kept). */
+export function keyFingerprint(request: IncomingMessage): string {
+  const presented = presentedKey(request);
+  return presented === undefined ? 'anonymous' : `key:${digest(presented).toString('hex').slice(0, 12)}`;
 }
 
 function presentedKey(request: IncomingMessage): string | undefined {

@@ -6,6 +6,7 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
   413: 'Payload Too Large',

@@ -13,7 +13,7 @@ import {
   DEFAULT_REVISION,
   pullModel,
   type PullModelOptions,
-} from './index';
+} from '@reputation-monitor/model-registry';
 
 /** The workspace root (this file is tools/<tool>/src/cli.ts), so defaults do not depend on the current directory. */
 const WORKSPACE_ROOT = resolve(__dirname, '../../..');

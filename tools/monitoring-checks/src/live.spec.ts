@@ -12,6 +12,14 @@ import {
   stopAll,
   writeGoldenSet,
 } from '@reputation-monitor/app-harness';
+import {
+  FeedbackRecord,
+  StreamPrediction,
+  parseStreamEntry,
+  predictionStreamFields,
+  redisKeys,
+} from '@reputation-monitor/contracts';
+import { FeedbackStore } from '@reputation-monitor/prediction-store';
 import { NamedQuery, RULES_DIR, ROOT, alertQueries, dashboardQueries } from './monitoring-files';
 import { RunningPrometheus, startPrometheus } from './prometheus-process';
 
@@ -54,6 +62,7 @@ beforeAll(async () => {
       MIN_WINDOW_SAMPLES: '20',
       MIN_REFERENCE_SAMPLES: '20',
       MIN_QUALITY_SAMPLES: '10',
+      DATASET_STORE: 'off',
     },
   });
   prometheus = await startPrometheus(
@@ -67,10 +76,14 @@ beforeAll(async () => {
   await sendLoad(gateway.url);
   // Two evaluations of the window the load filled: the first makes it the model version's reference, the
   // second compares it with that reference (statistics, no drift); both score the golden set through the queue.
-  for (let run = 0; run < 2; run++) {
+  // Before the second, a candidate in shadow mode scores the load's texts, so the candidate panels have data.
+  const runDrift = async () => {
     const response = await fetch(`${driftMonitor.url}/v1/runs`, { method: 'POST' });
     if (!response.ok) throw new Error(`POST /v1/runs: ${response.status} ${await response.text()}`);
-  }
+  };
+  await runDrift();
+  await shadowCandidate();
+  await runDrift();
   // Several scrapes after the load, so rates over the last minute have at least two samples.
   await new Promise((resolve) => setTimeout(resolve, 6_000));
 });
@@ -83,6 +96,41 @@ afterAll(async () => {
   await deletePrefix(redis, prefix);
   redis.disconnect();
 });
+
+/**
+ * A candidate in shadow mode, as the workers record one: for every prediction the load got, a shadow
+ * prediction of the same id by another version (here the same labels, so it agrees and is not worse, and no
+ * alert fires), and a feedback label for each (what production said), so the pairs have quality figures.
+ * Written to Redis directly: the check needs the drift monitor's candidate metrics, not a second model.
+ */
+async function shadowCandidate(): Promise<void> {
+  const redis = new IORedis(REDIS_URL);
+  try {
+    const stream = redisKeys.predictionStream(prefix);
+    const answered = (await redis.xrange(stream, '-', '+'))
+      .map(parseStreamEntry)
+      .filter((p): p is StreamPrediction => p?.role === 'production' && p.source !== 'drift-golden');
+    if (answered.length < 20) throw new Error(`only ${answered.length} predictions in the stream`);
+    const now = Date.now();
+    const pipeline = redis.pipeline();
+    for (const p of answered) {
+      const model = { name: p.model, version: 'live-check-candidate' };
+      pipeline.xadd(stream, '*', ...predictionStreamFields(p, model, p.source, now, 'shadow'));
+    }
+    await pipeline.exec();
+    const labels = answered.map((p): FeedbackRecord => ({
+      id: p.id,
+      label: p.label,
+      predicted: p.label,
+      modelVersion: p.version,
+      predictedAt: p.streamAt,
+      at: now,
+    }));
+    await new FeedbackStore(redis, prefix).save(labels, 3_600);
+  } finally {
+    redis.disconnect();
+  }
+}
 
 /** A bounded mix: single and batch requests from several sources, an async one, some bad input. */
 async function sendLoad(url: string): Promise<void> {

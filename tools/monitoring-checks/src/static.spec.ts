@@ -88,6 +88,7 @@ describe('alert expressions', () => {
       'model.yml: DriftMonitorNotRunRecently',
       'model.yml: DriftMonitorDown',
       'model.yml: RetrainTriggerFailing',
+      'model.yml: CandidateWorseThanProduction',
       'serving.yml: SentimentBacklogGrowing',
       'serving.yml: SentimentLatencyHigh',
       'serving.yml: NoActiveInferenceWorker',

@@ -38,6 +38,7 @@ const USAGE = {
   --max-regression <x>      largest golden-set macro-recall loss (default ${DEFAULT_MAX_REGRESSION})
   --permutations <n>        (default 10000)   --variant fp32|int8 (default fp32)
   --out <file>              report JSON (default reports/gate-report.json)
+The report is also written into the candidate directory (gate-report.json), where promotion looks for it.
 GITHUB_STEP_SUMMARY, when set, gets the Markdown summary appended. Exit 3 when the gate does not pass.`,
   'delete-examples': `usage: npm run dataset:delete -- --store <location> (--id <example id> | --text <text>)... --reason <why>
 Removes labelled examples from every shard of the dataset store (each such shard gets a new version without
@@ -153,6 +154,8 @@ async function gate(args: string[]): Promise<number> {
   const out = resolve(values.out);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+  // The candidate carries its verdict: a local model registry reads it there, promotion checks it.
+  writeFileSync(resolve(report.candidate.dir, 'gate-report.json'), JSON.stringify(report, null, 2) + '\n');
   const summary = gateSummary(report);
   process.stdout.write(summary);
   if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, summary);

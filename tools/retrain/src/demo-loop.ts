@@ -3,11 +3,11 @@
  * Sends labelled TweetEval tweets to the gateway (POST /v1/examples/batch), asks the drift monitor for a run
  * with a retrain request (POST /v1/runs {"retrain": true}: the examples are exported to the local dataset store
  * and the dispatch is a dry run without GITHUB_TOKEN), then trains a candidate from the served model on that
- * snapshot and gates it against it, writing both under data/candidates/. Calls the APIs with API_KEYS' first key.
+ * snapshot and gates it against it, into the local model registry (models/registry/candidate-<time>). Calls the APIs with API_KEYS' first key.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readTweetEval } from '@reputation-monitor/app-harness';
 import { DEFAULT_FIT } from './defaults';
@@ -64,16 +64,22 @@ async function main(): Promise<void> {
   if (!snapshot)
     throw new Error(`no snapshot to train on (dataset section: ${JSON.stringify(report.dataset)})`);
 
-  const runDir = join(ROOT, 'data/candidates', new Date().toISOString().replace(/[:.]/g, '-'));
-  await mkdir(runDir, { recursive: true });
-  const golden = join(runDir, 'golden-val.jsonl');
+  // Candidates go into the local model registry the gateway's admin API and npm run model:promote read.
+  const runDir = join(
+    ROOT,
+    'models/registry',
+    `candidate-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}`,
+  );
+  await mkdir(join(ROOT, 'models/registry'), { recursive: true });
+  const golden = join(ROOT, 'data', 'golden-val.jsonl');
+  await mkdir(join(ROOT, 'data'), { recursive: true });
   await writeFile(
     golden,
     readTweetEval('val')
       .map((tweet) => JSON.stringify(tweet))
       .join('\n') + '\n',
   );
-  const candidate = join(runDir, 'candidate');
+  const candidate = runDir;
   const hub = { endpoint: process.env.HF_ENDPOINT ?? 'https://huggingface.co', token: process.env.HF_TOKEN };
   await retrain({
     baseDir: modelDir,
@@ -89,7 +95,7 @@ async function main(): Promise<void> {
   console.log(`\n${gateSummary(gate)}`);
   console.log(
     gate.verdict === 'pass'
-      ? `[demo:loop] candidate ready: ${candidate} (promote it with npm run model:promote)`
+      ? `[demo:loop] candidate ready: ${candidate}\n  shadow it:  npm run model:candidate -- ${basename(candidate)} --mode shadow --share 1 --reason "demo"\n  promote it: npm run model:promote -- ${basename(candidate)} --reason "demo"`
       : `[demo:loop] not promoted: ${gate.reasons[0]} (candidate kept in ${candidate})`,
   );
 }

@@ -109,6 +109,7 @@ describe('drift monitor config', () => {
         'BASELINE_MACRO_RECALL',
         'QUALITY_TOLERANCE',
         'ABSOLUTE_ACCURACY_FLOOR',
+        'CANDIDATE_ALPHA',
         'DRIFT_CONSECUTIVE_WINDOWS',
         'DRIFT_ALPHA',
         'MIN_WINDOW_SAMPLES',

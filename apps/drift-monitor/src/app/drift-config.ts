@@ -15,6 +15,8 @@ import { parseSnapshotLocation } from '@reputation-monitor/dataset-store';
 import { cronProblem } from './cron';
 
 export const DEFAULT_SCHEDULE = '*/15 * * * *';
+/** CANDIDATE_ALPHA's default: the gate's --max-p. */
+export const DEFAULT_CANDIDATE_ALPHA = 0.01;
 /** The source name golden-set jobs carry; their predictions are left out of the drift windows. */
 export const GOLDEN_SOURCE = 'drift-golden';
 /** Placeholder target of dry runs when GITHUB_REPOSITORY is unset (nothing is ever sent to it). */
@@ -45,6 +47,10 @@ export interface DriftConfig {
     minSamples: number;
     /** The seed's absolute accuracy rule (off when undefined). */
     absoluteAccuracyFloor: number | undefined;
+  };
+  candidate: {
+    /** Level of the paired test "production is better than the candidate" that calls a candidate worse. */
+    alpha: number;
   };
   drift: {
     consecutiveWindows: number;
@@ -146,6 +152,9 @@ export function readDriftConfig(read: EnvReader): DriftConfig {
         max: 1_000_000,
       }),
       absoluteAccuracyFloor: optionalNumber(read, 'ABSOLUTE_ACCURACY_FLOOR', 0, 1),
+    },
+    candidate: {
+      alpha: read.float('CANDIDATE_ALPHA', { default: DEFAULT_CANDIDATE_ALPHA, min: 1e-12, max: 0.5 }),
     },
     drift: {
       consecutiveWindows: read.int('DRIFT_CONSECUTIVE_WINDOWS', {

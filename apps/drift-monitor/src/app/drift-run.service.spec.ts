@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Registry } from 'prom-client';
 import type { FeedbackRecord } from '@reputation-monitor/contracts';
 import type { RetrainRequest, RetrainResult } from '@reputation-monitor/retrain-trigger';
+import type { AssignmentView } from './candidate';
 import type { DriftHistoryEntry } from './decision';
 import { loadDriftConfig } from './drift-config';
 import { DriftRunService, RunBusyError } from './drift-run.service';
@@ -67,6 +68,10 @@ class MemoryStore {
       .filter(({ at }) => at >= bounds.start && at < bounds.end)
       .map(({ record }) => record);
     return { records, unreadable: 0 };
+  }
+  assignment: AssignmentView = { assignment: undefined, servedAs: {} };
+  async readAssignment() {
+    return this.assignment;
   }
   async getProfile(version: string) {
     return this.profiles.get(version);
@@ -279,6 +284,93 @@ describe('DriftRunService', () => {
       'drift_monitor_quality{model_version="v1",source="golden",metric="accuracy"} 0.333',
     );
     expect(metrics).toMatch(/drift_monitor_last_success_timestamp_seconds \d+/);
+  });
+
+  it('leaves shadow predictions out of drift and compares them with production as a candidate', async () => {
+    const clean = window(T0 + MIN, 300, false);
+    store.stream = [...window(T0, 300, false), ...clean];
+    await service.run({ windowEnd: T0 + MIN, triggeredBy: 'manual' });
+    const without = await service.run({ windowEnd: T0 + 2 * MIN, triggeredBy: 'manual' });
+    expect(without.candidate).toBeUndefined();
+    expect(without.samples.shadow).toBe(0);
+
+    // A candidate in shadow mode scored every text of the second window: always "negative", long-winded.
+    const field = (fields: string[], name: string) => fields[fields.indexOf(name) + 1];
+    const shadow = clean.map(([id, fields]): StreamEntry => {
+      const twin = Object.fromEntries(fields.flatMap((value, i) => (i % 2 ? [] : [[value, fields[i + 1]]])));
+      Object.assign(twin, {
+        label: 'negative',
+        negative: '0.980000',
+        neutral: '0.010000',
+        positive: '0.010000',
+      });
+      Object.assign(twin, { tokens: '90', version: 'cand-1', role: 'shadow' });
+      return [id.replace(/-(\d+)$/, (_, seq) => `-${Number(seq) + 1000}`), Object.entries(twin).flat()];
+    });
+    store.stream.push(...shadow);
+    // 120 of them labelled (with what production said, which was right).
+    store.feedback = clean.slice(0, 120).map(([, fields], i) => ({
+      at: T0 + MIN + i,
+      record: {
+        id: field(fields, 'id'),
+        label: field(fields, 'label'),
+        predicted: field(fields, 'label'),
+        modelVersion: 'v1',
+        predictedAt: T0 + MIN,
+        at: T0 + MIN + i,
+      } as FeedbackRecord,
+    }));
+    store.assignment = {
+      assignment: {
+        revision: 3,
+        production: { id: 'v1-dir', location: '/models/v1' },
+        candidate: { version: { id: 'cand-dir', location: '/models/cand' }, mode: 'shadow', share: 1 },
+        change: {
+          action: 'set-candidate',
+          actor: 'cli:ops',
+          reason: 'shadow it',
+          at: '2025-01-02T00:00:00Z',
+        },
+      },
+      servedAs: { 'v1-dir': 'v1', 'cand-dir': 'cand-1' },
+    };
+    const withShadow = await service.run({ windowEnd: T0 + 2 * MIN, triggeredBy: 'manual' });
+    expect(withShadow.samples).toMatchObject({ entries: 600, evaluated: 300, shadow: 300, otherVersions: 0 });
+    expect(withShadow.drift.statistics).toEqual(without.drift.statistics);
+    expect(withShadow.drift.drifted).toBe(false);
+    expect(withShadow.candidate).toMatchObject({
+      status: 'tested',
+      version: 'cand-1',
+      productionVersion: 'v1',
+      mode: 'shadow',
+      share: 1,
+      assignment: { revision: 3, productionId: 'v1-dir', candidateId: 'cand-dir' },
+      pairs: 300,
+      labelled: 120,
+      quality: { production: { accuracy: 1, macroRecall: 1 } },
+      minLabelled: 5,
+      alpha: 0.01,
+      worse: true,
+    });
+    expect(withShadow.candidate?.test?.pProductionBetter).toBeLessThan(0.01);
+    const agreement = withShadow.candidate?.agreement as number;
+    expect(agreement).toBeGreaterThan(0.2);
+    expect(agreement).toBeLessThan(0.5);
+
+    const metrics = await registry.metrics();
+    const series = 'model_version="v1",candidate_version="cand-1",mode="shadow"';
+    expect(metrics).toContain(`drift_monitor_candidate_pairs{${series}} 300`);
+    expect(metrics).toContain(`drift_monitor_candidate_labelled_pairs{${series}} 120`);
+    expect(metrics).toContain(`drift_monitor_candidate_agreement{${series}} ${agreement}`);
+    expect(metrics).toContain(`drift_monitor_candidate_worse{${series}} 1`);
+    expect(metrics).toContain(
+      `drift_monitor_candidate_quality{${series},role="production",metric="macro_recall"} 1`,
+    );
+    expect(metrics).toMatch(
+      new RegExp(
+        `drift_monitor_candidate_quality\\{${series},role="candidate",metric="accuracy"\\} 0\\.\\d+`,
+      ),
+    );
   });
 
   it('says why there is no reference yet and keeps the window out of the history', async () => {

@@ -7,6 +7,7 @@ import {
   qualityMetrics,
 } from '@reputation-monitor/drift-stats';
 import { RetrainTrigger } from '@reputation-monitor/retrain-trigger';
+import { compareCandidate } from './candidate';
 import { DatasetExporter } from './dataset-exporter';
 import { Baseline, DriftHistoryEntry, consecutiveWindows, decide } from './decision';
 import { DriftConfig, GOLDEN_SOURCE } from './drift-config';
@@ -112,10 +113,15 @@ export class DriftRunService implements OnApplicationShutdown {
       this.metrics.runFinished(report.outcome, (performance.now() - started) / 1000);
       if (report.outcome === 'success') await this.store.markSuccess(new Date());
       const retrain = report.retrain.requested ? `, retrain ${report.retrain.outcome}` : '';
+      const candidate = report.candidate
+        ? `, candidate ${report.candidate.version} ${report.candidate.status}${report.candidate.worse ? ' WORSE' : ''}`
+        : '';
       this.logger.log(
         `report ${report.id} (${options.triggeredBy}): ${report.outcome}, version ${report.model.version ?? 'none'}, ` +
-          `${report.samples.evaluated} predictions, drifted ${report.drift.drifted}, decision ${report.decision.rule}${retrain}`,
+          `${report.samples.evaluated} predictions, drifted ${report.drift.drifted}, decision ${report.decision.rule}${retrain}${candidate}`,
       );
+      if (report.candidate?.worse)
+        this.logger.warn(`candidate ${report.candidate.version}: ${report.candidate.reasons.join('; ')}`);
       return report;
     } catch (error) {
       this.metrics.runFinished('failed', (performance.now() - started) / 1000);
@@ -133,10 +139,11 @@ export class DriftRunService implements OnApplicationShutdown {
     const bounds = windowBounds(options.windowEnd ?? startedAt.getTime(), config.windowMinutes);
     const errors: string[] = [];
 
-    // The golden set waits on the workers, the reads on Redis: both at once.
-    const [stream, feedback, goldenAttempt] = await Promise.all([
+    // The golden set waits on the workers, the reads on Redis: all at once.
+    const [stream, feedback, assignment, goldenAttempt] = await Promise.all([
       this.store.readStream(bounds, config.maxWindowSamples),
       this.store.readFeedback(bounds, config.maxWindowSamples),
+      this.store.readAssignment(),
       this.runGolden(),
     ]);
     const golden = goldenAttempt?.run;
@@ -155,6 +162,15 @@ export class DriftRunService implements OnApplicationShutdown {
         ignored: { otherVersions: feedback.records.length - matched.length, unreadable: feedback.unreadable },
       },
     );
+
+    const candidate = compareCandidate({
+      answered: window.predictions,
+      shadow: window.shadowPredictions,
+      feedback: feedback.records,
+      assignment,
+      evaluatedVersion: version,
+      settings: { alpha: config.candidate.alpha, minLabelled: config.quality.minSamples },
+    });
 
     const baseline = await this.baseline(version, golden, goldenQuality, id);
     const { reference, drift } = await this.compare(version, samples, golden, id);
@@ -205,6 +221,7 @@ export class DriftRunService implements OnApplicationShutdown {
         evaluated: samples.length,
         golden: window.golden,
         malformed: window.malformed,
+        shadow: window.shadow,
         otherVersions: window.predictions.length - samples.length,
         byVersion: window.byVersion,
         capped: stream.capped,
@@ -249,6 +266,7 @@ export class DriftRunService implements OnApplicationShutdown {
       decision,
       dataset: partial.dataset,
       retrain,
+      ...(candidate && { candidate }),
     };
     await this.store.saveReport(report);
     return report;

@@ -1,8 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { FeedbackRecord } from '@reputation-monitor/contracts';
+import {
+  FeedbackRecord,
+  decodeAssignment,
+  decodeWorkerStatus,
+  redisKeys,
+} from '@reputation-monitor/contracts';
 import { FeedbackStore, readPredictionWindow } from '@reputation-monitor/prediction-store';
 import { ReferenceProfile, parseProfile } from '@reputation-monitor/drift-stats';
+import type { AssignmentView } from './candidate';
 import type { DriftHistoryEntry } from './decision';
 import type { DriftConfig } from './drift-config';
 import { driftKeys } from './drift-queue';
@@ -53,6 +59,28 @@ export class DriftStore {
     max: number,
   ): Promise<{ records: FeedbackRecord[]; unreadable: number }> {
     return this.feedback.readWindow(bounds, max);
+  }
+
+  /**
+   * The model assignment the workers follow, and the model version each registry id is served as (from
+   * the workers' status reports: the stream names versions, the assignment registry ids).
+   */
+  async readAssignment(): Promise<AssignmentView> {
+    const [raw, statuses] = await Promise.all([
+      this.redis.get(redisKeys.modelAssignment(this.prefix)),
+      this.redis.hvals(redisKeys.modelWorkerStatus(this.prefix)),
+    ]);
+    const servedAs: Record<string, string> = {};
+    for (const status of statuses.map(decodeWorkerStatus)) {
+      for (const served of status?.serving ?? [])
+        if (typeof served?.id === 'string' && typeof served.modelVersion === 'string')
+          servedAs[served.id] = served.modelVersion;
+    }
+    if (raw === null) return { assignment: undefined, servedAs };
+    const check = decodeAssignment(raw);
+    return check.ok
+      ? { assignment: check.assignment, servedAs }
+      : { assignment: undefined, invalid: check.reason, servedAs };
   }
 
   async getProfile(version: string): Promise<StoredProfile | undefined> {

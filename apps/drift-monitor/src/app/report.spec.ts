@@ -135,6 +135,7 @@ describe('statistic rows and the retrain request', () => {
         evaluated: 300,
         golden: 0,
         malformed: 0,
+        shadow: 0,
         otherVersions: 0,
         byVersion: {},
         capped: false,

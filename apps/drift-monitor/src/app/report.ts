@@ -7,6 +7,7 @@ import type {
   QualityMetrics,
 } from '@reputation-monitor/drift-stats';
 import type { RetrainOutcome, RetrainRequest, RetrainResult } from '@reputation-monitor/retrain-trigger';
+import type { CandidateSection } from './candidate';
 import type { DatasetSection } from './dataset-exporter';
 import type { QualitySource, RunDecision } from './decision';
 
@@ -94,6 +95,11 @@ export interface SampleCounts {
   /** The monitor's own golden-set predictions, left out. */
   golden: number;
   malformed: number;
+  /**
+   * Shadow predictions (a candidate, or production beside a canary, scoring texts it did not answer), left
+   * out of drift and quality: they describe no traffic. The `candidate` section compares them.
+   */
+  shadow: number;
   /** Traffic predictions of other model versions, left out. */
   otherVersions: number;
   byVersion: Record<string, number>;
@@ -120,6 +126,11 @@ export interface RunReport {
   /** Labelled examples exported to the dataset store by this run, and the snapshot a retrain would use. */
   dataset: DatasetSection;
   retrain: RetrainSection;
+  /**
+   * The candidate against production on the texts both scored (shadow or canary pairs), present while the
+   * model assignment names a candidate or the window holds shadow predictions.
+   */
+  candidate?: CandidateSection;
 }
 
 /** Sortable by time, unique across replicas: 20250102T031500123Z-3f9a1c. */

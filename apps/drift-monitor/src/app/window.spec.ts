@@ -55,6 +55,38 @@ describe('readWindow', () => {
   });
 });
 
+describe('readWindow with a candidate', () => {
+  it('counts shadow predictions apart from the traffic; canary predictions are traffic; golden stays golden', () => {
+    const contents = readWindow(
+      [
+        entry(1, { id: 'a' }),
+        entry(2, { id: 'a', version: 'cand', role: 'shadow' }),
+        entry(3, { id: 'b', version: 'cand', role: 'canary' }),
+        entry(4, { id: 'b', role: 'shadow' }),
+        entry(5, { source: 'drift-golden', role: 'shadow' }),
+        entry(6, { role: 'understudy' }),
+      ],
+      'drift-golden',
+    );
+    expect(contents).toMatchObject({
+      entries: 6,
+      golden: 1,
+      malformed: 1,
+      shadow: 2,
+      byVersion: { 'fp32-abc': 1, cand: 1 },
+      newestVersion: 'cand',
+    });
+    expect(contents.predictions.map((p) => [p.id, p.role])).toEqual([
+      ['a', 'production'],
+      ['b', 'canary'],
+    ]);
+    expect(contents.shadowPredictions.map((p) => [p.id, p.version])).toEqual([
+      ['a', 'cand'],
+      ['b', 'fp32-abc'],
+    ]);
+  });
+});
+
 describe('chooseModelVersion', () => {
   it('takes the version with most traffic', () => {
     expect(chooseModelVersion({ byVersion: { a: 10, b: 30 }, newestVersion: 'a' }, 'c')).toBe('b');

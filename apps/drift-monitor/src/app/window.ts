@@ -14,25 +14,39 @@ export interface WindowContents {
   golden: number;
   /** Entries that could not be read as predictions. */
   malformed: number;
-  /** Traffic predictions by model version. */
+  /**
+   * Shadow predictions (role `shadow`): a second version scoring a text beside the one that answered. They
+   * are not traffic (no client got them), so drift and quality leave them out; the candidate comparison
+   * pairs them with the answered prediction of the same id.
+   */
+  shadow: number;
+  /** Traffic predictions by model version (production and canary: what clients got). */
   byVersion: Record<string, number>;
   /** The model name last seen for each version. */
   modelNames: Record<string, string>;
   /** Version of the newest traffic prediction (ties between versions go to it). */
   newestVersion: string | undefined;
+  /** What clients got, oldest first. */
   predictions: StreamPrediction[];
+  /** The shadow predictions, oldest first. */
+  shadowPredictions: StreamPrediction[];
 }
 
-/** Splits a window's entries into traffic predictions (by version), golden-set predictions and junk. */
+/**
+ * Splits a window's entries into traffic predictions (by version), shadow predictions, golden-set
+ * predictions and junk. A golden-set prediction counts as golden whatever its role.
+ */
 export function readWindow(entries: readonly StreamEntry[], goldenSource: string): WindowContents {
   const contents: WindowContents = {
     entries: entries.length,
     golden: 0,
     malformed: 0,
+    shadow: 0,
     byVersion: {},
     modelNames: {},
     newestVersion: undefined,
     predictions: [],
+    shadowPredictions: [],
   };
   let newestAt = -Infinity;
   for (const entry of entries) {
@@ -43,6 +57,11 @@ export function readWindow(entries: readonly StreamEntry[], goldenSource: string
     }
     if (prediction.source === goldenSource) {
       contents.golden += 1;
+      continue;
+    }
+    if (prediction.role === 'shadow') {
+      contents.shadow += 1;
+      contents.shadowPredictions.push(prediction);
       continue;
     }
     contents.byVersion[prediction.version] = (contents.byVersion[prediction.version] ?? 0) + 1;

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
@@ -5,7 +6,9 @@ import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import IORedis, { Redis } from 'ioredis';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
 import { ExampleBuffer, FeedbackStore } from '@reputation-monitor/prediction-store';
-import { ApiKeyGuard, ApiKeys } from '@reputation-monitor/http-edge';
+import { AdminApiKeys, ApiKeyGuard, ApiKeys } from '@reputation-monitor/http-edge';
+import { AssignmentStore, ModelAdmin, openModelRegistry } from '@reputation-monitor/model-registry';
+import { ModelsController } from './admin/models.controller';
 import { ExamplesController } from './feedback/examples.controller';
 import { FeedbackController } from './feedback/feedback.controller';
 import { FeedbackService } from './feedback/feedback.service';
@@ -35,7 +38,13 @@ export class AppModule implements OnApplicationShutdown {
           defaultMetrics: { enabled: true },
         }),
       ],
-      controllers: [SentimentController, FeedbackController, ExamplesController, HealthController],
+      controllers: [
+        SentimentController,
+        FeedbackController,
+        ExamplesController,
+        ModelsController,
+        HealthController,
+      ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         {
@@ -76,7 +85,22 @@ export class AppModule implements OnApplicationShutdown {
         },
         GatewayMetrics,
         FeedbackService,
+        {
+          provide: ModelAdmin,
+          inject: [REDIS],
+          useFactory: (redis: Redis) =>
+            new ModelAdmin(
+              new AssignmentStore(redis, config.queuePrefix),
+              openModelRegistry(
+                config.modelRegistry.startsWith('hf://')
+                  ? config.modelRegistry
+                  : resolve(config.modelRegistry),
+                config.hub,
+              ),
+            ),
+        },
         { provide: ApiKeys, useValue: new ApiKeys(config.apiKeys) },
+        { provide: AdminApiKeys, useValue: new AdminApiKeys(config.adminApiKeys) },
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
       ],

@@ -5,6 +5,15 @@ import {
 } from '@reputation-monitor/contracts';
 import { EnvReader } from '@reputation-monitor/config';
 
+/** A directory of model directories, e.g. what `npm run retrain -- --out models/registry/<name>` writes. */
+export const DEFAULT_MODEL_REGISTRY = 'models/registry';
+
+function hubConnection(read: EnvReader): { endpoint: string; token?: string } {
+  const endpoint = read.string('HF_ENDPOINT', 'https://huggingface.co');
+  const token = read.optionalString('HF_TOKEN');
+  return token ? { endpoint, token } : { endpoint };
+}
+
 /** A week: several export runs can fail (the store is down) before a labelled text is dropped. */
 export const DEFAULT_EXAMPLE_TTL_SECONDS = 7 * 86_400;
 
@@ -24,6 +33,12 @@ export interface GatewayConfig {
   retryAfterSeconds: number;
   /** Accepted API keys; empty means /v1 is open. */
   apiKeys: string[];
+  /** Keys of the admin API (/v1/admin: model promotion, rollback, shadow, canary); empty means it is off. */
+  adminApiKeys: string[];
+  /** The model registry admins promote from: `hf://models/<owner>/<name>` or a directory of model directories. */
+  modelRegistry: string;
+  /** Hub connection of an hf:// registry (HF_ENDPOINT, HF_TOKEN). */
+  hub: { endpoint: string; token?: string };
   /** How long finished jobs stay readable, which is also how long an idempotent id is remembered. */
   jobRetention: {
     completedAgeSeconds: number;
@@ -76,6 +91,9 @@ export function readGatewayConfig(read: EnvReader): GatewayConfig {
     maxQueueDepth: read.int('MAX_QUEUE_DEPTH', { default: 10_000, min: 0, max: 100_000_000 }),
     retryAfterSeconds: read.int('RETRY_AFTER_SECONDS', { default: 2, min: 1, max: 3_600 }),
     apiKeys: read.list('API_KEYS'),
+    adminApiKeys: read.list('ADMIN_API_KEYS'),
+    modelRegistry: read.string('MODEL_REGISTRY', DEFAULT_MODEL_REGISTRY),
+    hub: hubConnection(read),
     jobRetention: {
       completedAgeSeconds: read.int('RESULT_TTL_SECONDS', { default: 3_600, min: 1, max: 30 * 86_400 }),
       completedCount: read.int('RESULT_MAX_COUNT', { default: 100_000, min: 1, max: 100_000_000 }),
@@ -98,6 +116,14 @@ export function readGatewayConfig(read: EnvReader): GatewayConfig {
   read.check(
     config.apiKeys.every((key) => key.length >= 16),
     'API_KEYS must be a comma-separated list of keys of at least 16 characters each',
+  );
+  read.check(
+    config.adminApiKeys.every((key) => key.length >= 16),
+    'ADMIN_API_KEYS must be a comma-separated list of keys of at least 16 characters each',
+  );
+  read.check(
+    !config.adminApiKeys.some((key) => config.apiKeys.includes(key)),
+    'ADMIN_API_KEYS must not repeat a key of API_KEYS (a client key would be an admin)',
   );
   return config;
 }

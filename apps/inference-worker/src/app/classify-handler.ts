@@ -2,8 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import { ClassifyJobResult, Prediction, checkClassifyPayload } from '@reputation-monitor/contracts';
 import { PredictionLog } from '@reputation-monitor/prediction-store';
+import { ModelManager } from './model-manager';
 import { ResultCache } from './result-cache';
-import { SentimentEngine } from './sentiment-engine';
+import { ShadowScorer } from './shadow-scorer';
 import { WORKER_CONFIG } from './tokens';
 import { WorkerMetrics } from './worker-metrics';
 import type { WorkerConfig } from './worker-config';
@@ -17,7 +18,8 @@ export const INVALID_PAYLOAD = 'invalid job payload';
 @Injectable()
 export class ClassifyHandler {
   constructor(
-    private readonly engine: SentimentEngine,
+    private readonly models: ModelManager,
+    private readonly shadow: ShadowScorer,
     private readonly cache: ResultCache,
     private readonly log: PredictionLog,
     private readonly metrics: WorkerMetrics,
@@ -32,16 +34,36 @@ export class ClassifyHandler {
     const { items, source, enqueuedAt } = check.payload;
     this.metrics.pickedUp(Math.max(0, (job.processedOn ?? pickedUp) - enqueuedAt));
 
-    const model = this.engine.modelInfo;
-    const scored = await this.cache.score(
-      model.version,
-      items.map((item) => item.text),
-      (misses) => this.engine.score(misses),
-    );
-    // Every prediction, hit or not, goes to the stream and the index: drift and feedback by id see them all.
-    const predictions: Prediction[] = scored.map((score, index) => ({ id: items[index].id, ...score }));
-    const done = Date.now();
-    await this.log.append([{ predictions, model, source, at: done, jobId: job.id }]);
+    // The version is chosen once per job (sticky by job id) and kept until the job is done with it.
+    const route = this.models.route(job.id ?? '');
+    let predictions: Prediction[];
+    let done: number;
+    const model = route.answer.info;
+    try {
+      const scored = await this.cache.score(
+        model.version,
+        items.map((item) => item.text),
+        (misses) => route.answer.score(misses),
+      );
+      // Every prediction, hit or not, goes to the stream and the index: drift and feedback by id see them all.
+      predictions = scored.map((score, index) => ({ id: items[index].id, ...score }));
+      done = Date.now();
+      await this.log.append([{ predictions, model, source, at: done, jobId: job.id, role: route.role }]);
+    } catch (error) {
+      route.releaseShadow();
+      throw error;
+    } finally {
+      route.release();
+    }
+    if (route.shadow) {
+      this.shadow.enqueue({
+        model: route.shadow,
+        items,
+        source,
+        jobId: job.id,
+        release: route.releaseShadow,
+      });
+    }
     for (const prediction of predictions) this.metrics.predicted(prediction.label, source);
     return {
       v: 1,

@@ -3,7 +3,7 @@ import { AddressInfo } from 'node:net';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { QueueConsumer } from './queue-consumer';
-import { SentimentEngine } from './sentiment-engine';
+import { ModelManager } from './model-manager';
 import { REDIS, WORKER_CONFIG } from './tokens';
 import { WorkerMetrics } from './worker-metrics';
 import type { WorkerConfig } from './worker-config';
@@ -19,7 +19,7 @@ export class HealthServer implements OnApplicationBootstrap, OnApplicationShutdo
   private server: Server | undefined;
 
   constructor(
-    private readonly engine: SentimentEngine,
+    private readonly models: ModelManager,
     private readonly consumer: QueueConsumer,
     private readonly metrics: WorkerMetrics,
     @Inject(REDIS) private readonly redis: Redis,
@@ -64,9 +64,9 @@ export class HealthServer implements OnApplicationBootstrap, OnApplicationShutdo
     ]).catch((error: Error) => `down: ${error.message}`);
     const checks = {
       redis,
-      model: this.engine.ready ? 'loaded' : (this.engine.failure?.message ?? 'loading'),
+      model: this.models.ready ? 'loaded' : (this.models.failure?.message ?? 'loading'),
       queue: this.consumer.running ? 'consuming' : 'stopped',
     };
-    return { ready: redis === 'up' && this.engine.ready && this.consumer.running, checks };
+    return { ready: redis === 'up' && this.models.ready && this.consumer.running, checks };
   }
 }

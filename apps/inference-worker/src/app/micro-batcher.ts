@@ -71,6 +71,11 @@ export class MicroBatcher {
     return this.pending.length;
   }
 
+  /** True while a batch computes. */
+  get busy(): boolean {
+    return this.running;
+  }
+
   /** Resolves once nothing is waiting or running. */
   idle(): Promise<void> {
     if (!this.running && this.pending.length === 0) return Promise.resolve();

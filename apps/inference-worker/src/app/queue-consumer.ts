@@ -10,7 +10,8 @@ import IORedis from 'ioredis';
 import { QueueName, SentimentJobName, SentimentJobs } from '@reputation-monitor/contracts';
 import { ClassifyHandler, INVALID_PAYLOAD } from './classify-handler';
 import { Heartbeat } from './heartbeat';
-import { SentimentEngine } from './sentiment-engine';
+import { ModelManager } from './model-manager';
+import { ShadowScorer } from './shadow-scorer';
 import { WORKER_CONFIG } from './tokens';
 import { FailureReason, WorkerMetrics } from './worker-metrics';
 import type { WorkerConfig } from './worker-config';
@@ -31,7 +32,8 @@ export class QueueConsumer implements OnApplicationBootstrap, BeforeApplicationS
   private readonly handlers: Handlers;
 
   constructor(
-    private readonly engine: SentimentEngine,
+    private readonly models: ModelManager,
+    private readonly shadow: ShadowScorer,
     private readonly heartbeat: Heartbeat,
     private readonly metrics: WorkerMetrics,
     classify: ClassifyHandler,
@@ -45,7 +47,7 @@ export class QueueConsumer implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.engine.load();
+    await this.models.load();
     const { queue } = this.config;
     this.worker = new Worker(QueueName.Sentiment, (job) => this.process(job), {
       connection: new IORedis(this.config.redisUrl, { maxRetriesPerRequest: null }),
@@ -87,7 +89,9 @@ export class QueueConsumer implements OnApplicationBootstrap, BeforeApplicationS
       );
       await worker.close(true);
     }
-    await this.engine.drain();
+    this.shadow.clear();
+    await this.shadow.idle();
+    await this.models.drain();
   }
 
   private async process(job: Job): Promise<unknown> {
@@ -96,7 +100,7 @@ export class QueueConsumer implements OnApplicationBootstrap, BeforeApplicationS
     try {
       return await handler(job);
     } catch (error) {
-      if (this.engine.failure) this.exitForRestart(this.engine.failure);
+      if (this.models.failure) this.exitForRestart(this.models.failure);
       throw error;
     }
   }

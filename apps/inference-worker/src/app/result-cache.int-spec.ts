@@ -4,7 +4,7 @@ import IORedis, { Redis } from 'ioredis';
 import { deletePrefix } from '@reputation-monitor/app-harness';
 import { redisKeys } from '@reputation-monitor/contracts';
 import { ResultCache, ResultCacheEvents, ResultCacheOptions, resultCacheHash } from './result-cache';
-import type { TextScore } from './sentiment-engine';
+import type { TextScore } from './loaded-model';
 import type { CacheLookupOutcome, CacheOperation } from './worker-metrics';
 
 // Real Redis; a key prefix per run keeps runs apart, and every key under it is deleted at the end.

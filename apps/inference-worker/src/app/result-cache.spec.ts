@@ -1,5 +1,5 @@
 import { decodeCachedScore, encodeCachedScore, resultCacheHash } from './result-cache';
-import type { TextScore } from './sentiment-engine';
+import type { TextScore } from './loaded-model';
 
 const SCORE: TextScore = {
   label: 'positive',

@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { SENTIMENT_LABELS, SentimentLabel, redisKeys } from '@reputation-monitor/contracts';
 import { preprocessTweet } from '@reputation-monitor/tokenizer';
-import type { TextScore } from './sentiment-engine';
+import type { TextScore } from './loaded-model';
 import type { CacheLookupOutcome, CacheOperation } from './worker-metrics';
 
 /** What the cache reports; WorkerMetrics implements it. */

@@ -62,6 +62,16 @@ export interface WorkerConfig {
   resultCacheTtlSeconds: number;
   /** Sources counted under their own name in metrics; others count as `other` (bounded label values). */
   metricSources: string[];
+  /** Follow the model assignment in Redis (MODEL_DIR serves until one exists, and if the assigned version cannot load). */
+  followAssignment: boolean;
+  /** How often the assignment is read when pub/sub is silent (a message lost while disconnected). */
+  assignmentPollMs: number;
+  /** Where versions pulled from the Hub are kept, one directory per commit. */
+  modelCacheDir: string;
+  /** Hub connection for versions on the Hub (HF_ENDPOINT, HF_TOKEN). */
+  hub: { endpoint: string; token?: string };
+  /** Texts waiting to be scored by the second model of a shadow/canary pair; more are dropped (counted). */
+  shadowQueueMaxTexts: number;
   healthPort: number;
   healthHost: string;
   heartbeatIntervalMs: number;
@@ -123,10 +133,22 @@ export function readWorkerConfig(read: EnvReader): WorkerConfig {
       max: 30 * 86_400,
     }),
     metricSources: read.list('METRIC_SOURCES', DEFAULT_METRIC_SOURCES),
+    followAssignment: read.bool('FOLLOW_MODEL_ASSIGNMENT', true),
+    assignmentPollMs: read.int('ASSIGNMENT_POLL_MS', { default: 5_000, min: 100, max: 600_000 }),
+    modelCacheDir: resolve(read.string('MODEL_CACHE_DIR', 'models/cache')),
+    hub: {
+      endpoint: read.string('HF_ENDPOINT', 'https://huggingface.co'),
+      ...optionalToken(read.optionalString('HF_TOKEN')),
+    },
+    shadowQueueMaxTexts: read.int('SHADOW_QUEUE_MAX_TEXTS', { default: 10_000, min: 0, max: 10_000_000 }),
     healthPort: read.int('HEALTH_PORT', { default: 3001, min: 0, max: 65_535 }),
     healthHost: read.string('HEALTH_HOST', '0.0.0.0'),
     heartbeatIntervalMs: read.int('HEARTBEAT_INTERVAL_MS', { default: 5_000, min: 100, max: 60_000 }),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', { default: 20_000, min: 0, max: 600_000 }),
   };
   return config;
+}
+
+function optionalToken(token: string | undefined): { token?: string } {
+  return token ? { token } : {};
 }

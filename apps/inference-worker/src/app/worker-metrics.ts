@@ -14,6 +14,9 @@ import type { BatchStats } from './micro-batcher';
 import { WORKER_CONFIG } from './tokens';
 import type { WorkerConfig } from './worker-config';
 
+/** A switch waits for pub/sub (ms) or a poll (seconds) plus a load and warm-up (seconds to a minute for big graphs). */
+export const SWITCH_BUCKETS_SECONDS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300];
+
 /** Why a job failed, as a bounded label. */
 const FAILURE_REASONS = ['invalid_payload', 'unknown_job', 'inference', 'other'] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
@@ -105,8 +108,26 @@ export class WorkerMetrics {
   });
   private readonly modelInfo = new Gauge({
     name: 'sentiment_model_info',
-    help: 'The model this worker serves (value is always 1).',
-    labelNames: ['name', 'version', 'dtype'],
+    help: 'The model versions this worker serves and their roles (production, candidate-shadow, candidate-canary); value 1.',
+    labelNames: ['name', 'version', 'dtype', 'role'],
+    registers: [this.registry],
+  });
+  private readonly reloads = new Counter({
+    name: 'sentiment_model_reloads_total',
+    help: 'Model assignment changes this worker applied (success) or refused (failed: the old versions kept serving).',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  private readonly switchSeconds = new Histogram({
+    name: 'sentiment_model_switch_seconds',
+    help: 'Time from an assignment change being written to this worker serving it.',
+    buckets: SWITCH_BUCKETS_SECONDS,
+    registers: [this.registry],
+  });
+  private readonly shadowTexts = new Counter({
+    name: 'sentiment_shadow_texts_total',
+    help: 'Texts scored by the second model of a shadow/canary pair (scored), or dropped when its queue was full.',
+    labelNames: ['outcome'],
     registers: [this.registry],
   });
 
@@ -116,11 +137,29 @@ export class WorkerMetrics {
     for (const reason of FAILURE_REASONS) this.failures.inc({ reason }, 0);
     for (const outcome of CACHE_LOOKUP_OUTCOMES) this.cacheLookups.inc({ outcome }, 0);
     for (const operation of CACHE_OPERATIONS) this.cacheErrors.inc({ operation }, 0);
+    for (const outcome of ['success', 'failed']) this.reloads.inc({ outcome }, 0);
+    for (const outcome of ['scored', 'dropped']) this.shadowTexts.inc({ outcome }, 0);
   }
 
-  model(name: string, version: string, dtype: string): void {
+  models(serving: ReadonlyArray<{ name: string; version: string; dtype: string; role: string }>): void {
     this.modelInfo.reset();
-    this.modelInfo.set({ name, version, dtype }, 1);
+    for (const labels of serving) this.modelInfo.set(labels, 1);
+  }
+
+  reloaded(outcome: 'success' | 'failed'): void {
+    this.reloads.inc({ outcome });
+  }
+
+  switched(seconds: number): void {
+    this.switchSeconds.observe(Math.max(0, seconds));
+  }
+
+  shadowScored(texts: number): void {
+    if (texts > 0) this.shadowTexts.inc({ outcome: 'scored' }, texts);
+  }
+
+  shadowDropped(texts: number): void {
+    if (texts > 0) this.shadowTexts.inc({ outcome: 'dropped' }, texts);
   }
 
   pickedUp(waitMs: number): void {

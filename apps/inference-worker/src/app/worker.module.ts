@@ -6,7 +6,8 @@ import { HealthServer } from './health-server';
 import { Heartbeat } from './heartbeat';
 import { QueueConsumer } from './queue-consumer';
 import { ResultCache } from './result-cache';
-import { SentimentEngine } from './sentiment-engine';
+import { ModelManager } from './model-manager';
+import { ShadowScorer } from './shadow-scorer';
 import { REDIS, WORKER_CONFIG } from './tokens';
 import { WorkerConfig } from './worker-config';
 import { WorkerMetrics } from './worker-metrics';
@@ -22,7 +23,8 @@ export class WorkerModule implements OnApplicationShutdown {
         { provide: WORKER_CONFIG, useValue: config },
         { provide: REDIS, useFactory: () => new IORedis(config.redisUrl, { maxRetriesPerRequest: 3 }) },
         WorkerMetrics,
-        SentimentEngine,
+        ModelManager,
+        ShadowScorer,
         {
           provide: PredictionLog,
           inject: [REDIS],

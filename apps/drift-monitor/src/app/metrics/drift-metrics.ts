@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RetrainOutcome } from '@reputation-monitor/retrain-trigger';
+import { CandidateSection, candidateQualityRows } from '../candidate';
 import { DatasetSection, EXPORT_STATUSES } from '../dataset-exporter';
 import { DriftStore } from '../drift-store';
 import { RETRAIN_OUTCOMES, RUN_OUTCOMES, RunOutcome, RunReport, qualityRows, statisticRows } from '../report';
@@ -169,6 +170,42 @@ export class DriftMetrics {
         }
       },
     );
+
+    this.candidateGauge(
+      'drift_monitor_candidate_pairs',
+      'Texts of the latest window scored by both the candidate and production (shadow or canary pairs).',
+      [],
+      (candidate, set) => set({}, candidate.pairs),
+    );
+    this.candidateGauge(
+      'drift_monitor_candidate_labelled_pairs',
+      'Pairs of the latest window with a feedback label: what the quality figures and the verdict rest on.',
+      [],
+      (candidate, set) => set({}, candidate.labelled),
+    );
+    this.candidateGauge(
+      'drift_monitor_candidate_agreement',
+      'Share of pairs of the latest window on which the candidate and production gave the same label.',
+      [],
+      (candidate, set) => {
+        if (candidate.agreement !== null) set({}, candidate.agreement);
+      },
+    );
+    this.candidateGauge(
+      'drift_monitor_candidate_quality',
+      'Quality of production and of the candidate on the same labelled pairs of the latest window.',
+      ['role', 'metric'],
+      (candidate, set) => {
+        for (const row of candidateQualityRows(candidate))
+          set({ role: row.role, metric: row.metric }, row.value);
+      },
+    );
+    this.candidateGauge(
+      'drift_monitor_candidate_worse',
+      '1 when the paired test of the latest window says production is better than the candidate (p < CANDIDATE_ALPHA), else 0.',
+      [],
+      (candidate, set) => set({}, candidate.worse ? 1 : 0),
+    );
   }
 
   runFinished(outcome: RunOutcome, seconds: number): void {
@@ -201,6 +238,37 @@ export class DriftMetrics {
     return this.snapshot.value;
   }
 
+  /**
+   * A gauge of the latest report's candidate section, labelled by the production version, the candidate's
+   * and the mode (plus `labels`); no series while the latest report has no candidate.
+   */
+  private candidateGauge(
+    name: string,
+    help: string,
+    labels: string[],
+    fill: (candidate: CandidateSection, set: (labels: Record<string, string>, value: number) => void) => void,
+  ): void {
+    const latest = () => this.latest();
+    new Gauge({
+      name,
+      help,
+      labelNames: [...CANDIDATE_LABELS, ...labels],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const { report } = await latest();
+        if (!report?.candidate) return;
+        const candidate = report.candidate;
+        const series = {
+          model_version: candidate.productionVersion ?? version(report),
+          candidate_version: candidate.version,
+          mode: candidate.mode,
+        };
+        fill(candidate, (values, value) => this.set({ ...series, ...values }, value));
+      },
+    });
+  }
+
   /** A gauge labelled by model_version (plus `labels`), reset and filled from the latest report at each scrape. */
   private reportGauge(
     name: string,
@@ -225,6 +293,9 @@ export class DriftMetrics {
     });
   }
 }
+
+/** Labels every candidate series carries: the production version, the candidate's and the mode. */
+const CANDIDATE_LABELS = ['model_version', 'candidate_version', 'mode'] as const;
 
 function version(report: RunReport): string {
   return report.model.version ?? 'none';

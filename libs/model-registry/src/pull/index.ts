@@ -1,4 +1,6 @@
+export { digestOf, type PlannedFile } from './download';
 export { ModelPullError } from './errors';
+export { DEFAULT_ENDPOINT } from './hub-client';
 export {
   DEFAULT_REPO,
   hubSettingsFromEnv,

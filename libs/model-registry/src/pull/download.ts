@@ -125,7 +125,8 @@ function cutOff(file: PlannedFile, received: number, reason: string): TransientE
   );
 }
 
-async function digestOf(path: string, file: PlannedFile): Promise<string> {
+/** The file's digest by the planned algorithm, to compare with `file.digest`. */
+export async function digestOf(path: string, file: PlannedFile): Promise<string> {
   const hash = createHash(file.algorithm === 'sha256' ? 'sha256' : 'sha1');
   if (file.algorithm === 'git-blob-sha1') hash.update(`blob ${file.size}\0`);
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { uploadFiles } from '@huggingface/hub';
 import { FakeHub, gitBlobOid } from '@reputation-monitor/fake-hub';
-import { uploadModelVersion } from '@reputation-monitor/model-registry';
-import { MANIFEST_FILE, pullModel, type PullManifest } from './index';
+import { uploadModelVersion } from '../hub-upload';
+import { MANIFEST_FILE, pullModel, type PullManifest } from './pull';
 import { CapturedOutput } from './test/captured-output';
 
 /**

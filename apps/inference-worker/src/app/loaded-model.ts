@@ -1,0 +1,151 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { ModelInfo, SENTIMENT_LABELS, SentimentLabel, SentimentScores } from '@reputation-monitor/contracts';
+import { ModelVariant, SentimentModel, openModelDirectory } from '@reputation-monitor/model-runtime';
+import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
+import { BatchPolicy, BatchStats, MicroBatcher } from './micro-batcher';
+
+export interface TextScore {
+  label: SentimentLabel;
+  scores: SentimentScores;
+  tokens: number;
+  truncated: boolean;
+}
+
+export interface LoadOptions {
+  dir: string;
+  variant: ModelVariant;
+  /** Reported name; default the directory's name. */
+  name: string;
+  /** Reported version; default `<variant>-<first 12 hex of the graph's sha256>`. */
+  version?: string;
+  /** The registry's id of this version (`static` for MODEL_DIR served without an assignment). */
+  versionId: string;
+  intraOpThreads: number;
+  allowSpinning: boolean;
+  maxTokens: number;
+  batch: BatchPolicy;
+  onBatch: (stats: BatchStats) => void;
+  onTokenized: (ms: number) => void;
+}
+
+/**
+ * One model version ready to serve: its checked directory, ONNX Runtime session on a thread of its own,
+ * tokenizer and micro-batcher. A worker holds one (production) or two (production and a candidate, or the
+ * old and the new production during a switch); each keeps its own batches, so no batch mixes versions.
+ */
+export class LoadedModel {
+  /** Jobs that picked this model and have not finished with it. */
+  private users = 0;
+  private idleWaiters: Array<() => void> = [];
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly versionId: string,
+    readonly info: ModelInfo,
+    readonly variant: ModelVariant,
+    readonly synthetic: boolean,
+    private readonly model: SentimentModel,
+    private readonly tokenizer: SentimentTokenizer,
+    private readonly batcher: MicroBatcher,
+    private readonly onTokenized: (ms: number) => void,
+  ) {}
+
+  /** Checks the directory, loads and warms the graph; throws (naming what is wrong) for anything unservable. */
+  static async load(options: LoadOptions): Promise<LoadedModel> {
+    // Directory checks first, so a wrong directory is reported as such rather than as whichever file failed first.
+    const directory = await openModelDirectory(options.dir, options.variant);
+    // The tokenizer first: it is cheap, and a session must not be left open when it fails.
+    const tokenizer = await SentimentTokenizer.fromDirectory(options.dir, { maxTokens: options.maxTokens });
+    const version = options.version ?? `${options.variant}-${await fileDigest(directory.modelPath)}`;
+    const model = await SentimentModel.open(directory, {
+      intraOpThreads: options.intraOpThreads,
+      allowSpinning: options.allowSpinning,
+      warmup: true,
+    });
+    const batcher = new MicroBatcher(
+      async (sequences) => model.run(tokenizer.pad(sequences)),
+      options.batch,
+      options.onBatch,
+    );
+    return new LoadedModel(
+      options.versionId,
+      { name: options.name, version },
+      options.variant,
+      directory.config.synthetic !== undefined,
+      model,
+      tokenizer,
+      batcher,
+      options.onTokenized,
+    );
+  }
+
+  /** Set once the inference thread has died. */
+  get broken(): Error | undefined {
+    return this.model.broken;
+  }
+
+  /** True while a batch runs or texts wait for one. */
+  get busy(): boolean {
+    return this.batcher.waiting > 0 || this.batcher.busy;
+  }
+
+  async score(texts: readonly string[]): Promise<TextScore[]> {
+    const started = performance.now();
+    const encoded = texts.map((text) => this.tokenizer.encode(text));
+    this.onTokenized(performance.now() - started);
+    const rows = await this.batcher.submit(encoded.map((item) => item.ids));
+    return rows.map((row, index) => ({
+      label: SENTIMENT_LABELS[argmax(row)],
+      scores: { negative: row[0], neutral: row[1], positive: row[2] },
+      tokens: encoded[index].ids.length,
+      truncated: encoded[index].truncated,
+    }));
+  }
+
+  /** Marks a job as using this model until `release` is called; a model is closed only once unused. */
+  acquire(): () => void {
+    this.users++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.users--;
+      if (this.users === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
+    };
+  }
+
+  /** Waits until no job uses the model and its batches are done. */
+  async idle(): Promise<void> {
+    if (this.users > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    await this.batcher.idle();
+  }
+
+  /** Frees the session after the last job that picked this model has finished with it. */
+  retire(): Promise<void> {
+    this.closing ??= this.idle().then(() => this.model.close());
+    return this.closing;
+  }
+
+  /** Closes at once (shutdown, or a model that never served). */
+  async close(): Promise<void> {
+    await this.model.close();
+  }
+}
+
+function argmax(row: number[]): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
+/** First 12 hex digits of the file's sha256: a model version that changes whenever the weights do. */
+export function fileDigest(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex').slice(0, 12)));
+  });
+}

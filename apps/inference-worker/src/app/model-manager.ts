@@ -1,0 +1,337 @@
+import { basename, dirname } from 'node:path';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import IORedis, { Redis } from 'ioredis';
+import {
+  CandidateMode,
+  ModelAssignment,
+  ModelRole,
+  ModelVersionRef,
+  WorkerModelStatus,
+  routingPoint,
+} from '@reputation-monitor/contracts';
+import { AssignmentStore, openModelRegistry, parseModelLocation } from '@reputation-monitor/model-registry';
+import { Heartbeat } from './heartbeat';
+import { LoadedModel } from './loaded-model';
+import { REDIS, WORKER_CONFIG } from './tokens';
+import { WorkerMetrics } from './worker-metrics';
+import type { WorkerConfig } from './worker-config';
+
+/** The model a job is answered by, and the one that scores its texts beside it (shadow/canary pairs). */
+export interface Route {
+  answer: LoadedModel;
+  role: Exclude<ModelRole, 'shadow'>;
+  shadow?: LoadedModel;
+  /** Ends the job's use of `answer` (the shadow's use is ended by whoever scores it). */
+  release(): void;
+  /** Ends the use of `shadow` (called by the shadow scorer, or at once when the work is dropped). */
+  releaseShadow(): void;
+}
+
+interface Candidate {
+  model: LoadedModel;
+  mode: CandidateMode;
+  share: number;
+}
+
+/** The versions MODEL_DIR stands for when no assignment exists. */
+const STATIC_VERSION = 'static';
+
+/**
+ * Which model versions this worker serves, following the assignment record in Redis: pub/sub with a polling
+ * fallback; a new version is fetched and loaded beside the one serving, new jobs go to it once it is loaded
+ * and warm, and the old session is freed after the last job that picked it has finished (its batches never
+ * mix with the new one's). At most two sessions are loaded at once: production plus a candidate, or the old
+ * and the new production during a switch (a change that would need a third first lets the candidate go). A
+ * version that fails to load is refused: the old one keeps serving and the failure is logged, counted and
+ * written to this worker's status beside the assignment. Without an assignment, MODEL_DIR is served.
+ */
+@Injectable()
+export class ModelManager implements OnApplicationShutdown {
+  private readonly logger = new Logger(ModelManager.name);
+  private production: LoadedModel | undefined;
+  private candidate: Candidate | undefined;
+  private readonly store: AssignmentStore;
+  /** The assignment revision served (0: MODEL_DIR, no assignment). */
+  private appliedRevision = 0;
+  /** A revision that failed is not retried; the next one is. */
+  private failedRevision: number | undefined;
+  private lastError: string | undefined;
+  private switchedAt: string | undefined;
+  private applying: Promise<void> = Promise.resolve();
+  private watcher: { stop(): Promise<void> } | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private readonly subscribers: Redis[] = [];
+  private stopped = false;
+
+  constructor(
+    @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
+    @Inject(REDIS) redis: Redis,
+    private readonly metrics: WorkerMetrics,
+    private readonly heartbeat: Heartbeat,
+  ) {
+    this.store = new AssignmentStore(redis, config.queuePrefix);
+  }
+
+  /** Loads what the assignment names (or MODEL_DIR without one) and starts following the assignment. */
+  async load(): Promise<void> {
+    const assignment = this.config.followAssignment ? await this.store.current() : undefined;
+    if (assignment) {
+      await this.apply(assignment);
+      if (!this.production) {
+        // The assigned production cannot be loaded (the registry is unreachable, the version is broken):
+        // serve MODEL_DIR rather than nothing; the status says so.
+        this.logger.warn(`serving MODEL_DIR instead: ${this.lastError}`);
+        this.production = await this.loadStatic();
+        this.published();
+      }
+    } else {
+      this.production = await this.loadStatic();
+      this.published();
+    }
+    if (!this.config.followAssignment) return;
+    this.watcher = this.store.watch((next) => void this.follow(next), {
+      pollMs: this.config.assignmentPollMs,
+      subscriber: () => {
+        const connection = new IORedis(this.config.redisUrl, { maxRetriesPerRequest: null });
+        connection.on('error', () => undefined); // the poll covers an unreachable Redis
+        this.subscribers.push(connection);
+        return connection;
+      },
+      onError: (error) => this.logger.warn(`following the model assignment: ${error.message}`),
+    });
+    this.statusTimer = setInterval(() => void this.reportStatus(), this.config.heartbeatIntervalMs);
+    this.statusTimer.unref();
+    await this.reportStatus();
+  }
+
+  get ready(): boolean {
+    return this.production !== undefined && this.production.broken === undefined;
+  }
+
+  /** Set when an inference thread serving clients has died; the worker must restart. */
+  get failure(): Error | undefined {
+    return (
+      this.production?.broken ?? (this.candidate?.mode === 'canary' ? this.candidate.model.broken : undefined)
+    );
+  }
+
+  /** True while an answering model computes or has texts waiting: shadow work waits for this to clear. */
+  get foregroundBusy(): boolean {
+    return (
+      (this.production?.busy ?? false) || (this.candidate?.mode === 'canary' && this.candidate.model.busy)
+    );
+  }
+
+  /**
+   * The model that answers this job and the one that scores beside it. A job id always lands on the same side
+   * (a hash of the id against the candidate's share), so a retried job meets the same version.
+   */
+  route(jobId: string): Route {
+    const production = this.production;
+    if (!production) throw new Error('model is not loaded');
+    const candidate = this.candidate;
+    const routed = candidate !== undefined && routingPoint(jobId) < candidate.share;
+    const answer = routed && candidate.mode === 'canary' ? candidate.model : production;
+    const shadow = routed ? (candidate.mode === 'canary' ? production : candidate.model) : undefined;
+    const release = answer.acquire();
+    const releaseShadow = shadow?.acquire() ?? (() => undefined);
+    return {
+      answer,
+      role: routed && candidate.mode === 'canary' ? 'canary' : 'production',
+      ...(shadow && { shadow }),
+      release,
+      releaseShadow,
+    };
+  }
+
+  /** Waits for the batches of every loaded model to finish. */
+  async drain(): Promise<void> {
+    await Promise.all([this.production?.idle(), this.candidate?.model.idle()]);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.statusTimer);
+    await this.watcher?.stop().catch(() => undefined);
+    for (const connection of this.subscribers) connection.disconnect();
+    await this.applying.catch(() => undefined);
+    await this.store.removeStatus(this.heartbeat.workerId).catch(() => undefined);
+    await Promise.all([this.production?.close(), this.candidate?.model.close()]);
+  }
+
+  private follow(assignment: ModelAssignment): Promise<void> {
+    this.applying = this.applying.then(() => (this.stopped ? undefined : this.apply(assignment)));
+    return this.applying;
+  }
+
+  /** Brings the loaded models to what the assignment names; on failure the ones serving stay. */
+  private async apply(assignment: ModelAssignment): Promise<void> {
+    if (assignment.revision <= this.appliedRevision || assignment.revision === this.failedRevision) return;
+    const started = performance.now();
+    await this.reportStatus('loading', assignment.revision);
+    const wanted = assignment.candidate;
+    const errors: string[] = [];
+    try {
+      // A candidate that is neither wanted as candidate nor about to be production goes first (memory bound).
+      const current = this.candidate;
+      const keepCandidate = current && wanted && current.model.versionId === wanted.version.id;
+      const candidateBecomesProduction = current?.model.versionId === assignment.production.id;
+      if (current && !keepCandidate) {
+        this.candidate = undefined;
+        if (!candidateBecomesProduction) await current.model.retire();
+      }
+
+      let retiring: Promise<void> | undefined;
+      if (this.production?.versionId !== assignment.production.id) {
+        const next = candidateBecomesProduction
+          ? current!.model
+          : await this.loadVersion(assignment.production, 'production');
+        const previous = this.production;
+        this.production = next;
+        this.logger.log(
+          `serving ${describe(next)} as production (assignment revision ${assignment.revision})`,
+        );
+        retiring = previous?.retire();
+      }
+
+      if (wanted && this.candidate?.model.versionId === wanted.version.id) {
+        this.candidate = { ...this.candidate, mode: wanted.mode, share: wanted.share };
+      } else if (wanted) {
+        if (wanted.version.id === this.production.versionId) {
+          errors.push(`candidate ${wanted.version.id} is production already`);
+        } else {
+          // The old production's session is freed before a candidate is loaded: two sessions at most.
+          await retiring;
+          try {
+            const model = await this.loadVersion(wanted.version, 'candidate');
+            this.candidate = { model, mode: wanted.mode, share: wanted.share };
+            this.logger.log(`${describe(model)} is the candidate (${wanted.mode}, share ${wanted.share})`);
+          } catch (error) {
+            errors.push(`candidate ${wanted.version.id}: ${(error as Error).message}`);
+          }
+        }
+      }
+      await retiring;
+    } catch (error) {
+      errors.unshift(`production ${assignment.production.id}: ${(error as Error).message}`);
+    }
+    if (errors.length > 0) {
+      this.failedRevision = assignment.revision;
+      this.lastError = errors.join('; ');
+      this.metrics.reloaded('failed');
+      this.logger.error(`assignment revision ${assignment.revision} refused: ${this.lastError}`);
+    } else {
+      this.appliedRevision = assignment.revision;
+      this.lastError = undefined;
+      this.switchedAt = new Date().toISOString();
+      this.metrics.reloaded('success');
+      this.metrics.switched((Date.now() - Date.parse(assignment.change.at)) / 1000);
+      this.logger.log(
+        `assignment revision ${assignment.revision} applied in ${Math.round(performance.now() - started)} ms`,
+      );
+    }
+    this.published();
+    await this.reportStatus(errors.length > 0 ? 'failed' : 'serving', assignment.revision);
+  }
+
+  private async loadVersion(ref: ModelVersionRef, role: string): Promise<LoadedModel> {
+    const location = parseModelLocation(ref.location);
+    const registry = openModelRegistry(
+      location.repo ? `hf://models/${location.repo}` : dirname(location.dir ?? ref.location),
+      this.config.hub,
+    );
+    const dir = await registry.materialize(ref, {
+      cacheDir: this.config.modelCacheDir,
+      variant: this.config.modelVariant,
+      log: (line) => this.logger.log(line),
+    });
+    this.logger.log(`loading ${role} ${ref.id} from ${dir}`);
+    return this.loadDirectory(dir, ref.id, location.repo ? basename(location.repo) : basename(dir));
+  }
+
+  private loadStatic(): Promise<LoadedModel> {
+    return this.loadDirectory(
+      this.config.modelDir,
+      STATIC_VERSION,
+      this.config.modelName,
+      this.config.modelVersion,
+    );
+  }
+
+  private async loadDirectory(
+    dir: string,
+    versionId: string,
+    name: string,
+    version?: string,
+  ): Promise<LoadedModel> {
+    const started = performance.now();
+    const model = await LoadedModel.load({
+      dir,
+      variant: this.config.modelVariant,
+      name,
+      version,
+      versionId,
+      intraOpThreads: this.config.intraOpThreads,
+      allowSpinning: this.config.intraOpSpinning,
+      maxTokens: this.config.maxTokens,
+      batch: this.config.batch,
+      onBatch: (stats) => this.metrics.batch(stats),
+      onTokenized: (ms) => this.metrics.tokenized(ms),
+    });
+    const synthetic = model.synthetic ? ' (SYNTHETIC weights: predictions are meaningless)' : '';
+    this.logger.log(
+      `model ${describe(model)} loaded from ${dir}${synthetic} in ${Math.round(performance.now() - started)} ms`,
+    );
+    return model;
+  }
+
+  /** The model-info metric: every loaded version with its role. */
+  private published(): void {
+    const serving: Array<{ model: LoadedModel; role: string }> = [];
+    if (this.production) serving.push({ model: this.production, role: 'production' });
+    if (this.candidate)
+      serving.push({ model: this.candidate.model, role: `candidate-${this.candidate.mode}` });
+    this.metrics.models(
+      serving.map(({ model, role }) => ({
+        name: model.info.name,
+        version: model.info.version,
+        dtype: model.variant,
+        role,
+      })),
+    );
+  }
+
+  private async reportStatus(state?: WorkerModelStatus['state'], revision?: number): Promise<void> {
+    if (!this.config.followAssignment) return;
+    const serving: WorkerModelStatus['serving'] = [];
+    if (this.production)
+      serving.push({
+        id: this.production.versionId,
+        modelVersion: this.production.info.version,
+        role: 'production',
+      });
+    if (this.candidate)
+      serving.push({
+        id: this.candidate.model.versionId,
+        modelVersion: this.candidate.model.info.version,
+        role: 'candidate',
+      });
+    const failed = this.failedRevision !== undefined && this.failedRevision > this.appliedRevision;
+    const status: WorkerModelStatus = {
+      workerId: this.heartbeat.workerId,
+      revision: revision ?? (failed ? this.failedRevision! : this.appliedRevision),
+      state: state ?? (failed ? 'failed' : 'serving'),
+      serving,
+      ...(this.lastError && { error: this.lastError }),
+      ...(this.switchedAt && { switchedAt: this.switchedAt }),
+      at: new Date().toISOString(),
+    };
+    await this.store
+      .reportStatus(status)
+      .catch((error: Error) => this.logger.warn(`reporting the model status: ${error.message}`));
+  }
+}
+
+function describe(model: LoadedModel): string {
+  return `${model.info.name}@${model.info.version}`;
+}

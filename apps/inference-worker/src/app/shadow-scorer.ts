@@ -1,0 +1,121 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Prediction, TextItem } from '@reputation-monitor/contracts';
+import { PredictionLog } from '@reputation-monitor/prediction-store';
+import { LoadedModel } from './loaded-model';
+import { ModelManager } from './model-manager';
+import { ResultCache } from './result-cache';
+import { WORKER_CONFIG } from './tokens';
+import { WorkerMetrics } from './worker-metrics';
+import type { WorkerConfig } from './worker-config';
+
+interface ShadowWork {
+  model: LoadedModel;
+  items: readonly TextItem[];
+  source: string | undefined;
+  jobId: string | undefined;
+  release: () => void;
+}
+
+/** How often a waiting shadow job looks again whether the answering models are idle. */
+const IDLE_POLL_MS = 5;
+
+/**
+ * Scores a job's texts with the second model of a shadow/canary pair after the job has been answered, and
+ * records those predictions with role `shadow`: clients never wait for it. The work runs only while the
+ * answering models are idle, so it takes the cores between client batches, not from them; it is bounded
+ * (SHADOW_QUEUE_MAX_TEXTS), and what does not fit is dropped and counted rather than held.
+ */
+@Injectable()
+export class ShadowScorer {
+  private readonly logger = new Logger(ShadowScorer.name);
+  private readonly queue: ShadowWork[] = [];
+  private queuedTexts = 0;
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly models: ModelManager,
+    private readonly cache: ResultCache,
+    private readonly log: PredictionLog,
+    private readonly metrics: WorkerMetrics,
+    @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
+  ) {}
+
+  enqueue(work: ShadowWork): void {
+    if (this.queuedTexts + work.items.length > this.config.shadowQueueMaxTexts) {
+      work.release();
+      this.metrics.shadowDropped(work.items.length);
+      return;
+    }
+    this.queue.push(work);
+    this.queuedTexts += work.items.length;
+    this.pump();
+  }
+
+  /** Resolves once nothing is queued or running (tests, shutdown). */
+  idle(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Drops what waits (shutdown): shadow predictions are measurements, not answers anybody waits for. */
+  clear(): void {
+    clearTimeout(this.timer);
+    const dropped = this.queue.splice(0);
+    this.queuedTexts = 0;
+    for (const work of dropped) work.release();
+    this.metrics.shadowDropped(dropped.reduce((sum, work) => sum + work.items.length, 0));
+    if (!this.running) this.idleWaiters.splice(0).forEach((resolve) => resolve());
+  }
+
+  private pump(): void {
+    if (this.running || this.timer) return;
+    if (this.queue.length === 0) {
+      this.idleWaiters.splice(0).forEach((resolve) => resolve());
+      return;
+    }
+    if (this.models.foregroundBusy) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.pump();
+      }, IDLE_POLL_MS);
+      return;
+    }
+    const work = this.queue.shift()!;
+    this.queuedTexts -= work.items.length;
+    this.running = true;
+    this.score(work)
+      .catch((error: Error) =>
+        this.logger.warn(`shadow scoring with ${work.model.info.version} failed: ${error.message}`),
+      )
+      .finally(() => {
+        work.release();
+        this.running = false;
+        this.pump();
+      });
+  }
+
+  private async score(work: ShadowWork): Promise<void> {
+    const { model, items } = work;
+    const scored = await this.cache.score(
+      model.info.version,
+      items.map((item) => item.text),
+      (misses) => model.score(misses),
+    );
+    const predictions: Prediction[] = scored.map((score, index) => ({ id: items[index].id, ...score }));
+    // Not indexed: feedback on these ids labels what the client got, not this.
+    await this.log.append([
+      {
+        predictions,
+        model: model.info,
+        source: work.source,
+        at: Date.now(),
+        jobId: work.jobId,
+        role: 'shadow',
+        index: false,
+      },
+    ]);
+    this.metrics.shadowScored(predictions.length);
+  }
+}

@@ -1,0 +1,5 @@
+export default {
+  displayName: 'model-admin',
+  preset: '../../jest.preset.js',
+  testMatch: ['<rootDir>/src/**/*.spec.ts'],
+};
