@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { parseStreamEntry, redisKeys } from '@reputation-monitor/contracts';
 import { AppProcess, startGateway, startWorker, stopAll, waitFor } from './support/apps';
 import { getJson, postJson, request } from './support/http';
-import { TINY_MODEL_DIR, WORKSPACE_ROOT } from './support/paths';
+import { WORKSPACE_ROOT } from './support/paths';
 import { connectRedis, deletePrefix, uniquePrefix } from './support/redis';
 
 // Promotion, rollback, shadow and canary on real processes: a local model registry of tiny synthetic models,

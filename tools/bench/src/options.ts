@@ -47,6 +47,7 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
   { key: 'producer-single', variants: ['fp32'], what: 'producer client single texts, no HTTP' },
   { key: 'overload', variants: ['fp32'], what: 'more clients than capacity, small MAX_QUEUE_DEPTH' },
   { key: 'cache', variants: ['fp32'], what: '30 % duplicates, result cache off vs on' },
+  { key: 'shadow', variants: ['fp32'], what: 'a candidate shadowing every text vs production alone' },
 ];
 
 export interface Run {

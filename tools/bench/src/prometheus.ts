@@ -50,6 +50,8 @@ export interface WorkerCounters {
   cacheMisses: number;
   cacheErrors: number;
   deduplicated: number;
+  shadowScored: number;
+  shadowDropped: number;
 }
 
 export function workerCounters(samples: readonly Sample[]): WorkerCounters {
@@ -62,6 +64,8 @@ export function workerCounters(samples: readonly Sample[]): WorkerCounters {
     cacheMisses: sumSeries(samples, 'sentiment_result_cache_lookups_total', { outcome: 'miss' }),
     cacheErrors: sumSeries(samples, 'sentiment_result_cache_lookups_total', { outcome: 'error' }),
     deduplicated: sumSeries(samples, 'sentiment_inference_deduplicated_texts_total'),
+    shadowScored: sumSeries(samples, 'sentiment_shadow_texts_total', { outcome: 'scored' }),
+    shadowDropped: sumSeries(samples, 'sentiment_shadow_texts_total', { outcome: 'dropped' }),
   };
 }
 

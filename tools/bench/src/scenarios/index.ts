@@ -3,6 +3,7 @@ import { runInChild } from '../in-process';
 import { ScenarioContext, ScenarioRunner, slowTexts, throughputTexts } from './context';
 import { cache, fullBatch, fullSingle, idle, overload } from './full-path';
 import { producerBatch, producerSingle } from './producer';
+import { shadow } from './shadow';
 
 const model = (context: ScenarioContext) => ({
   modelDir: context.options.modelDir,
@@ -45,6 +46,7 @@ export const RUNNERS: Record<string, ScenarioRunner> = {
   'producer-single': producerSingle,
   overload,
   cache,
+  shadow,
 };
 
 export type { ScenarioContext } from './context';
