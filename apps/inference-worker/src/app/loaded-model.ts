@@ -39,6 +39,8 @@ export class LoadedModel {
   private users = 0;
   private idleWaiters: Array<() => void> = [];
   private closing: Promise<void> | undefined;
+  /** When texts were last submitted or a batch last finished (performance.now()). */
+  private lastActiveAt = 0;
 
   private constructor(
     readonly versionId: string,
@@ -90,11 +92,19 @@ export class LoadedModel {
     return this.batcher.waiting > 0 || this.batcher.busy;
   }
 
+  /** How long the model has had nothing to do, in ms (0 while busy). */
+  get idleForMs(): number {
+    return this.busy ? 0 : performance.now() - this.lastActiveAt;
+  }
+
   async score(texts: readonly string[]): Promise<TextScore[]> {
     const started = performance.now();
     const encoded = texts.map((text) => this.tokenizer.encode(text));
     this.onTokenized(performance.now() - started);
-    const rows = await this.batcher.submit(encoded.map((item) => item.ids));
+    this.lastActiveAt = performance.now();
+    const rows = await this.batcher.submit(encoded.map((item) => item.ids)).finally(() => {
+      this.lastActiveAt = performance.now();
+    });
     return rows.map((row, index) => ({
       label: SENTIMENT_LABELS[argmax(row)],
       scores: { negative: row[0], neutral: row[1], positive: row[2] },

@@ -115,11 +115,11 @@ export class ModelManager implements OnApplicationShutdown {
     );
   }
 
-  /** True while an answering model computes or has texts waiting: shadow work waits for this to clear. */
-  get foregroundBusy(): boolean {
-    return (
-      (this.production?.busy ?? false) || (this.candidate?.mode === 'canary' && this.candidate.model.busy)
-    );
+  /** How long the models that answer clients have had nothing to do, in ms: shadow work waits for a quiet spell. */
+  get foregroundIdleMs(): number {
+    const production = this.production?.idleForMs ?? Infinity;
+    const canary = this.candidate?.mode === 'canary' ? this.candidate.model.idleForMs : Infinity;
+    return Math.min(production, canary);
   }
 
   /**

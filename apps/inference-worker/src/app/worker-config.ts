@@ -72,6 +72,8 @@ export interface WorkerConfig {
   hub: { endpoint: string; token?: string };
   /** Texts waiting to be scored by the second model of a shadow/canary pair; more are dropped (counted). */
   shadowQueueMaxTexts: number;
+  /** How long the answering models must have been idle before a shadow batch starts. */
+  shadowIdleMs: number;
   healthPort: number;
   healthHost: string;
   heartbeatIntervalMs: number;
@@ -141,6 +143,7 @@ export function readWorkerConfig(read: EnvReader): WorkerConfig {
       ...optionalToken(read.optionalString('HF_TOKEN')),
     },
     shadowQueueMaxTexts: read.int('SHADOW_QUEUE_MAX_TEXTS', { default: 10_000, min: 0, max: 10_000_000 }),
+    shadowIdleMs: read.int('SHADOW_IDLE_MS', { default: 50, min: 0, max: 60_000 }),
     healthPort: read.int('HEALTH_PORT', { default: 3001, min: 0, max: 65_535 }),
     healthHost: read.string('HEALTH_HOST', '0.0.0.0'),
     heartbeatIntervalMs: read.int('HEARTBEAT_INTERVAL_MS', { default: 5_000, min: 100, max: 60_000 }),
