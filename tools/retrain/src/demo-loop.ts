@@ -6,7 +6,7 @@
  * snapshot and gates it against it, into the local model registry (models/registry/candidate-<time>). Calls the APIs with API_KEYS' first key.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readTweetEval } from '@reputation-monitor/app-harness';
@@ -71,6 +71,9 @@ async function main(): Promise<void> {
     `candidate-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}`,
   );
   await mkdir(join(ROOT, 'models/registry'), { recursive: true });
+  // The served model as a registry version too, so it can be production in the assignment (and rolled back to).
+  const baseline = join(ROOT, 'models/registry', `baseline-${basename(modelDir)}`);
+  if (!existsSync(baseline)) await cp(modelDir, baseline, { recursive: true });
   const golden = join(ROOT, 'data', 'golden-val.jsonl');
   await mkdir(join(ROOT, 'data'), { recursive: true });
   await writeFile(
@@ -95,7 +98,13 @@ async function main(): Promise<void> {
   console.log(`\n${gateSummary(gate)}`);
   console.log(
     gate.verdict === 'pass'
-      ? `[demo:loop] candidate ready: ${candidate}\n  shadow it:  npm run model:candidate -- ${basename(candidate)} --mode shadow --share 1 --reason "demo"\n  promote it: npm run model:promote -- ${basename(candidate)} --reason "demo"`
+      ? [
+          `[demo:loop] candidate ready: ${candidate}. The workers follow the assignment in Redis:`,
+          `  npm run model:promote -- ${basename(baseline)} --force --reason "what serves today"   (no gate report: forced, recorded)`,
+          `  npm run model:candidate -- ${basename(candidate)} --mode shadow --share 1 --reason "try it"`,
+          `  npm run model:promote -- ${basename(candidate)} --reason "gate passed, shadow agreed"`,
+          `  npm run model:rollback -- --reason "changed my mind"        (npm run model:status shows the workers)`,
+        ].join('\n')
       : `[demo:loop] not promoted: ${gate.reasons[0]} (candidate kept in ${candidate})`,
   );
 }

@@ -397,6 +397,23 @@ describe('DriftRunService', () => {
     expect(store.success).toBeUndefined();
   });
 
+  it('requests a retrain when an operator asks, even over a window without traffic, naming the snapshot', async () => {
+    golden.enabled = false;
+    const report = await service.run({
+      triggeredBy: 'manual',
+      requestRetrain: true,
+      windowEnd: T0 + 50 * MIN,
+    });
+    expect(report.model.version).toBeNull();
+    expect(report.decision).toMatchObject({ retrain: true, rule: 'requested', source: 'operator' });
+    expect(exporter.export).toHaveBeenLastCalledWith(true);
+    expect(retrain.trigger).toHaveBeenCalledTimes(1);
+    expect(retrain.trigger.mock.calls[0][0]).toMatchObject({
+      modelVersion: 'unknown',
+      datasetSnapshot: '/data/examples@rev1',
+    });
+  });
+
   it('counts a failed run and rethrows', async () => {
     store.readStream = async () => {
       throw new Error('Connection is closed.');

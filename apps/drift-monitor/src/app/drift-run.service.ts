@@ -237,7 +237,8 @@ export class DriftRunService implements OnApplicationShutdown {
     this.metrics.datasetExported(partial.dataset);
     if (partial.dataset.error) errors.push(partial.dataset.error);
     let retrain: RetrainSection = { requested: false };
-    if (decision.retrain && version !== null) {
+    // Measured rules need a model version; an operator's request does not (the window may hold no traffic).
+    if (decision.retrain && (version !== null || options.requestRetrain === true)) {
       const result = await this.retrain.trigger(retrainRequest(partial));
       this.metrics.retrainRequested(result.outcome);
       retrain = retrainSection(result, this.retrain.dryRun);
