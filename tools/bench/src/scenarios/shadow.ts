@@ -102,7 +102,7 @@ export async function shadow(context: ScenarioContext, variant: Variant): Promis
         // Shadow work waits for quiet spells: once the clients stop, it catches up on every text they sent.
         const sent = (idleOn.texts ?? 0) + (loadOn.texts ?? 0);
         let counters = await stack.workerCounters();
-        for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
+        for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
           if (counters.shadowScored + counters.shadowDropped >= sent) break;
           await new Promise((resolve) => setTimeout(resolve, 250));
           counters = await stack.workerCounters();
