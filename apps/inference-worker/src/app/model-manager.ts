@@ -53,8 +53,15 @@ export class ModelManager implements OnApplicationShutdown {
   private readonly store: AssignmentStore;
   /** The assignment revision served (0: MODEL_DIR, no assignment). */
   private appliedRevision = 0;
-  /** A revision that failed is not retried; the next one is. */
+  /**
+   * A revision that failed is tried again only after a backoff (30 s, doubling to 30 min): a broken version
+   * is not reloaded every poll, and one that failed for a passing reason (the Hub was down) is not given up.
+   */
   private failedRevision: number | undefined;
+  private failedAttempts = 0;
+  private retryAt = 0;
+  /** Called before a model is retired, so queued shadow work for it is dropped rather than waited for. */
+  private readonly retiringListeners: Array<(model: LoadedModel) => void> = [];
   private lastError: string | undefined;
   private switchedAt: string | undefined;
   private applying: Promise<void> = Promise.resolve();
@@ -159,6 +166,16 @@ export class ModelManager implements OnApplicationShutdown {
     await Promise.all([this.production?.close(), this.candidate?.model.close()]);
   }
 
+  /** `listener` hears of every model about to be retired (the shadow scorer drops its work for it). */
+  onRetiring(listener: (model: LoadedModel) => void): void {
+    this.retiringListeners.push(listener);
+  }
+
+  private retire(model: LoadedModel): Promise<void> {
+    for (const listener of this.retiringListeners) listener(model);
+    return model.retire();
+  }
+
   private follow(assignment: ModelAssignment): Promise<void> {
     this.applying = this.applying.then(() => (this.stopped ? undefined : this.apply(assignment)));
     return this.applying;
@@ -166,7 +183,8 @@ export class ModelManager implements OnApplicationShutdown {
 
   /** Brings the loaded models to what the assignment names; on failure the ones serving stay. */
   private async apply(assignment: ModelAssignment): Promise<void> {
-    if (assignment.revision <= this.appliedRevision || assignment.revision === this.failedRevision) return;
+    if (assignment.revision <= this.appliedRevision) return;
+    if (assignment.revision === this.failedRevision && Date.now() < this.retryAt) return;
     const started = performance.now();
     await this.reportStatus('loading', assignment.revision);
     const wanted = assignment.candidate;
@@ -178,7 +196,7 @@ export class ModelManager implements OnApplicationShutdown {
       const candidateBecomesProduction = current?.model.versionId === assignment.production.id;
       if (current && !keepCandidate) {
         this.candidate = undefined;
-        if (!candidateBecomesProduction) await current.model.retire();
+        if (!candidateBecomesProduction) await this.retire(current.model);
       }
 
       let retiring: Promise<void> | undefined;
@@ -191,7 +209,7 @@ export class ModelManager implements OnApplicationShutdown {
         this.logger.log(
           `serving ${describe(next)} as production (assignment revision ${assignment.revision})`,
         );
-        retiring = previous?.retire();
+        retiring = previous && this.retire(previous);
       }
 
       if (wanted && this.candidate?.model.versionId === wanted.version.id) {
@@ -216,7 +234,9 @@ export class ModelManager implements OnApplicationShutdown {
       errors.unshift(`production ${assignment.production.id}: ${(error as Error).message}`);
     }
     if (errors.length > 0) {
+      this.failedAttempts = assignment.revision === this.failedRevision ? this.failedAttempts + 1 : 1;
       this.failedRevision = assignment.revision;
+      this.retryAt = Date.now() + Math.min(30 * 60_000, 30_000 * 2 ** (this.failedAttempts - 1));
       this.lastError = errors.join('; ');
       this.metrics.reloaded('failed');
       this.logger.error(`assignment revision ${assignment.revision} refused: ${this.lastError}`);

@@ -42,7 +42,10 @@ export class ShadowScorer {
     private readonly log: PredictionLog,
     private readonly metrics: WorkerMetrics,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
-  ) {}
+  ) {
+    // A model leaving (a switch, a cleared candidate) must not wait for shadow work that only runs when idle.
+    models.onRetiring((model) => this.dropFor(model));
+  }
 
   enqueue(work: ShadowWork): void {
     if (this.queuedTexts + work.items.length > this.config.shadowQueueMaxTexts) {
@@ -59,6 +62,18 @@ export class ShadowScorer {
   idle(): Promise<void> {
     if (!this.running && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Drops the queued work for one model (it is being retired). */
+  private dropFor(model: LoadedModel): void {
+    const dropped = this.queue.filter((work) => work.model === model);
+    if (dropped.length === 0) return;
+    this.queue.splice(0, this.queue.length, ...this.queue.filter((work) => work.model !== model));
+    for (const work of dropped) {
+      this.queuedTexts -= work.items.length;
+      work.release();
+    }
+    this.metrics.shadowDropped(dropped.reduce((sum, work) => sum + work.items.length, 0));
   }
 
   /** Drops what waits (shutdown): shadow predictions are measurements, not answers anybody waits for. */
