@@ -52,6 +52,7 @@ function addVersion(name: string, seed: number, gate: 'pass' | 'fail' | 'none' =
     join(dir, 'gate-report.json'),
     JSON.stringify({
       verdict: gate,
+      thresholds: { minGain: 0.01, maxP: 0.01, maxRegression: 0.01 },
       reasons: [
         gate === 'pass' ? 'holdout macro recall 0.30 -> 0.40 (+0.10)' : 'holdout macro recall 0.30 -> 0.29',
       ],

@@ -54,7 +54,13 @@ export class LocalDatasetBackend implements DatasetBackend {
         throw new ConcurrentChangeError(
           `${this.location} moved to ${head ?? 'nothing'} while a change based on ${change.parent ?? 'nothing'} was prepared`,
         );
-      for (const file of change.files) await this.writeOnce(this.file(file.path), file.content);
+      // Shards of the current snapshot are immutable; a path no snapshot references yet (left by a commit that
+      // died before HEAD moved, and since rebuilt differently) may be written again.
+      const referenced = head === undefined ? new Set<string>() : await this.referencedPaths(head);
+      for (const file of change.files) {
+        if (referenced.has(file.path)) await this.writeOnce(this.file(file.path), file.content);
+        else await atomicWrite(this.file(file.path), file.content);
+      }
       const revision = sha256Hex(change.manifest);
       await this.writeOnce(this.manifestFile(revision), change.manifest);
       await atomicWrite(join(this.location, 'HEAD'), `${revision}\n`);
@@ -64,6 +70,13 @@ export class LocalDatasetBackend implements DatasetBackend {
     } finally {
       await release();
     }
+  }
+
+  private async referencedPaths(revision: string): Promise<Set<string>> {
+    const manifest = JSON.parse((await this.read(revision, MANIFEST_PATH)).toString('utf8')) as {
+      shards?: Array<{ path: string }>;
+    };
+    return new Set((manifest.shards ?? []).map((shard) => shard.path));
   }
 
   private async headRevision(): Promise<string | undefined> {

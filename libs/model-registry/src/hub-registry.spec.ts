@@ -111,6 +111,7 @@ describe('a Hub model registry against the fake Hub', () => {
         reasons: expect.any(Array),
         candidateVersion: versionOf(graphs.candidate),
         createdAt: '2026-03-01T10:00:00.000Z',
+        thresholds: { minGain: 0.01, maxP: 0.01, maxRegression: 0.01 },
       },
     });
     // Without provenance, the commit's date.

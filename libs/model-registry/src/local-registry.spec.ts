@@ -78,6 +78,7 @@ describe('a local model registry', () => {
         reasons: ['holdout macro recall +0.031 (p 0.0021)', 'golden macro recall -0.002'],
         candidateVersion: versionOf(graphs.gated),
         createdAt: '2026-03-01T10:00:00.000Z',
+        thresholds: { minGain: 0.01, maxP: 0.01, maxRegression: 0.01 },
       },
     });
     expect(versions[3]).toMatchObject({
@@ -212,5 +213,31 @@ describe('parseModelLocation', () => {
     expect(() => openModelRegistry('hf://models/acme/sentiment@main', HUB)).toThrow(
       'names one revision; a registry is the whole repository: hf://models/acme/sentiment',
     );
+  });
+});
+
+describe('gateVerdict and the rules a gate used', () => {
+  const info = (thresholds: unknown) => ({
+    id: 'v',
+    location: '/v',
+    source: 'local' as const,
+    createdAt: null,
+    modelVersion: 'fp32-aaaaaaaaaaaa',
+    provenance: null,
+    gate: {
+      verdict: 'pass' as const,
+      reasons: ['fine'],
+      candidateVersion: 'fp32-aaaaaaaaaaaa',
+      createdAt: '2026-01-01T00:00:00Z',
+      thresholds: thresholds as never,
+    },
+  });
+
+  it('refuses a pass judged by rules it could not fail, or by no rules', () => {
+    expect(gateVerdict(info({ minGain: 0.01, maxP: 0.01, maxRegression: 0.01 })).passed).toBe(true);
+    expect(gateVerdict(info({ minGain: -1, maxP: 0.01, maxRegression: 0.01 })).why).toMatch(/lax rules/);
+    expect(gateVerdict(info({ minGain: 0.01, maxP: 1.01, maxRegression: 0.01 })).passed).toBe(false);
+    expect(gateVerdict(info({ minGain: 0.01, maxP: 0.01, maxRegression: 1 })).passed).toBe(false);
+    expect(gateVerdict(info(null)).why).toMatch(/names no rules/);
   });
 });

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, open, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import type { ModelVersionRef } from '@reputation-monitor/contracts';
 import { ModelRegistryError } from './hub-upload';
@@ -64,6 +64,22 @@ export async function materializeVersion(
       throw error;
     }
   };
+  // Worker replicas share the cache volume and hear of a promotion at the same moment: one pulls, the others
+  // wait for its lock and then find the version in place.
+  const release = await lockDirectory(`${outDir}.lock`, log);
+  try {
+    return await pullOnce(outDir, ref, pull, log);
+  } finally {
+    await release();
+  }
+}
+
+async function pullOnce(
+  outDir: string,
+  ref: ModelVersionRef,
+  pull: () => Promise<PullModelResult>,
+  log: (line: string) => void,
+): Promise<string> {
   const pulled = await pull();
   if (!pulled.skipped) return outDir;
   // Reused: the cache must still hold exactly what was verified when it was pulled.
@@ -123,5 +139,34 @@ class LineWriter extends Writable {
     if (this.pending !== '') this.log(this.pending);
     this.pending = '';
     done();
+  }
+}
+
+/** A pull that has not touched its lock for this long died; the lock is broken. */
+const STALE_PULL_LOCK_MS = 15 * 60_000;
+
+async function lockDirectory(file: string, log: (line: string) => void): Promise<() => Promise<void>> {
+  await mkdir(dirname(file), { recursive: true });
+  let announced = false;
+  for (;;) {
+    try {
+      const handle = await open(file, 'wx');
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return () => unlink(file).catch(() => undefined);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const age = await stat(file).then(
+        (info) => Date.now() - info.mtimeMs,
+        () => 0,
+      );
+      if (age > STALE_PULL_LOCK_MS) {
+        await unlink(file).catch(() => undefined);
+        continue;
+      }
+      if (!announced) log(`another process is pulling into ${dirname(file)}; waiting for it`);
+      announced = true;
+      await new Promise((done) => setTimeout(done, 200));
+    }
   }
 }

@@ -23,6 +23,8 @@ export interface GateSummary {
   /** The version the gate measured (`candidate.version` of the report). */
   candidateVersion: string;
   createdAt: string;
+  /** The rules it was judged by; null in reports that do not say. */
+  thresholds: { minGain: number; maxP: number; maxRegression: number } | null;
 }
 
 export const GATE_REPORT_FILE = 'gate-report.json';
@@ -52,6 +54,7 @@ export function parseGateReport(text: string): GateSummary | null {
     reasons?: unknown;
     createdAt?: unknown;
     candidate?: { version?: unknown } | null;
+    thresholds?: { minGain?: unknown; maxP?: unknown; maxRegression?: unknown } | null;
   } | null;
   if (typeof value !== 'object' || value === null) return null;
   if (value.verdict !== 'pass' && value.verdict !== 'fail') return null;
@@ -59,11 +62,16 @@ export function parseGateReport(text: string): GateSummary | null {
     return null;
   const candidateVersion = value.candidate?.version;
   if (typeof candidateVersion !== 'string' || typeof value.createdAt !== 'string') return null;
+  const { minGain, maxP, maxRegression } = value.thresholds ?? {};
+  const numbers = [minGain, maxP, maxRegression].every((n) => typeof n === 'number' && Number.isFinite(n));
   return {
     verdict: value.verdict,
     reasons: value.reasons as string[],
     candidateVersion,
     createdAt: value.createdAt,
+    thresholds: numbers
+      ? { minGain: minGain as number, maxP: maxP as number, maxRegression: maxRegression as number }
+      : null,
   };
 }
 

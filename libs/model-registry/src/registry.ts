@@ -51,6 +51,10 @@ export function openModelRegistry(
  * Whether a version may be promoted without --force: a passing gate report whose candidateVersion equals
  * the version's modelVersion (a report copied beside another model does not count).
  */
+/** The laxest gate rules a report may have used and still allow promotion without --force. */
+export const MAX_GATE_P = 0.05;
+export const MAX_GATE_REGRESSION = 0.05;
+
 export function gateVerdict(info: ModelVersionInfo): { passed: boolean; why: string } {
   const { gate, modelVersion } = info;
   if (gate === null)
@@ -67,6 +71,19 @@ export function gateVerdict(info: ModelVersionInfo): { passed: boolean; why: str
       why:
         `the gate report beside ${info.id} is for ${gate.candidateVersion}, not for its graph ${modelVersion} ` +
         '(a report copied from another model does not count)',
+    };
+  }
+  // A gate run with rules it could not fail (tools/retrain accepts any numbers) is no evidence.
+  const rules = gate.thresholds;
+  if (
+    !rules ||
+    !(rules.minGain > 0 && rules.maxP <= MAX_GATE_P && rules.maxRegression <= MAX_GATE_REGRESSION)
+  ) {
+    return {
+      passed: false,
+      why:
+        `the gate report of ${modelVersion} ${rules ? `used lax rules (${JSON.stringify(rules)})` : 'names no rules'}: ` +
+        `promotion needs a gain above 0, p at most ${MAX_GATE_P} and a golden-set loss of at most ${MAX_GATE_REGRESSION}`,
     };
   }
   if (gate.verdict !== 'pass') {

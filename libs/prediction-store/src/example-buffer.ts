@@ -52,14 +52,23 @@ return statuses`;
 
 /**
  * Moves every pending example into a batch of its own, unless a batch is already being exported (then that
- * batch's id is returned, so it is finished before anything else). RENAME is atomic: an example added
- * meanwhile lands in a fresh pending hash, never half in a batch. The batch keeps no TTL: once taken for
- * export it stays until it is in the store.
- * KEYS: pending, pending-by-time, in-progress marker, the new batch's hash. ARGV: the new batch id.
+ * batch's id is returned, so it is finished before anything else). Examples past their TTL are dropped first.
+ * RENAME is atomic: an example added meanwhile lands in a fresh pending hash, never half in a batch. The
+ * batch keeps no TTL: once taken for export it stays until it is in the store.
+ * KEYS: pending, pending-by-time, in-progress marker, the new batch's hash, counters. ARGV: the new batch id,
+ * the oldest labelling time still kept (ms).
  */
 const BEGIN_EXPORT = `
 local current = redis.call('GET', KEYS[3])
 if current then return current end
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2])
+if #expired > 0 then
+  for i = 1, #expired, 500 do
+    redis.call('HDEL', KEYS[1], unpack(expired, i, math.min(i + 499, #expired)))
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2])
+  redis.call('HINCRBY', KEYS[5], 'expired', #expired)
+end
 if redis.call('HLEN', KEYS[1]) == 0 then return false end
 redis.call('RENAME', KEYS[1], KEYS[4])
 redis.call('PERSIST', KEYS[4])
@@ -116,16 +125,18 @@ export class ExampleBuffer {
   }
 
   /** The batch to export (an unfinished one first), or undefined when nothing is pending. */
-  async beginExport(newBatchId: string): Promise<ExportBatch | undefined> {
+  async beginExport(newBatchId: string, now = Date.now()): Promise<ExportBatch | undefined> {
     const { prefix } = this.options;
     const batchId = (await this.redis.eval(
       BEGIN_EXPORT,
-      4,
+      5,
       redisKeys.examplesPending(prefix),
       redisKeys.examplesPendingByTime(prefix),
       redisKeys.examplesExportInProgress(prefix),
       redisKeys.examplesExportBatch(prefix, newBatchId),
+      redisKeys.examplesCounters(prefix),
       newBatchId,
+      now - this.options.ttlSeconds * 1000,
     )) as string | null;
     if (!batchId) return undefined;
     const values = await this.redis.hvals(redisKeys.examplesExportBatch(prefix, batchId));

@@ -27,6 +27,7 @@ function version(name: string, verdict?: 'pass' | 'fail'): void {
       join(dir, 'gate-report.json'),
       JSON.stringify({
         verdict,
+        thresholds: { minGain: 0.01, maxP: 0.01, maxRegression: 0.01 },
         reasons: ['made by the test'],
         createdAt: new Date().toISOString(),
         candidate: { version: candidateVersion },

@@ -203,16 +203,22 @@ async function deleteExamples(args: string[]): Promise<number> {
   const location = parseSnapshotLocation(required(values.store, '--store'));
   if (location.revision !== undefined)
     throw new UsageError('--store names a store, not a snapshot: leave out @revision');
-  const { snapshot, removed } = await openDatasetStore(location.store, hubFromEnv()).deleteExamples(
-    ids,
-    reason,
-  );
+  const store = openDatasetStore(location.store, hubFromEnv());
   const redis = new IORedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 2 });
   try {
-    const buffered = await new ExampleBuffer(redis, {
+    const buffer = new ExampleBuffer(redis, {
       prefix: process.env.QUEUE_PREFIX ?? DEFAULT_QUEUE_PREFIX,
       ttlSeconds: 3_600,
-    }).delete(ids);
+    });
+    // Redis first, then the store; an export that had already taken the example may append it after the
+    // store was cleaned, so wait for a running export to end and clean the store again.
+    const buffered = await buffer.delete(ids);
+    let { snapshot, removed } = await store.deleteExamples(ids, reason);
+    for (const deadline = Date.now() + 120_000; (await buffer.exportInProgress()) && Date.now() < deadline;)
+      await new Promise((done) => setTimeout(done, 500));
+    const again = await store.deleteExamples(ids, reason);
+    if (again.removed > 0)
+      ({ snapshot, removed } = { snapshot: again.snapshot, removed: removed + again.removed });
     process.stdout.write(
       `removed ${removed} stored record(s)` +
         (snapshot ? ` (new snapshot ${snapshot.ref.location})` : '') +

@@ -19,7 +19,7 @@ import {
 import { ModelVariant, openModelDirectory } from '@reputation-monitor/model-runtime';
 import { scoreTexts } from './model-scoring';
 import { splitDataset } from './split';
-import { RetrainProvenance, fileSha256 } from './train';
+import { RetrainProvenance, fileSha256, goldenDigest } from './train';
 
 export const DEFAULT_MIN_GAIN = 0.01;
 export const DEFAULT_MAX_P = 0.01;
@@ -165,22 +165,25 @@ export async function runGate(options: GateOptions): Promise<GateReport> {
     `golden-set macro recall ${f3(sets.golden.champion.macroRecall)} -> ${f3(sets.golden.candidate.macroRecall)} ` +
       `(${signed(sets.golden.difference)}; a loss of at most ${maxRegression} allowed)`,
   );
-  if (provenance) {
-    rule(
-      provenance.dataset.holdoutDigest === split.holdoutDigest,
-      provenance.dataset.holdoutDigest === split.holdoutDigest
+  // Without provenance nothing says what the candidate was trained on: it could have seen the holdout.
+  rule(
+    provenance !== null && provenance.dataset.holdoutDigest === split.holdoutDigest,
+    provenance === null
+      ? `${candidateDir} has no retrain provenance: nothing shows it was not trained on the holdout`
+      : provenance.dataset.holdoutDigest === split.holdoutDigest
         ? 'the holdout is the one the candidate was trained without'
         : 'the holdout differs from the one the candidate was trained without (another snapshot or split)',
-    );
-  }
+  );
+  // Golden texts in the training part are fine only if the trainer left out exactly this golden set.
+  const sameGolden = provenance?.dataset.goldenSha256 === goldenDigest(goldenTexts);
   rule(
-    goldenOverlapInTraining <= (provenance?.dataset.excludedGolden ?? 0),
+    goldenOverlapInTraining === 0 || sameGolden,
     goldenOverlapInTraining === 0
       ? 'no golden-set text is in the training part of the snapshot'
       : `${goldenOverlapInTraining} golden-set texts are in the training part of the snapshot` +
-          ((provenance?.dataset.excludedGolden ?? 0) >= goldenOverlapInTraining
+          (sameGolden
             ? ' and were left out of training'
-            : ' and were trained on (retrain with --golden)'),
+            : ' and the trainer did not leave out this golden set (retrain with --golden)'),
   );
   const report: GateReport = {
     verdict: failed.length === 0 ? 'pass' : 'fail',

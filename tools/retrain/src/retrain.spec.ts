@@ -150,8 +150,17 @@ describe('retrain', () => {
         })),
     ];
     const location = await storeWith('with-golden', withGolden);
+    const goldenTexts = new Set(
+      readTweetEval('test')
+        .slice(0, 20)
+        .map((tweet) => tweet.text),
+    );
     const { provenance } = await retrain(options({ dataset: location, int8: false }));
     expect(provenance.dataset.excludedGolden).toBe(20);
+    // The same split the trainer made: no golden text in what it fitted on or stopped on.
+    const { splitDataset } = await import('./split');
+    const split = splitDataset(withGolden, { seed: 7, goldenTexts });
+    expect([...split.train, ...split.validation].filter((e) => goldenTexts.has(e.text))).toEqual([]);
     expect(provenance.dataset.train + provenance.dataset.validation).toBe(320 - 64 - 20);
   });
 
@@ -249,6 +258,27 @@ describe('gate and publish', () => {
       report.sets.holdout.test.discordant,
     );
     expect(report.reasons).toContain('the holdout is the one the candidate was trained without');
+  });
+
+  it('fails a candidate without provenance: nothing shows it did not see the holdout', async () => {
+    const anonymous = join(work, 'anonymous');
+    await cp(candidate, anonymous, { recursive: true });
+    const config = JSON.parse(await readFile(join(anonymous, 'config.json'), 'utf8'));
+    delete config.retrain;
+    await writeFile(join(anonymous, 'config.json'), JSON.stringify(config));
+    const report = await runGate({
+      championDir: base,
+      candidateDir: anonymous,
+      dataset: snapshot,
+      golden,
+      hub: NO_HUB,
+      minGain: -1,
+      maxP: 1.01,
+      maxRegression: 1,
+      permutations: 200,
+    });
+    expect(report.verdict).toBe('fail');
+    expect(report.reasons[0]).toMatch(/has no retrain provenance/);
   });
 
   it('uploads nothing for a candidate whose gate did not pass, and a passed one to a branch of its own', async () => {

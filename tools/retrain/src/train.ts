@@ -66,6 +66,8 @@ export interface RetrainProvenance {
     holdoutFrom: string | null;
     holdoutDigest: string;
     excludedGolden: number;
+    /** sha256 of the golden set's texts (sorted, one per line) the trainer left out; null without --golden. */
+    goldenSha256: string | null;
   };
   seed: number;
   hyperParameters: Omit<HeadFitOptions, 'seed'> & { validationShare: number };
@@ -197,6 +199,7 @@ export async function retrain(
       holdoutFrom: split.holdoutFrom === null ? null : new Date(split.holdoutFrom).toISOString(),
       holdoutDigest: split.holdoutDigest,
       excludedGolden: split.excludedGolden,
+      goldenSha256: goldenTexts ? goldenDigest(goldenTexts) : null,
     },
     seed: options.seed,
     hyperParameters: { ...options.fit, validationShare },
@@ -269,6 +272,13 @@ async function pulledRevision(dir: string): Promise<string | null> {
   } catch {
     return null;
   }
+}
+
+/** Names a golden set by its texts, whatever file layout or order they came in. */
+export function goldenDigest(texts: Iterable<string>): string {
+  return createHash('sha256')
+    .update([...new Set(texts)].sort().join('\n'))
+    .digest('hex');
 }
 
 export function fileSha256(path: string): Promise<string> {

@@ -131,6 +131,11 @@ export class LoadedModel {
     await this.batcher.idle();
   }
 
+  /** True once the model is being retired: no new work (shadow work for it is dropped). */
+  get retiring(): boolean {
+    return this.closing !== undefined;
+  }
+
   /** Frees the session after the last job that picked this model has finished with it. */
   retire(): Promise<void> {
     this.closing ??= this.idle().then(() => this.model.close());

@@ -106,7 +106,7 @@ export class ModelManager implements OnApplicationShutdown {
       },
       onError: (error) => this.logger.warn(`following the model assignment: ${error.message}`),
     });
-    this.statusTimer = setInterval(() => void this.reportStatus(), this.config.heartbeatIntervalMs);
+    this.statusTimer = setInterval(() => void this.tick(), this.config.heartbeatIntervalMs);
     this.statusTimer.unref();
     await this.reportStatus();
   }
@@ -177,11 +177,32 @@ export class ModelManager implements OnApplicationShutdown {
   }
 
   private follow(assignment: ModelAssignment): Promise<void> {
-    this.applying = this.applying.then(() => (this.stopped ? undefined : this.apply(assignment)));
+    this.applying = this.applying
+      .then(() => (this.stopped ? undefined : this.apply(assignment)))
+      .catch((error: Error) =>
+        this.logger.error(`applying revision ${assignment.revision}: ${error.message}`),
+      );
     return this.applying;
   }
 
-  /** Brings the loaded models to what the assignment names; on failure the ones serving stay. */
+  /** Every heartbeat: the status, and a failed revision tried again once its backoff is over (watch reports a revision once). */
+  private async tick(): Promise<void> {
+    if (
+      this.failedRevision !== undefined &&
+      this.failedRevision > this.appliedRevision &&
+      Date.now() >= this.retryAt
+    ) {
+      const current = await this.store.current().catch(() => undefined);
+      if (current) await this.follow(current);
+      return;
+    }
+    await this.reportStatus();
+  }
+
+  /**
+   * Brings the loaded models to what the assignment names. On failure the production serving stays (a candidate
+   * let go to make room is not reloaded until the next revision); the status says what failed.
+   */
   private async apply(assignment: ModelAssignment): Promise<void> {
     if (assignment.revision <= this.appliedRevision) return;
     if (assignment.revision === this.failedRevision && Date.now() < this.retryAt) return;
@@ -192,7 +213,12 @@ export class ModelManager implements OnApplicationShutdown {
     try {
       // A candidate that is neither wanted as candidate nor about to be production goes first (memory bound).
       const current = this.candidate;
-      const keepCandidate = current && wanted && current.model.versionId === wanted.version.id;
+      // Kept only when production stays: otherwise it goes first and comes back after the switch (two sessions).
+      const keepCandidate =
+        current &&
+        wanted &&
+        current.model.versionId === wanted.version.id &&
+        this.production?.versionId === assignment.production.id;
       const candidateBecomesProduction = current?.model.versionId === assignment.production.id;
       if (current && !keepCandidate) {
         this.candidate = undefined;

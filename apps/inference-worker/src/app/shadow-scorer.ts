@@ -35,6 +35,7 @@ export class ShadowScorer {
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
+  private closed = false;
 
   constructor(
     private readonly models: ModelManager,
@@ -48,7 +49,12 @@ export class ShadowScorer {
   }
 
   enqueue(work: ShadowWork): void {
-    if (this.queuedTexts + work.items.length > this.config.shadowQueueMaxTexts) {
+    // A retiring model waits for its users: work that would only run in a quiet spell must not hold it.
+    if (
+      this.closed ||
+      work.model.retiring ||
+      this.queuedTexts + work.items.length > this.config.shadowQueueMaxTexts
+    ) {
       work.release();
       this.metrics.shadowDropped(work.items.length);
       return;
@@ -78,7 +84,9 @@ export class ShadowScorer {
 
   /** Drops what waits (shutdown): shadow predictions are measurements, not answers anybody waits for. */
   clear(): void {
+    this.closed = true;
     clearTimeout(this.timer);
+    this.timer = undefined;
     const dropped = this.queue.splice(0);
     this.queuedTexts = 0;
     for (const work of dropped) work.release();
@@ -105,6 +113,12 @@ export class ShadowScorer {
     }
     const work = this.queue.shift()!;
     this.queuedTexts -= work.items.length;
+    if (work.model.retiring) {
+      work.release();
+      this.metrics.shadowDropped(work.items.length);
+      this.pump();
+      return;
+    }
     this.running = true;
     this.score(work)
       .catch((error: Error) =>

@@ -23,6 +23,7 @@ export function gateReport(
         verdict,
         reasons,
         createdAt,
+        thresholds: { minGain: 0.01, maxP: 0.01, maxRegression: 0.01, permutations: 10_000, seed: 1 },
         variant: 'fp32',
         champion: { dir: '/models/champion', version: 'fp32-000000000000' },
         candidate: { dir: '/models/candidate', version: candidateVersion, provenance: null },
