@@ -145,10 +145,20 @@ async function answeredPerId(ids: string[]): Promise<Map<string, number>> {
   return counts;
 }
 
-function expectClean(answers: Answer[], counts: Map<string, number>, least = 20): void {
+/**
+ * Every request answered once with 200, and recorded in the prediction stream. A job taken over from a worker
+ * killed after it wrote the stream but before BullMQ had the result is computed again and recorded twice (the
+ * stream is at-least-once; the client still gets one answer): `killed` allows that.
+ */
+function expectClean(answers: Answer[], counts: Map<string, number>, least = 20, killed = false): void {
   expect(answers.length).toBeGreaterThanOrEqual(least);
   expect(answers.filter((answer) => answer.status !== 200)).toEqual([]);
-  expect(answers.filter((answer) => counts.get(answer.id) !== 1)).toEqual([]);
+  expect(
+    answers.filter(
+      (answer) => (counts.get(answer.id) ?? 0) < 1 || (counts.get(answer.id) ?? 0) > (killed ? 2 : 1),
+    ),
+  ).toEqual([]);
+  expect(new Set(answers.map((answer) => answer.id)).size).toBe(answers.length);
 }
 
 beforeAll(async () => {
@@ -309,7 +319,7 @@ describe('promotion and rollback without downtime', () => {
     await converged(4);
     await new Promise((resolve) => setTimeout(resolve, 6_000)); // past the dead worker's job locks
     const answers = await load.stop();
-    expectClean(answers, await answeredPerId(answers.map((a) => a.id)));
+    expectClean(answers, await answeredPerId(answers.map((a) => a.id)), 20, true);
   });
 
   it('refuses versions that cannot serve, keeping the one that can, with no failed job', async () => {
