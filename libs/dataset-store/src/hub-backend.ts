@@ -4,12 +4,12 @@ import {
   createRepo,
   datasetInfo,
   downloadFile,
-  HubApiError,
   InvalidApiResponseFormatError,
   pathsInfo,
   repoExists,
   type CommitOperation,
 } from '@huggingface/hub';
+import { describeHubFailure, hubMessage, statusOf } from '@reputation-monitor/hub-errors';
 import { ConcurrentChangeError, DatasetBackend, DatasetCommit, MANIFEST_PATH } from './dataset-store';
 import { DatasetError } from './manifest';
 
@@ -254,31 +254,15 @@ export class HubDatasetBackend implements DatasetBackend {
   /** One line saying what failed, on which repo, and what to check; never the token. */
   private failure(error: unknown, action: string): DatasetError {
     if (error instanceof DatasetError) return error;
-    const what = `${action} ${this.location}`;
-    const status = statusOf(error);
-    let message: string;
-    if (status !== undefined) {
-      const answered = `${status}: ${hubMessage(error)}`;
-      if (status === 401) {
-        message = this.token
-          ? `${what} failed: the Hub refused the token (${answered}); check that HF_TOKEN is valid and can access the repo`
-          : `${what} failed: the Hub needs a token (${answered}); the repo is private or does not exist, set HF_TOKEN`;
-      } else if (status === 403) {
-        message = `${what} failed: not allowed (${answered}); check that HF_TOKEN has write access to the repo`;
-      } else if (status === 404) {
-        message = `${what} failed: not found (${answered}); check the repo name and HF_ENDPOINT`;
-      } else if (status === 429 || status >= 500) {
-        message = `${what} failed: the Hub at ${this.hubUrl} answered ${answered}; try again later, or check HF_ENDPOINT`;
-      } else {
-        message = `${what} failed: the Hub answered ${answered}`;
-      }
-    } else if (error instanceof InvalidApiResponseFormatError) {
-      message = `${what} failed: ${this.hubUrl} does not answer like a Hub (${messageOf(error)}); check HF_ENDPOINT`;
-    } else {
-      message = `${what} failed: cannot reach the Hub at ${this.hubUrl} (${rootCause(error)}); check HF_ENDPOINT and the network`;
-    }
-    const oneLine = message.replace(/\s+/g, ' ');
-    return new DatasetError(this.token ? oneLine.split(this.token).join('<HF_TOKEN>') : oneLine);
+    return new DatasetError(
+      describeHubFailure(error, {
+        what: `${action} ${this.location}`,
+        hubUrl: this.hubUrl,
+        token: this.token,
+        tokenRefused: ' and can access the repo',
+        forbidden: 'check that HF_TOKEN has write access to the repo',
+      }),
+    );
   }
 }
 
@@ -290,40 +274,4 @@ function checkTokenShape(token: string): void {
 
 function asBlob(content: Buffer): Blob {
   return new Blob([new Uint8Array(content.buffer, content.byteOffset, content.byteLength)]);
-}
-
-function statusOf(error: unknown): number | undefined {
-  return error instanceof HubApiError ? error.statusCode : undefined;
-}
-
-/** The Hub's own explanation (its JSON `error`), without the URL and request id the client appends. */
-function hubMessage(error: unknown): string {
-  const data = error instanceof HubApiError ? error.data : undefined;
-  if (data && typeof data.error === 'string') return data.error;
-  return messageOf(error).replace(/\. URL: .*$/s, '');
-}
-
-// Duck-typed: fetch's errors come from Node's realm, where a test sandbox's `instanceof Error` fails.
-interface ErrorLike {
-  message?: unknown;
-  cause?: unknown;
-  errors?: unknown;
-}
-
-function messageOf(error: unknown): string {
-  const like = typeof error === 'object' && error !== null ? (error as ErrorLike) : undefined;
-  if (typeof like?.message === 'string' && like.message !== '') return like.message;
-  // Node tries every address of a host; its AggregateError holds one error per address.
-  if (Array.isArray(like?.errors)) return like.errors.map(messageOf).join('; ');
-  return String(error);
-}
-
-/** The innermost reason of a failed fetch ("connect ECONNREFUSED 127.0.0.1:1", "other side closed"). */
-function rootCause(error: unknown): string {
-  let current = error;
-  for (;;) {
-    const cause = typeof current === 'object' && current !== null ? (current as ErrorLike).cause : undefined;
-    if (cause === undefined) return messageOf(current);
-    current = cause;
-  }
 }

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
+import { downloadFile, listCommits, pathsInfo, type PathInfo } from '@huggingface/hub';
 import {
-  downloadFile,
-  HubApiError,
-  InvalidApiResponseFormatError,
-  listCommits,
-  pathsInfo,
-  type PathInfo,
-} from '@huggingface/hub';
+  describeHubAnswer,
+  describeHubFailure,
+  statusOf,
+  type HubFailureContext,
+} from '@reputation-monitor/hub-errors';
 import type { ModelVersionRef } from '@reputation-monitor/contracts';
 import { ModelRegistryError } from './hub-upload';
 import { materializeVersion, type HubAccess, type MaterializeOptions } from './materialize';
@@ -139,7 +138,9 @@ export class HubModelRegistry implements ModelRegistry {
       } catch {
         // Not JSON: the header, or the status alone.
       }
-      throw this.answered(action, response.status, message || response.statusText);
+      throw new ModelRegistryError(
+        describeHubAnswer(response.status, message || response.statusText, this.context(action)),
+      );
     }
     let body: { branches?: unknown } | null;
     try {
@@ -269,48 +270,17 @@ export class HubModelRegistry implements ModelRegistry {
   /** One line saying what failed, on which repo, and what to check; never the token. */
   private failure(error: unknown, action: string): ModelRegistryError {
     if (error instanceof ModelRegistryError) return error;
-    const status = statusOf(error);
-    if (status !== undefined) return this.answered(action, status, hubMessage(error));
-    const what = `${action} ${this.location}`;
-    if (error instanceof InvalidApiResponseFormatError) {
-      return this.oneLine(
-        `${what} failed: ${this.hubUrl} does not answer like a Hub (${messageOf(error)}); check HF_ENDPOINT`,
-      );
-    }
-    return this.oneLine(
-      `${what} failed: cannot reach the Hub at ${this.hubUrl} (${rootCause(error)}); check HF_ENDPOINT and the network`,
-    );
+    return new ModelRegistryError(describeHubFailure(error, this.context(action)));
   }
 
-  private answered(action: string, status: number, message: string): ModelRegistryError {
-    const what = `${action} ${this.location}`;
-    const answer = `${status}: ${message}`;
-    if (status === 401) {
-      return this.oneLine(
-        this.token
-          ? `${what} failed: the Hub refused the token (${answer}); check that HF_TOKEN is valid and can read the repo`
-          : `${what} failed: the Hub needs a token (${answer}); the repo is private or does not exist, set HF_TOKEN`,
-      );
-    }
-    if (status === 403) {
-      return this.oneLine(
-        `${what} failed: not allowed (${answer}); check that HF_TOKEN can read the repo (for a gated repo, accept its terms first)`,
-      );
-    }
-    if (status === 404) {
-      return this.oneLine(`${what} failed: not found (${answer}); check the repo name and HF_ENDPOINT`);
-    }
-    if (status === 429 || status >= 500) {
-      return this.oneLine(
-        `${what} failed: the Hub at ${this.hubUrl} answered ${answer}; try again later, or check HF_ENDPOINT`,
-      );
-    }
-    return this.oneLine(`${what} failed: the Hub answered ${answer}`);
-  }
-
-  private oneLine(message: string): ModelRegistryError {
-    const line = message.replace(/\s+/g, ' ');
-    return new ModelRegistryError(this.token ? line.split(this.token).join('<HF_TOKEN>') : line);
+  private context(action: string): HubFailureContext {
+    return {
+      what: `${action} ${this.location}`,
+      hubUrl: this.hubUrl,
+      token: this.token,
+      tokenRefused: ' and can read the repo',
+      forbidden: 'check that HF_TOKEN can read the repo (for a gated repo, accept its terms first)',
+    };
   }
 }
 
@@ -338,40 +308,4 @@ async function mapLimit<T, R>(items: T[], limit: number, work: (item: T) => Prom
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
-}
-
-function statusOf(error: unknown): number | undefined {
-  return error instanceof HubApiError ? error.statusCode : undefined;
-}
-
-/** The Hub's own explanation (its JSON `error`), without the URL and request id the client appends. */
-function hubMessage(error: unknown): string {
-  const data = error instanceof HubApiError ? error.data : undefined;
-  if (data && typeof data.error === 'string') return data.error;
-  return messageOf(error).replace(/\. URL: .*$/s, '');
-}
-
-// Duck-typed: fetch's errors come from Node's realm, where a test sandbox's `instanceof Error` fails.
-interface ErrorLike {
-  message?: unknown;
-  cause?: unknown;
-  errors?: unknown;
-}
-
-function messageOf(error: unknown): string {
-  const like = typeof error === 'object' && error !== null ? (error as ErrorLike) : undefined;
-  if (typeof like?.message === 'string' && like.message !== '') return like.message;
-  // Node tries every address of a host; its AggregateError holds one error per address.
-  if (Array.isArray(like?.errors)) return like.errors.map(messageOf).join('; ');
-  return String(error);
-}
-
-/** The innermost reason of a failed fetch ("connect ECONNREFUSED 127.0.0.1:1", "other side closed"). */
-function rootCause(error: unknown): string {
-  let current = error;
-  for (;;) {
-    const cause = typeof current === 'object' && current !== null ? (current as ErrorLike).cause : undefined;
-    if (cause === undefined) return messageOf(current);
-    current = cause;
-  }
 }

@@ -5,13 +5,12 @@ import {
   commit,
   createBranch,
   createRepo,
-  HubApiError,
-  InvalidApiResponseFormatError,
   listFiles,
   modelInfo,
   repoExists,
   type CommitOperation,
 } from '@huggingface/hub';
+import { describeHubFailure, hubMessage, statusOf } from '@reputation-monitor/hub-errors';
 
 const DEFAULT_BRANCH = 'main';
 const REPO_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -256,62 +255,14 @@ class HubTarget {
   }
 
   private failure(error: unknown, action: string): ModelRegistryError {
-    const what = `${action} ${this.options.repo}`;
-    const status = statusOf(error);
-    let message: string;
-    if (status !== undefined) {
-      const answered = `${status}: ${hubMessage(error)}`;
-      if (status === 401) {
-        message = `${what} failed: the Hub refused the token (${answered}); check that HF_TOKEN is valid`;
-      } else if (status === 403) {
-        message = `${what} failed: not allowed (${answered}); check that HF_TOKEN has write access to the repo`;
-      } else if (status === 404) {
-        message = `${what} failed: not found (${answered}); check the repo name and HF_ENDPOINT`;
-      } else if (status === 429 || status >= 500) {
-        message = `${what} failed: the Hub at ${this.hubUrl} answered ${answered}; try again later, or check HF_ENDPOINT`;
-      } else {
-        message = `${what} failed: the Hub answered ${answered}`;
-      }
-    } else if (error instanceof InvalidApiResponseFormatError) {
-      message = `${what} failed: ${this.hubUrl} does not answer like a Hub (${messageOf(error)}); check HF_ENDPOINT`;
-    } else {
-      message = `${what} failed: cannot reach the Hub at ${this.hubUrl} (${rootCause(error)}); check HF_ENDPOINT and the network`;
-    }
-    return new ModelRegistryError(message.replace(/\s+/g, ' ').split(this.options.token).join('<HF_TOKEN>'));
-  }
-}
-
-function statusOf(error: unknown): number | undefined {
-  return error instanceof HubApiError ? error.statusCode : undefined;
-}
-
-/** The Hub's own explanation (its JSON `error`), without the URL and request id the client appends. */
-function hubMessage(error: unknown): string {
-  const data = error instanceof HubApiError ? error.data : undefined;
-  if (data && typeof data.error === 'string') return data.error;
-  return messageOf(error).replace(/\. URL: .*$/s, '');
-}
-
-// Duck-typed: fetch's errors come from Node's realm, where a test sandbox's `instanceof Error` fails.
-interface ErrorLike {
-  message?: unknown;
-  cause?: unknown;
-  errors?: unknown;
-}
-
-function messageOf(error: unknown): string {
-  const like = typeof error === 'object' && error !== null ? (error as ErrorLike) : undefined;
-  if (typeof like?.message === 'string' && like.message !== '') return like.message;
-  // Node tries every address of a host; its AggregateError holds one error per address.
-  if (Array.isArray(like?.errors)) return like.errors.map(messageOf).join('; ');
-  return String(error);
-}
-
-function rootCause(error: unknown): string {
-  let current = error;
-  for (;;) {
-    const cause = typeof current === 'object' && current !== null ? (current as ErrorLike).cause : undefined;
-    if (cause === undefined) return messageOf(current);
-    current = cause;
+    return new ModelRegistryError(
+      describeHubFailure(error, {
+        what: `${action} ${this.options.repo}`,
+        hubUrl: this.hubUrl,
+        token: this.options.token,
+        tokenRefused: '',
+        forbidden: 'check that HF_TOKEN has write access to the repo',
+      }),
+    );
   }
 }

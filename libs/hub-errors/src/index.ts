@@ -1,0 +1,2 @@
+export { describeHubAnswer, describeHubFailure, hubMessage, statusOf } from './hub-failure';
+export type { HubFailureContext } from './hub-failure';
