@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lock } from 'proper-lockfile';
 import { dirname, join, resolve } from 'node:path';
 import { ConcurrentChangeError, DatasetBackend, DatasetCommit, MANIFEST_PATH } from './dataset-store';
 import { DatasetError, sha256Hex } from './manifest';
@@ -114,25 +115,20 @@ export class LocalDatasetBackend implements DatasetBackend {
     await atomicWrite(file, content);
   }
 
+  /** Waits up to 10 s for other writers; a lock a dead writer left is broken once stale (its holder renews it). */
   private async lock(): Promise<() => Promise<void>> {
-    const file = join(this.location, '.lock');
-    for (let attempt = 0; attempt < 200; attempt++) {
-      try {
-        const handle = await open(file, 'wx');
-        await handle.writeFile(String(process.pid));
-        await handle.close();
-        return () => unlink(file).catch(() => undefined);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        const age = await stat(file).then(
-          (info) => Date.now() - info.mtimeMs,
-          () => 0,
-        );
-        if (age > STALE_LOCK_MS) await unlink(file).catch(() => undefined);
-        else await new Promise((done) => setTimeout(done, 50));
-      }
+    const lockfilePath = join(this.location, '.lock');
+    try {
+      return await lock(this.location, {
+        lockfilePath,
+        realpath: false,
+        stale: STALE_LOCK_MS,
+        retries: { retries: 200, minTimeout: 50, maxTimeout: 50 },
+      });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+      throw new DatasetError(`${this.location} stayed locked by another writer (${lockfilePath})`);
     }
-    throw new DatasetError(`${this.location} stayed locked by another writer (${file})`);
   }
 }
 

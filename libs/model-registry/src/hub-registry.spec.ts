@@ -198,6 +198,25 @@ describe('a Hub model registry against the fake Hub', () => {
     expect(lines.some((line) => line.includes('no longer matches its sha256'))).toBe(true);
   });
 
+  it('pulls a version once when two workers sharing the cache materialize it at the same moment', async () => {
+    const info = (await registry.get('main')) as ModelVersionInfo;
+    const cacheDir = join(workDir, 'shared-cache');
+    const lines: string[] = [];
+    const options = { cacheDir, variant: 'fp32' as const, log: (line: string) => lines.push(line) };
+    hub.clearRequests();
+    const [first, second] = await Promise.all([
+      registry.materialize(info, options),
+      registry.materialize(info, options),
+    ]);
+    expect(first).toBe(second);
+    expect(await readFile(join(first, 'onnx/model.onnx'))).toEqual(graphs.v2);
+    const graphDownloads = hub.requests.filter(
+      (request) => request.server === 'cdn' && request.method === 'GET',
+    );
+    expect(graphDownloads).toHaveLength(1);
+    expect(lines.some((line) => line.startsWith('another process is pulling into'))).toBe(true);
+  });
+
   it('materializes the int8 variant, and names what a version lacks', async () => {
     const cacheDir = join(workDir, 'cache');
     const main = (await registry.get('main')) as ModelVersionInfo;

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { mkdir, open, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { lock } from 'proper-lockfile';
 import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import type { ModelVersionRef } from '@reputation-monitor/contracts';
@@ -142,29 +143,20 @@ class LineWriter extends Writable {
   }
 }
 
-/** A pull that has not touched its lock for this long died; the lock is broken. */
-const STALE_PULL_LOCK_MS = 15 * 60_000;
+/** A pull whose holder stopped renewing its lock for this long died; the lock is broken. */
+const STALE_PULL_LOCK_MS = 60_000;
 
+/** Waits as long as another process pulls the same version (proper-lockfile renews a held lock). */
 async function lockDirectory(file: string, log: (line: string) => void): Promise<() => Promise<void>> {
   await mkdir(dirname(file), { recursive: true });
+  const target = file.replace(/\.lock$/, '');
   let announced = false;
   for (;;) {
     try {
-      const handle = await open(file, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return () => unlink(file).catch(() => undefined);
+      return await lock(target, { lockfilePath: file, realpath: false, stale: STALE_PULL_LOCK_MS });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const age = await stat(file).then(
-        (info) => Date.now() - info.mtimeMs,
-        () => 0,
-      );
-      if (age > STALE_PULL_LOCK_MS) {
-        await unlink(file).catch(() => undefined);
-        continue;
-      }
-      if (!announced) log(`another process is pulling into ${dirname(file)}; waiting for it`);
+      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+      if (!announced) log(`another process is pulling into ${target}; waiting for it`);
       announced = true;
       await new Promise((done) => setTimeout(done, 200));
     }
