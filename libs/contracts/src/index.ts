@@ -8,3 +8,4 @@ export * from './feedback';
 export * from './prediction-stream';
 export * from './examples';
 export * from './model-assignment';
+export * from './gate-report';

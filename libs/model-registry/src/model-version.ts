@@ -17,17 +17,9 @@ export interface ModelVersionInfo {
   gate: GateSummary | null;
 }
 
-export interface GateSummary {
-  verdict: 'pass' | 'fail';
-  reasons: string[];
-  /** The version the gate measured (`candidate.version` of the report). */
-  candidateVersion: string;
-  createdAt: string;
-  /** The rules it was judged by; null in reports that do not say. */
-  thresholds: { minGain: number; maxP: number; maxRegression: number } | null;
-}
-
-export const GATE_REPORT_FILE = 'gate-report.json';
+export { GATE_REPORT_FILE, parseGateReport } from '@reputation-monitor/contracts';
+import type { GateSummary } from '@reputation-monitor/contracts';
+export type { GateSummary };
 export const CONFIG_FILE = 'config.json';
 /** Where the fp32 graph may be, in the order the worker looks (model-runtime's MODEL_FILE_CANDIDATES). */
 export const FP32_GRAPHS = ['onnx/model.onnx', 'model.onnx'] as const;
@@ -39,40 +31,6 @@ export const GRAPHS_BY_VARIANT = {
 /** The version the worker reports for an fp32 graph with this sha256 (hex). */
 export function fp32Version(sha256Hex: string): string {
   return `fp32-${sha256Hex.slice(0, 12).toLowerCase()}`;
-}
-
-/** The summary of a gate report (tools/retrain's GateReport), or null when it is not one. */
-export function parseGateReport(text: string): GateSummary | null {
-  let report: unknown;
-  try {
-    report = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  const value = report as {
-    verdict?: unknown;
-    reasons?: unknown;
-    createdAt?: unknown;
-    candidate?: { version?: unknown } | null;
-    thresholds?: { minGain?: unknown; maxP?: unknown; maxRegression?: unknown } | null;
-  } | null;
-  if (typeof value !== 'object' || value === null) return null;
-  if (value.verdict !== 'pass' && value.verdict !== 'fail') return null;
-  if (!Array.isArray(value.reasons) || !value.reasons.every((reason) => typeof reason === 'string'))
-    return null;
-  const candidateVersion = value.candidate?.version;
-  if (typeof candidateVersion !== 'string' || typeof value.createdAt !== 'string') return null;
-  const { minGain, maxP, maxRegression } = value.thresholds ?? {};
-  const numbers = [minGain, maxP, maxRegression].every((n) => typeof n === 'number' && Number.isFinite(n));
-  return {
-    verdict: value.verdict,
-    reasons: value.reasons as string[],
-    candidateVersion,
-    createdAt: value.createdAt,
-    thresholds: numbers
-      ? { minGain: minGain as number, maxP: maxP as number, maxRegression: maxRegression as number }
-      : null,
-  };
 }
 
 /** config.json's `retrain` block (the provenance tools/retrain writes), or null. */

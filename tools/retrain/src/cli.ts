@@ -11,7 +11,12 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import IORedis from 'ioredis';
-import { DEFAULT_QUEUE_PREFIX, EXAMPLE_ID_PATTERN } from '@reputation-monitor/contracts';
+import {
+  DEFAULT_QUEUE_PREFIX,
+  EXAMPLE_ID_PATTERN,
+  GATE_REPORT_FILE,
+  encodeGateReport,
+} from '@reputation-monitor/contracts';
 import { HubConnection, openDatasetStore, parseSnapshotLocation } from '@reputation-monitor/dataset-store';
 import { ExampleBuffer, exampleId } from '@reputation-monitor/prediction-store';
 import { DEFAULT_MAX_P, DEFAULT_MAX_REGRESSION, DEFAULT_MIN_GAIN, gateSummary, runGate } from './gate';
@@ -153,9 +158,9 @@ async function gate(args: string[]): Promise<number> {
   });
   const out = resolve(values.out);
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(out, encodeGateReport(report));
   // The candidate carries its verdict: a local model registry reads it there, promotion checks it.
-  writeFileSync(resolve(report.candidate.dir, 'gate-report.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(resolve(report.candidate.dir, GATE_REPORT_FILE), encodeGateReport(report));
   const summary = gateSummary(report);
   process.stdout.write(summary);
   if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, summary);

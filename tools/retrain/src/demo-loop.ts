@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { GATE_REPORT_FILE, encodeGateReport } from '@reputation-monitor/contracts';
 import { readTweetEval } from '@reputation-monitor/app-harness';
 import { DEFAULT_FIT } from './defaults';
 import { gateSummary, runGate } from './gate';
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
     fit: DEFAULT_FIT,
   });
   const gate = await runGate({ championDir: modelDir, candidateDir: candidate, golden, hub });
-  await writeFile(join(candidate, 'gate-report.json'), JSON.stringify(gate, null, 2) + '\n');
+  await writeFile(join(candidate, GATE_REPORT_FILE), encodeGateReport(gate));
   console.log(`\n${gateSummary(gate)}`);
   console.log(
     gate.verdict === 'pass'

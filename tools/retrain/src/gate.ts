@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { SENTIMENT_LABELS, materializeExamples } from '@reputation-monitor/contracts';
+import { GateReportHeader, SENTIMENT_LABELS, materializeExamples } from '@reputation-monitor/contracts';
 import {
   HubConnection,
   loadGoldenSet,
@@ -67,12 +67,7 @@ export interface SetComparison {
   bySource: Record<string, { count: number; champion: Quality; candidate: Quality }>;
 }
 
-export interface GateReport {
-  verdict: 'pass' | 'fail';
-  /** One sentence per rule, failed rules first. */
-  reasons: string[];
-  createdAt: string;
-  thresholds: { minGain: number; maxP: number; maxRegression: number; permutations: number; seed: number };
+export interface GateReport extends GateReportHeader {
   variant: ModelVariant;
   champion: { dir: string; version: string };
   candidate: { dir: string; version: string; provenance: RetrainProvenance | null };

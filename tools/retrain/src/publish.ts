@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { GATE_REPORT_FILE, encodeGateReport } from '@reputation-monitor/contracts';
 import { HubConnection } from '@reputation-monitor/dataset-store';
 import { uploadModelVersion } from '@reputation-monitor/model-registry';
 import { GateReport, gateSummary } from './gate';
@@ -38,7 +39,7 @@ export async function publishCandidate(
     throw new PublishError(`not published: the gate did not pass (${report.reasons[0]})`);
   if (resolve(report.candidate.dir) !== dir)
     throw new PublishError(`the gate report is for ${report.candidate.dir}, not ${dir}`);
-  await writeFile(join(dir, 'gate-report.json'), JSON.stringify(report, null, 2) + '\n');
+  await writeFile(join(dir, GATE_REPORT_FILE), encodeGateReport(report));
   await writeFile(join(dir, 'README.md'), modelCard(report, gateSummary(report)));
   const branch = options.branch ?? `candidate-${report.candidate.version}`;
   return uploadModelVersion({
