@@ -26,6 +26,8 @@ export interface LoadOptions {
   maxTokens: number;
   batch: BatchPolicy;
   onBatch: (stats: BatchStats) => void;
+  /** A failed batch was split in halves to isolate the failing texts. */
+  onBatchSplit?: () => void;
   onTokenized: (ms: number) => void;
 }
 
@@ -69,6 +71,7 @@ export class LoadedModel {
       async (sequences) => model.run(tokenizer.pad(sequences)),
       options.batch,
       options.onBatch,
+      options.onBatchSplit,
     );
     return new LoadedModel(
       options.versionId,

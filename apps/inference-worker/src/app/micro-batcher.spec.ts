@@ -115,18 +115,26 @@ describe('MicroBatcher', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(25);
   });
 
-  it('fails every text of a batch whose run fails, and keeps serving', async () => {
+  it('retries a failed batch in halves, so a one-off failure costs no text, and keeps serving', async () => {
     let calls = 0;
+    const stats: BatchStats[] = [];
     const batcher = new MicroBatcher(
       async (sequences) => {
         calls++;
         if (calls === 1) throw new Error('thread died');
-        return { scores: sequences.map(() => [1, 0, 0]), computeMs: 0 };
+        return { scores: sequences.map((ids) => [ids.length, 0, 0]), computeMs: 0 };
       },
       { maxTokens: 512, maxTexts: 8, maxPaddingRatio: 1, maxWaitMs: 0 },
+      (s) => stats.push(s),
     );
-    await expect(batcher.submit([seq(3), seq(4)])).rejects.toThrow('thread died');
-    await expect(batcher.submit([seq(3)])).resolves.toEqual([[1, 0, 0]]);
+    await expect(batcher.submit([seq(3), seq(4)])).resolves.toEqual([
+      [3, 0, 0],
+      [4, 0, 0],
+    ]);
+    expect(calls).toBe(3);
+    // Only the runs that succeeded are reported.
+    expect(stats.map((s) => s.texts)).toEqual([1, 1]);
+    await expect(batcher.submit([seq(3)])).resolves.toEqual([[3, 0, 0]]);
     await batcher.idle();
     expect(batcher.waiting).toBe(0);
   });
@@ -137,5 +145,174 @@ describe('MicroBatcher', () => {
     await expect(batcher.submit([seq(9)])).rejects.toThrow(
       'a text of 9 tokens exceeds the batch budget of 8',
     );
+  });
+});
+
+describe('MicroBatcher poison isolation', () => {
+  const POISON = 666;
+  const policy = { maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 1, maxWaitMs: 20 };
+
+  /**
+   * A runner that fails any batch holding a sequence that starts with POISON, scores the others by
+   * length and first id, and checks that no two runs ever overlap.
+   */
+  function poisonRunner(delayMs = 0) {
+    const batches: number[][][] = [];
+    let active = 0;
+    let overlapped = false;
+    const runner = async (sequences: number[][]) => {
+      batches.push(sequences);
+      active++;
+      if (active > 1) overlapped = true;
+      try {
+        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+        if (sequences.some((ids) => ids[0] === POISON)) throw new Error('poisoned batch');
+        return { scores: sequences.map((ids) => [ids.length, ids[0], 0]), computeMs: 2 };
+      } finally {
+        active--;
+      }
+    };
+    return { runner, batches, overlapped: () => overlapped };
+  }
+
+  const scoresOf = (texts: number[][]) => texts.map((ids) => [ids.length, ids[0], 0]);
+
+  it('rejects only the poison text; the other jobs of its batch get their own scores, in order', async () => {
+    const { runner, batches, overlapped } = poisonRunner();
+    const stats: BatchStats[] = [];
+    let splits = 0;
+    const batcher = new MicroBatcher(
+      runner,
+      policy,
+      (s) => stats.push(s),
+      () => splits++,
+    );
+    const jobA = [seq(5, 1), seq(3, 2)];
+    const jobB = [seq(4, 3), seq(6, POISON), seq(2, 4)];
+    const jobC = [seq(7, 5), seq(5, 6), seq(3, 7)];
+    const [a, b, c] = await Promise.allSettled([
+      batcher.submit(jobA),
+      batcher.submit(jobB),
+      batcher.submit(jobC),
+    ]);
+    expect(a).toEqual({ status: 'fulfilled', value: scoresOf(jobA) });
+    expect(c).toEqual({ status: 'fulfilled', value: scoresOf(jobC) });
+    expect(b.status).toBe('rejected');
+    expect((b as PromiseRejectedResult).reason).toEqual(new Error('poisoned batch'));
+    // A job fails at its first rejected text; the bisect may still be finishing.
+    await batcher.idle();
+
+    // All 8 texts shared the first batch; the bisect then took 1 + 2·log2(8) = 7 runs in all.
+    expect(batches[0]).toHaveLength(8);
+    expect(batches).toHaveLength(7);
+    expect(batches.length).toBeLessThanOrEqual(1 + 2 * Math.ceil(Math.log2(8)));
+    expect(splits).toBe(3);
+    // The poison text ran alone exactly once; every other text succeeded exactly once.
+    expect(batches.filter((batch) => batch.length === 1 && batch[0][0] === POISON)).toHaveLength(1);
+    expect(stats.reduce((sum, s) => sum + s.texts, 0)).toBe(7);
+    expect(stats.every((s) => s.computeMs === 2)).toBe(true);
+    expect(overlapped()).toBe(false);
+  });
+
+  it('isolates two poison texts of one batch', async () => {
+    const { runner, batches } = poisonRunner();
+    const stats: BatchStats[] = [];
+    const batcher = new MicroBatcher(runner, policy, (s) => stats.push(s));
+    const jobs = [
+      [seq(3, 1), seq(3, 2)],
+      [seq(3, POISON)],
+      [seq(3, 3), seq(3, 4), seq(3, 5)],
+      [seq(3, 6), seq(3, POISON)],
+      [seq(3, 7)],
+    ];
+    const results = await Promise.allSettled(jobs.map((job) => batcher.submit(job)));
+    await batcher.idle();
+    expect(results.map((result) => result.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    expect((results[0] as PromiseFulfilledResult<number[][]>).value).toEqual(scoresOf(jobs[0]));
+    expect((results[2] as PromiseFulfilledResult<number[][]>).value).toEqual(scoresOf(jobs[2]));
+    expect((results[4] as PromiseFulfilledResult<number[][]>).value).toEqual(scoresOf(jobs[4]));
+    expect((results[1] as PromiseRejectedResult).reason.message).toBe('poisoned batch');
+    expect((results[3] as PromiseRejectedResult).reason.message).toBe('poisoned batch');
+    expect(batches[0]).toHaveLength(9);
+    expect(batches.filter((batch) => batch.length === 1 && batch[0][0] === POISON)).toHaveLength(2);
+    // Texts 6 and 7 of job 4 and job 5 (and every other good text) were scored once, in a batch that succeeded.
+    expect(stats.reduce((sum, s) => sum + s.texts, 0)).toBe(7);
+    expect(batches.length).toBeLessThanOrEqual(1 + 2 * 2 * Math.ceil(Math.log2(9)));
+  });
+
+  it('rejects every text, with at most 2n - 1 runs, when the failure is not about the texts', async () => {
+    const runs: number[] = [];
+    const stats: BatchStats[] = [];
+    let splits = 0;
+    const batcher = new MicroBatcher(
+      async (sequences) => {
+        runs.push(sequences.length);
+        throw new Error('session closed');
+      },
+      policy,
+      (s) => stats.push(s),
+      () => splits++,
+    );
+    const jobs = [[seq(3, 1), seq(4, 2), seq(5, 3)], [seq(3, 4)], [seq(6, 5), seq(2, 6), seq(3, 7)]];
+    const n = jobs.flat().length;
+    const results = await Promise.allSettled(jobs.map((job) => batcher.submit(job)));
+    await batcher.idle();
+    for (const result of results) {
+      expect(result.status).toBe('rejected');
+      expect((result as PromiseRejectedResult).reason.message).toBe('session closed');
+    }
+    expect(runs[0]).toBe(n);
+    expect(runs.length).toBeLessThanOrEqual(2 * n - 1);
+    // Each text was tried alone once before it was rejected.
+    expect(runs.filter((texts) => texts === 1)).toHaveLength(n);
+    expect(splits).toBe(n - 1);
+    expect(stats).toEqual([]);
+  });
+
+  it('goes back to idle after a split and keeps texts that arrived meanwhile for the next batch', async () => {
+    const { runner, batches, overlapped } = poisonRunner(5);
+    const stats: BatchStats[] = [];
+    const batcher = new MicroBatcher(runner, { ...policy, maxWaitMs: 0 }, (s) => stats.push(s));
+    const poisoned = batcher.submit([seq(3, 1), seq(3, POISON), seq(3, 2), seq(3, 3)]);
+    // With maxWaitMs 0 the first job's batch starts at once; these arrive while it (and its bisect) runs.
+    expect(batcher.busy).toBe(true);
+    const good = batcher.submit([seq(3, 4)]);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    const late = batcher.submit([seq(4, 50), seq(4, 51)]);
+    expect(batcher.waiting).toBe(3);
+
+    await expect(poisoned).rejects.toThrow('poisoned batch');
+    await expect(good).resolves.toEqual([[3, 4, 0]]);
+    await expect(late).resolves.toEqual([
+      [4, 50, 0],
+      [4, 51, 0],
+    ]);
+    await batcher.idle();
+    expect(batcher.busy).toBe(false);
+    expect(batcher.waiting).toBe(0);
+
+    // The bisect ran the halves in order, one at a time: 1 + 2·log2(4) runs. The texts that arrived
+    // meanwhile waited and ran together in the next batch, never mixed into the bisect.
+    expect(batches.map((batch) => batch.map((ids) => ids[0]))).toEqual([
+      [1, POISON, 2, 3],
+      [1, POISON],
+      [1],
+      [POISON],
+      [2, 3],
+      [4, 50, 51],
+    ]);
+    expect(overlapped()).toBe(false);
+
+    // And later batches still run.
+    await expect(batcher.submit([seq(2, 60)])).resolves.toEqual([[2, 60, 0]]);
+    await batcher.idle();
+    expect(batches[batches.length - 1]).toEqual([seq(2, 60)]);
+    expect(stats[stats.length - 1].texts).toBe(1);
   });
 });

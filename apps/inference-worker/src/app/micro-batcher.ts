@@ -32,6 +32,9 @@ interface Pending {
  * Packs texts from concurrent jobs into inference batches. One batch runs at a time; texts that
  * arrive meanwhile wait and go in the next one. Each batch holds texts of similar length (so little
  * is padded) and always includes the oldest waiting text (so nothing starves).
+ *
+ * A failed batch of several texts is retried in halves (poison isolation), so a text that breaks the
+ * runner fails only itself and not the texts of other jobs that shared its batch.
  */
 export class MicroBatcher {
   private pending: Pending[] = [];
@@ -42,7 +45,10 @@ export class MicroBatcher {
   constructor(
     private readonly runner: BatchRunner,
     private readonly policy: BatchPolicy,
+    /** Called for each batch run that succeeded (sub-batches of a split included). */
     private readonly onBatch: (stats: BatchStats) => void = () => undefined,
+    /** Called each time a failed batch of `texts` texts is split in halves to isolate the failing ones. */
+    private readonly onSplit: (texts: number) => void = () => undefined,
   ) {}
 
   /** Scores for each sequence, in the order given. */
@@ -104,21 +110,56 @@ export class MicroBatcher {
     }
     const batch = this.takeBatch();
     this.running = true;
+    // runIsolating settles every text itself and never rejects.
+    void this.runIsolating(batch).finally(() => {
+      this.running = false;
+      // Texts that arrived during the run have waited long enough: go again at once.
+      if (this.pending.length > 0) this.flush();
+      else this.idleWaiters.splice(0).forEach((resolve) => resolve());
+    });
+  }
+
+  /**
+   * Runs one batch and settles its texts. When the run fails and the batch holds more than one text,
+   * each half is run on its own, one after the other (still one run at a time, the batcher stays busy),
+   * recursively, so only a text whose own single-text run fails is rejected, with the runner's error.
+   * Cost: a batch of n texts with one poison text takes at most 1 + 2·ceil(log2 n) runs, k poison texts
+   * at most 1 + 2k·ceil(log2 n); a failure that is not about the texts (every run fails) visits the whole
+   * tree, 2n - 1 runs, bounded by `maxTexts`.
+   */
+  private async runIsolating(batch: Pending[]): Promise<void> {
     const sequences = batch.map((item) => item.ids);
+    let result: Awaited<ReturnType<BatchRunner>>;
+    try {
+      result = await this.runner(sequences);
+    } catch (thrown) {
+      const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+      if (batch.length === 1) {
+        batch[0].reject(error);
+        return;
+      }
+      this.report(() => this.onSplit(batch.length));
+      const middle = Math.ceil(batch.length / 2);
+      await this.runIsolating(batch.slice(0, middle));
+      await this.runIsolating(batch.slice(middle));
+      return;
+    }
+    const { scores, computeMs } = result;
+    batch.forEach((item, index) => item.resolve(scores[index]));
     const longest = Math.max(...sequences.map((ids) => ids.length));
     const realTokens = sequences.reduce((sum, ids) => sum + ids.length, 0);
-    this.runner(sequences)
-      .then(({ scores, computeMs }) => {
-        batch.forEach((item, index) => item.resolve(scores[index]));
-        this.onBatch({ texts: batch.length, realTokens, paddedTokens: batch.length * longest, computeMs });
-      })
-      .catch((error: Error) => batch.forEach((item) => item.reject(error)))
-      .finally(() => {
-        this.running = false;
-        // Texts that arrived during the run have waited long enough: go again at once.
-        if (this.pending.length > 0) this.flush();
-        else this.idleWaiters.splice(0).forEach((resolve) => resolve());
-      });
+    this.report(() =>
+      this.onBatch({ texts: batch.length, realTokens, paddedTokens: batch.length * longest, computeMs }),
+    );
+  }
+
+  /** Calls a stats callback; a failing callback must not stop the batcher. */
+  private report(callback: () => void): void {
+    try {
+      callback();
+    } catch {
+      // Metrics only: the texts are already settled.
+    }
   }
 
   /**

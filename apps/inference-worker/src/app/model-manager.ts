@@ -322,6 +322,7 @@ export class ModelManager implements OnApplicationShutdown {
       maxTokens: this.config.maxTokens,
       batch: this.config.batch,
       onBatch: (stats) => this.metrics.batch(stats),
+      onBatchSplit: () => this.metrics.batchSplit(),
       onTokenized: (ms) => this.metrics.tokenized(ms),
     });
     const synthetic = model.synthetic ? ' (SYNTHETIC weights: predictions are meaningless)' : '';

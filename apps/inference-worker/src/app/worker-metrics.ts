@@ -71,6 +71,11 @@ export class WorkerMetrics {
     buckets: RATIO_BUCKETS,
     registers: [this.registry],
   });
+  private readonly batchSplits = new Counter({
+    name: 'sentiment_inference_batch_splits_total',
+    help: 'Failed inference batches of several texts retried in halves to isolate the texts that fail.',
+    registers: [this.registry],
+  });
   private readonly busy = new Counter({
     name: 'sentiment_inference_busy_seconds_total',
     help: 'Seconds the model spent computing; its rate is the busy ratio.',
@@ -176,6 +181,11 @@ export class WorkerMetrics {
     this.batchTexts.observe(stats.texts);
     this.batchTokens.observe(stats.paddedTokens);
     this.batchPadding.observe(1 - stats.realTokens / stats.paddedTokens);
+  }
+
+  /** A failed batch was split in halves (poison isolation in the micro-batcher). */
+  batchSplit(): void {
+    this.batchSplits.inc();
   }
 
   predicted(label: string, source: string | undefined): void {
