@@ -7,25 +7,26 @@ import { loadDriftConfig, readDriftConfig } from './app/drift-config';
 import { DriftModule } from './app/drift.module';
 import { DriftRunService } from './app/drift-run.service';
 import { GoldenSetError } from '@reputation-monitor/dataset-store';
-import { jsonBody } from './app/problem/json-body';
+import { describeAccess, exposureProblem, jsonBody } from '@reputation-monitor/http-edge';
 
 /** Largest request body: POST /v1/runs takes at most a window end. */
 const MAX_BODY_BYTES = 16_384;
 
 async function serve(): Promise<void> {
   const config = loadDriftConfig();
+  const exposure = exposureProblem(config, config.host);
+  if (exposure) throw new ConfigError([exposure]);
   const logger = new Logger('drift-monitor');
   const app = await NestFactory.create<NestExpressApplication>(DriftModule.forConfig(config, 'server'), {
     bodyParser: false,
   });
   app.disable('x-powered-by');
-  app.use(jsonBody(MAX_BODY_BYTES));
+  app.use(jsonBody({ limitBytes: MAX_BODY_BYTES, maxArrayItems: 16 }));
   // A run in progress finishes before exit; the golden set bounds how long one can wait on the workers.
   closeOnSignals(app, Math.max(10_000, config.golden.timeoutMs + 5_000));
   await app.listen(config.port, config.host);
-  if (config.apiKeys.length === 0) {
-    logger.warn('API_KEYS is not set: /v1 is open to anyone who can reach this port');
-  }
+  const access = describeAccess(config);
+  logger[access.level](access.message);
   logger.log(`listening on ${await app.getUrl()}`);
 }
 

@@ -10,7 +10,7 @@ import {
   predictionStreamFields,
   redisKeys,
 } from '@reputation-monitor/contracts';
-import { AppProcess, startDriftMonitor, stopAll, waitFor } from './support/apps';
+import { AppProcess, adminAuth, startDriftMonitor, stopAll, waitFor } from './support/apps';
 import { connectRedis, deletePrefix, uniquePrefix } from './support/redis';
 import { postJson, request } from './support/http';
 
@@ -118,7 +118,11 @@ let ends: number[];
 const reports: Record<string, any> = {};
 
 async function run(windowEnd: number): Promise<any> {
-  const response = await postJson(`${monitor.url}/v1/runs`, { windowEnd: new Date(windowEnd).toISOString() });
+  const response = await postJson(
+    `${monitor.url}/v1/runs`,
+    { windowEnd: new Date(windowEnd).toISOString() },
+    adminAuth,
+  );
   if (response.status !== 200)
     throw new Error(`POST /v1/runs: ${response.status} ${JSON.stringify(response.body)}`);
   return response.body;

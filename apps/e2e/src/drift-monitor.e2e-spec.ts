@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { writeGoldenSet } from '@reputation-monitor/app-harness';
 import { FeedbackRecord, SENTIMENT_LABELS, SentimentLabel, redisKeys } from '@reputation-monitor/contracts';
 import { REDIS_URL, SHARED_DATA, WORKSPACE_ROOT } from './support/paths';
-import { freePort, startWorker, stopAll, waitFor } from './support/apps';
+import { E2E_ADMIN_KEY, adminAuth, freePort, startWorker, stopAll, waitFor } from './support/apps';
 import { connectRedis, deletePrefix, uniquePrefix } from './support/redis';
 import { getJson, postJson, request } from './support/http';
 import { FakeGitHub, startFakeGitHub } from './support/fake-github';
@@ -109,7 +109,7 @@ function launchMonitor(args: string[], extraEnv: Record<string, string> = {}) {
 }
 
 async function run(body: unknown): Promise<any> {
-  const response = await postJson(`${monitor.url}/v1/runs`, body, auth);
+  const response = await postJson(`${monitor.url}/v1/runs`, body, adminAuth);
   if (response.status !== 200)
     throw new Error(`POST /v1/runs: ${response.status} ${JSON.stringify(response.body)}`);
   reports.push(response.body);
@@ -170,6 +170,7 @@ beforeAll(async () => {
     GITHUB_REPOSITORY: 'acme/sentiment-models',
     GITHUB_API_URL: github.url,
     API_KEYS: API_KEY,
+    ADMIN_API_KEYS: E2E_ADMIN_KEY,
   };
   const launched = launchMonitor([]);
   monitor = { url: `http://127.0.0.1:${port}`, child: launched.child, logs: launched.logs };
@@ -366,7 +367,7 @@ describe('drift monitor against a real worker, Redis and a fake GitHub', () => {
     expect(badLimit.status).toBe(422);
     expect(badLimit.body.errors).toEqual([{ field: 'limit', message: expect.stringContaining('1..100') }]);
 
-    const badRun = await postJson(`${monitor.url}/v1/runs`, { windowEnd: 'yesterday', extra: 1 }, auth);
+    const badRun = await postJson(`${monitor.url}/v1/runs`, { windowEnd: 'yesterday', extra: 1 }, adminAuth);
     expect(badRun.status).toBe(422);
     expect(badRun.headers.get('content-type')).toContain('application/problem+json');
     expect(badRun.body.errors.map((e: any) => e.field).sort()).toEqual(['extra', 'windowEnd']);
@@ -391,10 +392,17 @@ describe('drift monitor against a real worker, Redis and a fake GitHub', () => {
       { authorization: 'Bearer not-the-key-at-all' },
     );
     expect(wrongKey.status).toBe(401);
+    // A client key reads reports but cannot start a run (a run may dispatch a retrain).
+    const clientRun = await postJson(`${monitor.url}/v1/runs`, {}, auth);
+    expect(clientRun.status).toBe(403);
+    expect(clientRun.body).toMatchObject({ code: 'forbidden', detail: 'this route needs an admin key' });
 
     expect((await getJson(`${monitor.url}/health/live`)).status).toBe(200);
     const ready = await getJson(`${monitor.url}/health/ready`);
-    expect(ready.body).toMatchObject({ status: 'ok', info: { redis: { status: 'up' } } });
+    expect(ready.body).toMatchObject({
+      status: 'ok',
+      info: { redis: { status: 'up' }, auth: { status: 'up', mode: 'api-keys' } },
+    });
   });
 
   it('shows the runs, statistics, quality and triggers on /metrics', async () => {

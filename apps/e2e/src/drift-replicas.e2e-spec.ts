@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { writeGoldenSet } from '@reputation-monitor/app-harness';
-import { AppProcess, startDriftMonitor, startWorker, stopAll } from './support/apps';
+import { AppProcess, adminAuth, startDriftMonitor, startWorker, stopAll } from './support/apps';
 import { postJson } from './support/http';
 import { SHARED_DATA } from './support/paths';
 import { connectRedis, deletePrefix, uniquePrefix } from './support/redis';
@@ -45,7 +45,9 @@ afterAll(async () => {
 
 describe('drift monitor replicas', () => {
   it('serialise concurrent manual runs across replicas (a lease in Redis): the runs do not overlap', async () => {
-    const answers = await Promise.all(replicas.map((replica) => postJson(`${replica.url}/v1/runs`, {})));
+    const answers = await Promise.all(
+      replicas.map((replica) => postJson(`${replica.url}/v1/runs`, {}, adminAuth)),
+    );
     expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
     const spans = answers
       .map(({ body }) => ({
@@ -64,7 +66,7 @@ describe('drift monitor replicas', () => {
   it('answers 409 with Retry-After when another run keeps the lease longer than a manual run waits', async () => {
     await redis.set(LEASE_KEY, 'a-stuck-replica', 'PX', 60_000);
     try {
-      const answer = await postJson(`${replicas[0].url}/v1/runs`, {});
+      const answer = await postJson(`${replicas[0].url}/v1/runs`, {}, adminAuth);
       expect(answer.status).toBe(409);
       expect(answer.headers.get('content-type')).toContain('application/problem+json');
       expect(answer.headers.get('retry-after')).toBe('10');
@@ -76,7 +78,7 @@ describe('drift monitor replicas', () => {
     } finally {
       await redis.del(LEASE_KEY);
     }
-    const after = await postJson(`${replicas[1].url}/v1/runs`, {});
+    const after = await postJson(`${replicas[1].url}/v1/runs`, {}, adminAuth);
     expect(after.status).toBe(200);
   }, 60_000);
 });

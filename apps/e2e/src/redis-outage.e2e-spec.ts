@@ -1,6 +1,7 @@
 import { RedisServer } from '@reputation-monitor/app-harness';
 import { AppProcess, freePort, startGateway, startWorker, stopAll, waitFor } from './support/apps';
-import { postJson } from './support/http';
+import IORedis from 'ioredis';
+import { postJson, request } from './support/http';
 
 // A Redis of this suite's own, so it can be stopped and started without touching the shared one.
 let redis: RedisServer;
@@ -35,6 +36,11 @@ describe('a Redis outage', () => {
     expect(during.headers.get('retry-after')).toBe('5');
     // Bad input is still a 4xx: validation does not need Redis.
     expect((await postJson(`${gateway.url}/v1/sentiment`, { text: '' })).status).toBe(422);
+    // The scrape still answers, and says Redis is down instead of a stale queue depth.
+    const metrics = await request(`${gateway.url}/metrics`, {});
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toMatch(/^gateway_redis_up\S* 0$/m);
+    expect(metrics.body).not.toMatch(/^sentiment_queue_jobs\{/m);
 
     await startRedis();
     const after = await waitFor(
@@ -46,8 +52,34 @@ describe('a Redis outage', () => {
       'the stack to serve again',
     );
     expect(after.body.label).toEqual(expect.any(String));
+    expect((await request(`${gateway.url}/metrics`, {})).body).toMatch(/^gateway_redis_up\S* 1$/m);
     // Neither process died on the way.
     expect(gateway.child.exitCode).toBeNull();
     expect(worker.child.exitCode).toBeNull();
+  });
+});
+
+describe('a Redis at maxmemory', () => {
+  it('answers 503 store_full with Retry-After, stores nothing, and serves again once memory is freed', async () => {
+    const admin = new IORedis(redis.url, { maxRetriesPerRequest: 1 });
+    try {
+      // maxmemory 1 byte with noeviction: every write is refused with "OOM command not allowed".
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('SET', 'maxmemory', '1');
+      const refused = await postJson(`${gateway.url}/v1/sentiment`, { text: 'no room', id: 'oom-1' });
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(refused.body).toMatchObject({ code: 'store_full' });
+      expect(refused.headers.get('retry-after')).toBe('30');
+      expect(await admin.exists('outage:sentiment:t-oom-1')).toBe(0);
+
+      await admin.config('SET', 'maxmemory', '0');
+      const served = await postJson(`${gateway.url}/v1/sentiment`, { text: 'room again', id: 'oom-1' });
+      expect(served.status).toBe(200);
+      expect(gateway.child.exitCode).toBeNull();
+    } finally {
+      await admin.config('SET', 'maxmemory', '0').catch(() => undefined);
+      admin.disconnect();
+    }
   });
 });

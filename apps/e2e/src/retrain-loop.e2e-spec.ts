@@ -10,6 +10,7 @@ import { FakeHub } from '@reputation-monitor/fake-hub';
 import { ExampleBuffer, exampleId } from '@reputation-monitor/prediction-store';
 import {
   AppProcess,
+  adminAuth,
   freePort,
   startDriftMonitor,
   startGateway,
@@ -89,7 +90,7 @@ function shuffled<T>(items: T[], seed: number): T[] {
 }
 
 async function run(url: string, body: unknown = {}): Promise<any> {
-  const response = await postJson(`${url}/v1/runs`, body, auth);
+  const response = await postJson(`${url}/v1/runs`, body, adminAuth);
   if (response.status !== 200)
     throw new Error(`POST /v1/runs: ${response.status} ${JSON.stringify(response.body)}`);
   return response.body;
@@ -328,7 +329,7 @@ describe('an export interrupted by a killed replica and a Redis restart', () => 
       hub.delayNext(1, 3_000, {
         match: (request) => request.path.startsWith(`/api/datasets/${DATASET_REPO}/commit/`),
       });
-      void postJson(`${replica.url}/v1/runs`, {}, auth).catch(() => undefined);
+      void postJson(`${replica.url}/v1/runs`, {}, adminAuth).catch(() => undefined);
       await waitFor(
         async () =>
           (await client.exists(redisKeys.examplesExportInProgress(ownPrefix))) === 1 ? true : undefined,

@@ -6,35 +6,34 @@ import { ConfigError, closeOnSignals, printEnvSchemaIfAsked } from '@reputation-
 import { SentimentProducer } from '@reputation-monitor/producer-client';
 import { mountQueueBoard } from './app/admin/queue-board';
 import { AppModule } from './app/app.module';
-import { ApiKeys } from '@reputation-monitor/http-edge';
+import { AdminApiKeys, describeAccess, exposureProblem, jsonBody } from '@reputation-monitor/http-edge';
 import { loadGatewayConfig, readGatewayConfig } from './app/gateway-config';
 import { setupOpenApi } from './app/openapi';
 import { GatewayMetrics } from './app/metrics/gateway-metrics';
 import { httpMetrics } from './app/metrics/http-metrics';
-import { jsonBody } from './app/problem/json-body';
 import { SENTIMENT_ROUTES } from './app/sentiment/sentiment.controller';
 import { createValidationPipe } from './app/problem/validation-pipe';
 
 async function bootstrap(): Promise<void> {
   printEnvSchemaIfAsked(readGatewayConfig);
   const config = loadGatewayConfig();
+  const exposure = exposureProblem(config, config.host);
+  if (exposure) throw new ConfigError([exposure]);
   const logger = new Logger('gateway');
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config), {
     bodyParser: false,
   });
   app.disable('x-powered-by');
   app.use(httpMetrics(app.get(GatewayMetrics), SENTIMENT_ROUTES));
-  mountQueueBoard(app, app.get(SentimentProducer), app.get(ApiKeys));
-  app.use(jsonBody(config.maxBodyBytes));
+  mountQueueBoard(app, app.get(SentimentProducer), app.get(AdminApiKeys));
+  // Twice the item cap: a list a little too long gets a 422 naming the field, a huge one never reaches validation.
+  app.use(jsonBody({ limitBytes: config.maxBodyBytes, maxArrayItems: 2 * config.maxBatchItems }));
   app.useGlobalPipes(createValidationPipe());
-  closeOnSignals(app, 10_000);
+  closeOnSignals(app, config.shutdownTimeoutMs);
   setupOpenApi(app);
   await app.listen(config.port, config.host);
-  if (config.apiKeys.length === 0) {
-    logger.warn('API_KEYS is not set: /v1 is open to anyone who can reach this port');
-  } else {
-    logger.log(`API keys required on /v1 (${config.apiKeys.length} configured)`);
-  }
+  const access = describeAccess(config);
+  logger[access.level](access.message);
   logger.log(`listening on ${await app.getUrl()} (docs at /docs, queues at /admin/queues)`);
 }
 

@@ -16,6 +16,12 @@ export enum ErrorCode {
   GateNotPassed = 'gate_not_passed',
   AssignmentConflict = 'assignment_conflict',
   QueueFull = 'queue_full',
+  /** This key sent more requests than its rate limit allows; see Retry-After. */
+  RateLimited = 'rate_limited',
+  /** JSON nested deeper, or an array longer, than any request needs: refused before it is parsed. */
+  JsonTooComplex = 'json_too_complex',
+  /** Redis refuses writes (maxmemory reached): nothing was stored; retry later. */
+  StoreFull = 'store_full',
   ServiceUnavailable = 'service_unavailable',
   InvalidJobPayload = 'invalid_job_payload',
   InferenceFailed = 'inference_failed',

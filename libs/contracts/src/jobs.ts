@@ -10,6 +10,24 @@ export const MODEL_MAX_TOKENS = 512;
  */
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
+/**
+ * Tenants own jobs: an HTTP client's tenant is named by its API key entry (`<tenant>:<key>`), an internal
+ * producer names its own (SentimentProducer's `tenant` option). Job ids, results and feedback are scoped by it.
+ */
+export const TENANT_PATTERN = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+
+/** Sources the system writes itself; a client that sent one could hide its traffic from drift detection. */
+export const GOLDEN_SOURCE = 'drift-golden';
+export const RESERVED_SOURCES: ReadonlySet<string> = new Set([GOLDEN_SOURCE]);
+
+/**
+ * The id a prediction is indexed, streamed and labelled under: the caller's id within its tenant, so two
+ * tenants that both call a text "42" never see each other's prediction or feedback.
+ */
+export function scopedPredictionId(tenant: string | undefined, id: string): string {
+  return tenant === undefined ? id : `${tenant}/${id}`;
+}
+
 export interface TextItem {
   /** Prediction id: the client's own id, or one the producer assigns. */
   id: string;
@@ -24,6 +42,8 @@ export interface ClassifyJobPayloadV1 {
   source?: string;
   /** Enqueue time in ms since epoch, set by the producer. */
   enqueuedAt: number;
+  /** Who owns the job (TENANT_PATTERN); absent for unowned jobs (an API served without keys). */
+  tenant?: string;
 }
 
 export type ClassifyJobPayload = ClassifyJobPayloadV1;

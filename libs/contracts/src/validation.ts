@@ -1,4 +1,4 @@
-import { CLIENT_ID_PATTERN, ClassifyJobPayload, TextItem } from './jobs';
+import { CLIENT_ID_PATTERN, ClassifyJobPayload, RESERVED_SOURCES, TENANT_PATTERN, TextItem } from './jobs';
 
 /** Default limits; each service can lower or raise them through its configuration. */
 export const DEFAULT_MAX_TEXT_CHARS = 5_000;
@@ -25,6 +25,21 @@ export function sourceProblem(source: unknown): string | undefined {
   if (typeof source !== 'string') return 'must be a string';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(source))
     return `must be 1-${MAX_SOURCE_CHARS} characters of letters, digits, "_", "." or "-"`;
+  return undefined;
+}
+
+/** `sourceProblem`, plus: the sources the system writes itself are not a client's to send. */
+export function clientSourceProblem(source: unknown): string | undefined {
+  const issue = sourceProblem(source);
+  if (issue) return issue;
+  return RESERVED_SOURCES.has(source as string)
+    ? `"${String(source)}" is reserved for the system's own traffic`
+    : undefined;
+}
+
+export function tenantProblem(tenant: unknown): string | undefined {
+  if (typeof tenant !== 'string' || !TENANT_PATTERN.test(tenant))
+    return 'must be 1-40 characters of lower-case letters, digits, "_" or "-", starting with a letter or digit';
   return undefined;
 }
 
@@ -57,6 +72,10 @@ export function checkClassifyPayload(data: unknown, maxChars: number, maxItems: 
   if (candidate.source !== undefined) {
     const issue = sourceProblem(candidate.source);
     if (issue) return { ok: false, reason: `source ${issue}` };
+  }
+  if (candidate.tenant !== undefined) {
+    const issue = tenantProblem(candidate.tenant);
+    if (issue) return { ok: false, reason: `tenant ${issue}` };
   }
   if (typeof candidate.enqueuedAt !== 'number' || !Number.isFinite(candidate.enqueuedAt)) {
     return { ok: false, reason: 'enqueuedAt must be a timestamp in ms' };

@@ -1,4 +1,11 @@
-import { CanActivate, ExecutionContext, Injectable, Optional, SetMetadata } from '@nestjs/common';
+import {
+  CanActivate,
+  ExecutionContext,
+  Injectable,
+  Optional,
+  SetMetadata,
+  createParamDecorator,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { ErrorCode } from '@reputation-monitor/contracts';
@@ -11,6 +18,32 @@ const ADMIN_ROUTE = 'admin-route';
 export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
 /** Marks a controller or route as admin only: it needs one of ADMIN_API_KEYS, whatever API_KEYS says. */
 export const AdminOnly = () => SetMetadata(ADMIN_ROUTE, true);
+
+/** True for routes marked @Public (health, metrics), which other guards such as rate limits leave alone. */
+export function isPublicRoute(reflector: Reflector, context: ExecutionContext): boolean {
+  return (
+    reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()]) === true
+  );
+}
+
+/** Who is calling, as the guard found it: the key's tenant (none without keys) and whether it is an admin key. */
+export interface Caller {
+  tenant: string | undefined;
+  admin: boolean;
+}
+
+const CALLER = Symbol('caller');
+type WithCaller = Request & { [CALLER]?: Caller };
+
+/** The caller of a request the guard let through; anonymous (no tenant) on public routes. */
+export function callerOf(request: Request): Caller {
+  return (request as WithCaller)[CALLER] ?? { tenant: undefined, admin: false };
+}
+
+/** Route parameter: the caller's tenant, which owns the jobs and labels it creates. */
+export const CallerTenant = createParamDecorator(
+  (_data: unknown, context: ExecutionContext) => callerOf(context.switchToHttp().getRequest()).tenant,
+);
 
 export function forbidden(detail: string): ProblemException {
   return new ProblemException(problem(403, ErrorCode.Forbidden, detail));
@@ -30,6 +63,7 @@ export function unauthorized(): ProblemException {
 /**
  * When API_KEYS is set, every route not marked @Public needs a key (an admin key counts too). Routes marked
  * @AdminOnly need an admin key: 401 without a key, 403 with a client key or when no admin key is configured.
+ * The caller found (tenant, admin or not) is kept on the request for `callerOf` / `@CallerTenant()`.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -42,15 +76,27 @@ export class ApiKeyGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
-    const request = context.switchToHttp().getRequest<Request>();
+    const request = context.switchToHttp().getRequest<WithCaller>();
+    const adminTenant = this.adminKeys?.tenantOf(request);
     if (this.reflector.getAllAndOverride<boolean>(ADMIN_ROUTE, targets)) {
       if (!this.adminKeys?.required)
         throw forbidden('the admin API is off: no ADMIN_API_KEYS are configured');
-      if (this.adminKeys.matches(request)) return true;
+      if (adminTenant !== undefined) {
+        request[CALLER] = { tenant: adminTenant, admin: true };
+        return true;
+      }
       if (this.keys.required && this.keys.matches(request)) throw forbidden('this route needs an admin key');
       throw unauthorized();
     }
-    if (this.keys.accepts(request) || this.adminKeys?.matches(request)) return true;
+    if (adminTenant !== undefined) {
+      request[CALLER] = { tenant: adminTenant, admin: true };
+      return true;
+    }
+    const tenant = this.keys.tenantOf(request);
+    if (tenant !== undefined || !this.keys.required) {
+      request[CALLER] = { tenant, admin: false };
+      return true;
+    }
     throw unauthorized();
   }
 }

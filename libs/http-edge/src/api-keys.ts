@@ -1,5 +1,28 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { TENANT_PATTERN } from '@reputation-monitor/contracts';
+
+/** Shortest accepted key: 16 characters (e.g. `openssl rand -hex 16` gives 32). */
+export const MIN_KEY_LENGTH = 16;
+
+/** One configured key: the tenant it acts for and the SHA-256 digest it is compared by. */
+interface KeyEntry {
+  tenant: string;
+  digest: Buffer;
+}
+
+/**
+ * Reads one `API_KEYS` / `ADMIN_API_KEYS` entry: `<tenant>:<key>` names the tenant (two keys of one tenant
+ * see the same jobs, which is how a key is rotated); a bare key is its own tenant, `k` + 12 hex of its
+ * SHA-256. Returns a problem message for an entry that cannot be used.
+ */
+export function parseKeyEntry(entry: string): { tenant: string; key: string } | string {
+  const colon = entry.indexOf(':');
+  const named = colon > 0 && TENANT_PATTERN.test(entry.slice(0, colon));
+  const key = named ? entry.slice(colon + 1) : entry;
+  if (key.length < MIN_KEY_LENGTH) return `keys must be at least ${MIN_KEY_LENGTH} characters`;
+  return { tenant: named ? entry.slice(0, colon) : `k${digest(key).toString('hex').slice(0, 12)}`, key };
+}
 
 /**
  * The configured API keys and how a request presents one: `Authorization: Bearer <key>`,
@@ -8,14 +31,19 @@ import type { IncomingMessage } from 'node:http';
  * reveals neither which key nor how much of it matched.
  */
 export class ApiKeys {
-  private readonly digests: Buffer[];
+  private readonly entries: KeyEntry[];
 
-  constructor(keys: readonly string[]) {
-    this.digests = keys.map(digest);
+  /** `entries` as in the environment variable; invalid ones are refused by the app's config check first. */
+  constructor(entries: readonly string[]) {
+    this.entries = entries.map((entry) => {
+      const parsed = parseKeyEntry(entry);
+      if (typeof parsed === 'string') throw new Error(parsed);
+      return { tenant: parsed.tenant, digest: digest(parsed.key) };
+    });
   }
 
   get required(): boolean {
-    return this.digests.length > 0;
+    return this.entries.length > 0;
   }
 
   accepts(request: IncomingMessage): boolean {
@@ -25,12 +53,20 @@ export class ApiKeys {
 
   /** True when the request presents one of the keys (never when none is configured). */
   matches(request: IncomingMessage): boolean {
+    return this.tenantOf(request) !== undefined;
+  }
+
+  /** The tenant of the key the request presents, or undefined when it presents none of these keys. */
+  tenantOf(request: IncomingMessage): string | undefined {
     const presented = presentedKey(request);
-    if (presented === undefined) return false;
+    if (presented === undefined) return undefined;
     const candidate = digest(presented);
-    let match = false;
-    for (const known of this.digests) match = timingSafeEqual(candidate, known) || match;
-    return match;
+    let tenant: string | undefined;
+    // Every entry is compared, matched or not, so the time taken does not tell which one matched.
+    for (const entry of this.entries) {
+      if (timingSafeEqual(candidate, entry.digest)) tenant ??= entry.tenant;
+    }
+    return tenant;
   }
 }
 

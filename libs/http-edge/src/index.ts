@@ -1,5 +1,26 @@
 export { PROBLEM_CONTENT_TYPE, ProblemException, problem, validationProblem } from './problem';
-export { AdminApiKeys, ApiKeys, keyFingerprint } from './api-keys';
-export { AdminOnly, ApiKeyGuard, Public, forbidden, unauthorized } from './api-key.guard';
+export { AdminApiKeys, ApiKeys, keyFingerprint, parseKeyEntry } from './api-keys';
+export {
+  AdminOnly,
+  ApiKeyGuard,
+  CallerTenant,
+  Public,
+  callerOf,
+  isPublicRoute,
+  forbidden,
+  unauthorized,
+} from './api-key.guard';
+export type { Caller } from './api-key.guard';
+export {
+  accessMode,
+  describeAccess,
+  exposureProblem,
+  isLoopbackHost,
+  readAccessConfig,
+} from './access-config';
+export type { AccessConfig } from './access-config';
+export { DEFAULT_MAX_JSON_DEPTH, jsonBody, jsonComplexityProblem } from './json-body';
+export type { JsonBodyLimits } from './json-body';
 export { ProblemFilterBase, sendProblem } from './problem-filter';
 export type { ProblemAnswer } from './problem-filter';
+export { withTimeout } from './with-timeout';

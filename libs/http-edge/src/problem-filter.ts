@@ -15,6 +15,7 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   404: ErrorCode.NotFound,
   413: ErrorCode.PayloadTooLarge,
   415: ErrorCode.UnsupportedMediaType,
+  429: ErrorCode.RateLimited,
 };
 
 /**
@@ -26,6 +27,10 @@ export abstract class ProblemFilterBase implements ExceptionFilter {
 
   /** The 503 detail when Redis does not answer. */
   protected abstract readonly unavailableDetail: string;
+
+  /** The 503 detail when Redis refuses writes because it reached maxmemory. */
+  protected readonly storeFullDetail =
+    'the store is full (Redis reached maxmemory): nothing was stored; retry later';
 
   /** The app's own errors, checked after ProblemException and before Nest's HttpException. */
   protected appProblem(_exception: unknown): ProblemAnswer | undefined {
@@ -58,6 +63,24 @@ export abstract class ProblemFilterBase implements ExceptionFilter {
         ),
       };
     }
+    if (exception instanceof RangeError) {
+      // Input that would recurse or allocate past the engine's limits: the request's fault, not ours.
+      this.logger.warn(`request refused by a RangeError: ${exception.message}`);
+      return {
+        details: problem(
+          422,
+          ErrorCode.ValidationFailed,
+          'request too large or too deeply nested to process',
+        ),
+      };
+    }
+    if (isRedisOutOfMemory(exception)) {
+      this.logger.warn(`redis refuses writes: ${(exception as Error).message}`);
+      return {
+        details: problem(503, ErrorCode.StoreFull, this.storeFullDetail),
+        headers: { 'retry-after': '30' },
+      };
+    }
     if (isRedisUnavailable(exception)) {
       this.logger.warn(`redis unavailable: ${(exception as Error).message}`);
       return {
@@ -75,10 +98,17 @@ export function sendProblem(
   details: ProblemDetails,
   headers: Record<string, string> = {},
 ): void {
+  // Kept for request metrics, which see the response after it is sent (e.g. rate_limited vs queue_full).
+  response.locals.problemCode = details.code;
   response
     .status(details.status)
     .set({ ...headers, 'content-type': PROBLEM_CONTENT_TYPE })
     .send(JSON.stringify(details));
+}
+
+/** Redis at maxmemory with `noeviction` refuses every write with "OOM command not allowed". */
+function isRedisOutOfMemory(error: unknown): boolean {
+  return error instanceof Error && /\bOOM command not allowed\b/.test(error.message);
 }
 
 function isRedisUnavailable(error: unknown): boolean {

@@ -8,6 +8,7 @@ import {
   predictionIndexBucket,
   predictionStreamFields,
   redisKeys,
+  scopedPredictionId,
 } from '@reputation-monitor/contracts';
 
 export interface PredictionLogOptions {
@@ -26,6 +27,8 @@ export interface LoggedPredictions {
   at: number;
   /** The job that holds the texts (lets feedback without a text find it). */
   jobId?: string;
+  /** The job's owner: prediction ids are streamed and indexed within it (scopedPredictionId). */
+  tenant?: string;
   role?: ModelRole;
   /** Shadow predictions go to the stream only: the index points feedback at what the client got. */
   index?: boolean;
@@ -46,7 +49,12 @@ export class PredictionLog {
     const pipeline = this.redis.pipeline();
     const stream = redisKeys.predictionStream(this.options.prefix);
     for (const entry of entries) {
-      for (const prediction of entry.predictions) {
+      const scoped = entry.predictions.map((prediction) =>
+        entry.tenant === undefined
+          ? prediction
+          : { ...prediction, id: scopedPredictionId(entry.tenant, prediction.id) },
+      );
+      for (const prediction of scoped) {
         pipeline.xadd(
           stream,
           'MAXLEN',
@@ -59,7 +67,7 @@ export class PredictionLog {
       if (this.options.indexHours > 0 && entry.index !== false) {
         // One hash per hour, expiring whole once older than the index window.
         const key = redisKeys.predictionIndex(this.options.prefix, predictionIndexBucket(entry.at));
-        for (const prediction of entry.predictions) {
+        for (const prediction of scoped) {
           pipeline.hset(
             key,
             prediction.id,

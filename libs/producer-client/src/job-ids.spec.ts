@@ -22,6 +22,17 @@ describe('job ids', () => {
     ).not.toBe(batch.jobId);
   });
 
+  it('scopes every id by the tenant, so two tenants using one name get two jobs', () => {
+    expect(jobIdFor([{ text: 'a', id: '42' }], 'acme').jobId).toBe('acme~t-42');
+    expect(jobIdFor([{ text: 'a', id: '42' }], 'globex').jobId).toBe('globex~t-42');
+    const items = [
+      { text: 'a', id: 'x' },
+      { text: 'b', id: 'y' },
+    ];
+    expect(jobIdFor(items, 'acme').jobId).toBe(`acme~${jobIdFor(items).jobId}`);
+    expect(jobIdFor([{ text: 'a' }], 'acme').jobId).toMatch(/^acme~[0-9a-f-]{36}$/);
+  });
+
   it('is random when any text has no id', () => {
     const first = jobIdFor([{ text: 'a', id: 'x' }, { text: 'b' }]);
     expect(first.deterministic).toBe(false);

@@ -122,3 +122,38 @@ it('returns results and failures produced by a worker', async () => {
     await failing.close();
   }
 });
+
+it("scopes an internal producer's jobs by its tenant: only that tenant reads them", async () => {
+  const alerts = new SentimentProducer({ redisUrl: REDIS_URL, prefix, tenant: 'alerts', depthCacheMs: 0 });
+  try {
+    const { jobId } = await alerts.enqueue([{ text: 'spike in complaints', id: 'a-1' }]);
+    expect(jobId).toBe('alerts~t-a-1');
+    expect((await producer.queue.getJob(jobId))?.data.tenant).toBe('alerts');
+    expect(await alerts.getJob(jobId)).toMatchObject({ jobId, status: 'queued' });
+    // The unowned producer, or another tenant named per call, finds nothing.
+    expect(await producer.getJob(jobId)).toBeUndefined();
+    expect(await alerts.getJob(jobId, 'billing')).toBeUndefined();
+    expect(await alerts.jobItems(jobId, 'billing')).toBeUndefined();
+    // The same client id unowned is another job, not a conflict.
+    expect((await producer.enqueue([{ text: 'other text', id: 'a-1' }])).jobId).toBe('t-a-1');
+    await expect(alerts.enqueue([{ text: 'x' }], { tenant: 'Not Valid' })).rejects.toBeInstanceOf(
+      InvalidRequestError,
+    );
+  } finally {
+    await alerts.close();
+  }
+});
+
+it('lets exactly one of concurrent enqueues with one id and different texts win', async () => {
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: 3 }, (_, index) => producer.enqueue([{ text: `racer ${index}`, id: 'race' }])),
+  );
+  const won = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+  expect(won).toHaveLength(1);
+  for (const outcome of outcomes.filter((outcome) => outcome.status === 'rejected'))
+    expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(IdempotencyConflictError);
+  const stored = await producer.queue.getJob('t-race');
+  expect(stored?.data.items[0].text).toBe(
+    (won[0] as PromiseFulfilledResult<{ items: Array<{ text: string }> }>).value.items[0].text,
+  );
+});

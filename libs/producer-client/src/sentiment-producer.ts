@@ -14,6 +14,7 @@ import {
   TextItem,
   clientIdProblem,
   sourceProblem,
+  tenantProblem,
   textProblem,
 } from '@reputation-monitor/contracts';
 import { DraftItem, jobIdFor, predictionId } from './job-ids';
@@ -48,11 +49,18 @@ export interface SentimentProducerOptions {
   retention?: RetentionOptions;
   attempts?: number;
   backoffMs?: number;
+  /**
+   * The tenant this producer's jobs belong to (an internal service names itself, e.g. `alerts`): its job ids
+   * are scoped by it and only `getJob` calls naming it see them. Unset: unowned jobs.
+   */
+  tenant?: string;
 }
 
 export interface EnqueueOptions {
   /** Where the texts come from (bounded set of names, used for reporting). */
   source?: string;
+  /** Owner of this job, instead of the producer's `tenant` (the gateway passes each caller's). */
+  tenant?: string;
 }
 
 export interface EnqueuedJob {
@@ -110,8 +118,9 @@ export class SentimentProducer {
 
   /** Enqueues texts as one job. Validates first, then checks the backlog; an unchanged retry returns the existing job. */
   async enqueue(items: readonly DraftItem[], options: EnqueueOptions = {}): Promise<EnqueuedJob> {
-    this.validate(items, options);
-    const { jobId, deterministic } = jobIdFor(items);
+    const tenant = options.tenant ?? this.options.tenant;
+    this.validate(items, options, tenant);
+    const { jobId, deterministic } = jobIdFor(items, tenant);
     const payload: ClassifyJobPayload = {
       v: 1,
       items: items.map((item, index) => ({
@@ -120,21 +129,33 @@ export class SentimentProducer {
       })),
       enqueuedAt: Date.now(),
       ...(options.source !== undefined && { source: options.source }),
+      ...(tenant !== undefined && { tenant }),
     };
     if (deterministic) {
-      const existing = await Job.fromId<ClassifyJobPayload, ClassifyJobResult, SentimentJobName>(
-        this.queue,
-        jobId,
-      );
+      const existing = await this.storedPayload(jobId);
       if (existing) {
-        if (!sameWork(existing.data, payload)) throw new IdempotencyConflictError(jobId);
-        return { jobId, items: existing.data.items, existing: true };
+        if (!sameWork(existing, payload)) throw new IdempotencyConflictError(jobId);
+        return { jobId, items: existing.items, existing: true };
       }
     }
     await this.assertCapacity();
     await this.queue.add(SentimentJobName.Classify, payload, { jobId });
     this.depthReading = undefined;
+    if (deterministic) {
+      // BullMQ's add keeps the first job of an id and ignores later ones without saying so: read back
+      // what was stored, so of two concurrent requests with one id and different texts exactly one wins.
+      const stored = await this.storedPayload(jobId);
+      if (stored && !sameWork(stored, payload)) throw new IdempotencyConflictError(jobId);
+    }
     return { jobId, items: payload.items, existing: false };
+  }
+
+  /** The payload stored under a job id, or undefined when there is no such job (one HGET). */
+  private async storedPayload(jobId: string): Promise<ClassifyJobPayload | undefined> {
+    // The queue's client resolves once connected (the raw connection has no offline queue).
+    const client = await this.queue.client;
+    const data = await client.hget(this.queue.toKey(jobId), 'data');
+    return data === null ? undefined : (JSON.parse(data) as ClassifyJobPayload);
   }
 
   /** Waits for a job's result. Throws ResultTimeoutError when it is still running after `timeoutMs`. */
@@ -169,14 +190,17 @@ export class SentimentProducer {
     return this.waitForResult(jobId, timeoutMs);
   }
 
-  /** A job's status and, once done, its results; undefined for ids never seen or already expired. */
-  async getJob(jobId: string): Promise<JobStatusView | undefined> {
+  /**
+   * A job's status and, once done, its results; undefined for ids never seen, already expired, or owned by
+   * another tenant than `tenant` (the producer's own when not given), so a caller cannot tell those apart.
+   */
+  async getJob(jobId: string, tenant = this.options.tenant): Promise<JobStatusView | undefined> {
     // State first: a job's state and its return value change together, so a job read after its
     // state can only be as new or newer, never a completed state without its results.
     const state = await this.queue.getJobState(jobId);
     if (state === 'unknown') return undefined;
     const job = await Job.fromId<ClassifyJobPayload, ClassifyJobResult>(this.queue, jobId);
-    if (!job) return undefined;
+    if (!job || job.data?.tenant !== tenant) return undefined;
     const status = toStatus(state);
     const view: JobStatusView = { jobId, status, items: job.data.items.length };
     if (status === 'completed' && job.returnvalue) {
@@ -188,10 +212,13 @@ export class SentimentProducer {
     return view;
   }
 
-  /** The texts (and source) a job was enqueued with, while the job is kept; undefined after. */
-  async jobItems(jobId: string): Promise<Pick<ClassifyJobPayload, 'items' | 'source'> | undefined> {
+  /** The texts (and source) a job of `tenant` was enqueued with, while the job is kept; undefined after. */
+  async jobItems(
+    jobId: string,
+    tenant = this.options.tenant,
+  ): Promise<Pick<ClassifyJobPayload, 'items' | 'source'> | undefined> {
     const job = await Job.fromId<ClassifyJobPayload, ClassifyJobResult>(this.queue, jobId);
-    if (!job || !Array.isArray(job.data?.items)) return undefined;
+    if (!job || !Array.isArray(job.data?.items) || job.data.tenant !== tenant) return undefined;
     return { items: job.data.items, ...(job.data.source !== undefined && { source: job.data.source }) };
   }
 
@@ -231,8 +258,12 @@ export class SentimentProducer {
       throw new QueueFullError(depth, this.maxQueueDepth, this.retryAfterSeconds);
   }
 
-  private validate(items: readonly DraftItem[], options: EnqueueOptions): void {
+  private validate(items: readonly DraftItem[], options: EnqueueOptions, tenant: string | undefined): void {
     const errors: FieldError[] = [];
+    if (tenant !== undefined) {
+      const issue = tenantProblem(tenant);
+      if (issue) errors.push({ field: 'tenant', message: issue });
+    }
     if (items.length === 0) errors.push({ field: 'items', message: 'must hold at least one text' });
     if (items.length > this.maxBatchItems) {
       errors.push({

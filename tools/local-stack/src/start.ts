@@ -4,6 +4,7 @@
  * it, a missing default model is pulled from the Hugging Face Hub first.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -163,6 +164,10 @@ async function main(): Promise<void> {
   });
   const env: NodeJS.ProcessEnv = { ...process.env };
   env.REDIS_URL ??= 'redis://127.0.0.1:6379';
+  // A development stack: loopback only, so no client keys are needed; admin routes still need a key.
+  env.HOST ??= '127.0.0.1';
+  env.ADMIN_API_KEYS ??= `local-admin:${randomBytes(16).toString('hex')}`;
+  const adminKey = env.ADMIN_API_KEYS.split(',')[0].replace(/^[a-z0-9][a-z0-9_-]*:/, '');
   const port = env.PORT ?? '3000';
   const driftPort = env.DRIFT_MONITOR_PORT ?? '3003';
 
@@ -208,8 +213,11 @@ async function main(): Promise<void> {
   if (await waitForHttp(`http://127.0.0.1:${port}/health/ready`, 120_000)) {
     log(`ready. Try:
   curl -s localhost:${port}/v1/sentiment -H 'content-type: application/json' -d '{"text":"I love the new update!"}'
-  API docs: http://localhost:${port}/docs    queues: http://localhost:${port}/admin/queues
-  drift monitor: every 15 minutes (SCHEDULE); run it now with curl -s -X POST localhost:${driftPort}/v1/runs,
+  API docs: http://localhost:${port}/docs
+  admin key of this run (queues, model changes, drift runs): ${adminKey}
+  queues: http://localhost:${port}/admin/queues (any user name, the admin key as password)
+  drift monitor: every 15 minutes (SCHEDULE); run it now with
+    curl -s -X POST localhost:${driftPort}/v1/runs -H 'authorization: Bearer ${adminKey}'
   reports at http://localhost:${driftPort}/v1/reports/latest
   Ctrl-C stops everything.`);
   } else if (!stopping) {

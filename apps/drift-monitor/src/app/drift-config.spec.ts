@@ -86,7 +86,7 @@ describe('drift monitor config', () => {
       'WINDOW_MINUTES must be an integer in 1..10080, got 0',
       'BASELINE_MACRO_RECALL must be a number in 0..1, got "1.5"',
       'ABSOLUTE_ACCURACY_FLOOR must be a number in 0..1, got "high"',
-      'API_KEYS must be a comma-separated list of keys of at least 16 characters each',
+      'API_KEYS holds "<tenant>:<key>" or bare keys, comma-separated: keys must be at least 16 characters',
       'REFERENCE_SOURCE=golden needs GOLDEN_SET_PATH',
     ]);
     expect(problems({ GITHUB_REPOSITORY: 'no-slash' })).toEqual([

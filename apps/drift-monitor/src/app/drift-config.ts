@@ -1,4 +1,5 @@
 import { DEFAULT_QUEUE_PREFIX } from '@reputation-monitor/contracts';
+import { AccessConfig, readAccessConfig } from '@reputation-monitor/http-edge';
 import { EnvReader } from '@reputation-monitor/config';
 import {
   DEFAULT_CONSECUTIVE_WINDOWS,
@@ -17,12 +18,10 @@ import { cronProblem } from './cron';
 export const DEFAULT_SCHEDULE = '*/15 * * * *';
 /** CANDIDATE_ALPHA's default: the gate's --max-p. */
 export const DEFAULT_CANDIDATE_ALPHA = 0.01;
-/** The source name golden-set jobs carry; their predictions are left out of the drift windows. */
-export const GOLDEN_SOURCE = 'drift-golden';
 /** Placeholder target of dry runs when GITHUB_REPOSITORY is unset (nothing is ever sent to it). */
 export const UNCONFIGURED_REPOSITORY = { owner: 'unconfigured', repo: 'unconfigured' };
 
-export interface DriftConfig {
+export interface DriftConfig extends AccessConfig {
   port: number;
   host: string;
   redisUrl: string;
@@ -86,7 +85,6 @@ export interface DriftConfig {
     exampleTtlSeconds: number;
   };
   reportRetention: number;
-  apiKeys: string[];
 }
 
 /** Where labelled examples go when DATASET_STORE is unset: a local directory, so the loop works offline. */
@@ -196,15 +194,12 @@ export function readDriftConfig(read: EnvReader): DriftConfig {
     },
     dataset: readDatasetConfig(read),
     reportRetention: read.int('REPORT_RETENTION', { default: 500, min: 1, max: 100_000 }),
-    apiKeys: read.list('API_KEYS'),
+    // Client keys read reports; admin keys also start runs (which may dispatch a retrain).
+    ...readAccessConfig(read),
   };
   read.check(
     config.retrain.eventType.length <= 100,
     'RETRAIN_EVENT_TYPE must be at most 100 characters (GitHub limit)',
-  );
-  read.check(
-    config.apiKeys.every((key) => key.length >= 16),
-    'API_KEYS must be a comma-separated list of keys of at least 16 characters each',
   );
   read.check(
     referenceSource !== 'golden' || goldenPath !== undefined,

@@ -16,7 +16,7 @@ import { SentimentProducer } from '@reputation-monitor/producer-client';
 import { DatasetStore, openDatasetStore } from '@reputation-monitor/dataset-store';
 import { ExampleBuffer } from '@reputation-monitor/prediction-store';
 import { RetrainTrigger } from '@reputation-monitor/retrain-trigger';
-import { ApiKeyGuard, ApiKeys } from '@reputation-monitor/http-edge';
+import { ApiKeyGuard, AdminApiKeys, ApiKeys } from '@reputation-monitor/http-edge';
 import type { DriftConfig } from './drift-config';
 import { DatasetExporter } from './dataset-exporter';
 import { DriftRunService } from './drift-run.service';
@@ -126,6 +126,7 @@ export class DriftModule implements OnApplicationShutdown {
         ...providers,
         DriftScheduler,
         { provide: ApiKeys, useValue: new ApiKeys(config.apiKeys) },
+        { provide: AdminApiKeys, useValue: new AdminApiKeys(config.adminApiKeys) },
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
       ],

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ClassifyJobResult, Prediction, SentimentLabel } from '@reputation-monitor/contracts';
 import type { SentimentProducer } from '@reputation-monitor/producer-client';
-import { DriftConfig, GOLDEN_SOURCE } from './drift-config';
+import { GOLDEN_SOURCE } from '@reputation-monitor/contracts';
+import { DriftConfig } from './drift-config';
 import type { GoldenItem } from '@reputation-monitor/dataset-store';
 import { DRIFT_CONFIG, GOLDEN_SET, PRODUCER } from './tokens';
 

@@ -18,9 +18,13 @@ export const startWorker = (env: Record<string, string>): Promise<AppProcess> =>
 
 export const startGateway = (env: Record<string, string>): Promise<AppProcess> => gateway({ ...base, env });
 
+/** The admin key every drift monitor of the suites accepts (runs are admin only). */
+export const E2E_ADMIN_KEY = 'e2e-admin-key-0123456789';
+export const adminAuth = { 'x-api-key': E2E_ADMIN_KEY };
+
 // No dataset store unless a suite asks for one, so runs never write labelled data into the workspace.
 export const startDriftMonitor = (env: Record<string, string>): Promise<AppProcess> =>
-  driftMonitor({ ...base, env: { DATASET_STORE: 'off', ...env } });
+  driftMonitor({ ...base, env: { DATASET_STORE: 'off', ADMIN_API_KEYS: E2E_ADMIN_KEY, ...env } });
 
 export const spawnApp = (which: 'gateway' | 'worker', env: Record<string, string>): AppProcess =>
   spawn(which, { ...base, env });

@@ -1,8 +1,10 @@
 import { resolve } from 'node:path';
-import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Inject, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import IORedis, { Redis } from 'ioredis';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
 import { ExampleBuffer, FeedbackStore } from '@reputation-monitor/prediction-store';
@@ -17,7 +19,8 @@ import { GatewayMetrics } from './metrics/gateway-metrics';
 import { MetricsController } from './metrics/metrics.controller';
 import { ProblemFilter } from './problem/problem.filter';
 import { SentimentController } from './sentiment/sentiment.controller';
-import { GATEWAY_CONFIG, REDIS } from './tokens';
+import { RATE_LIMIT_WINDOW_MS, TenantThrottlerGuard } from './rate-limit';
+import { GATEWAY_CONFIG, RATE_LIMIT_REDIS, REDIS } from './tokens';
 import type { GatewayConfig } from './gateway-config';
 
 @Module({})
@@ -25,12 +28,22 @@ export class AppModule implements OnApplicationShutdown {
   constructor(
     @Inject(SentimentProducer) private readonly producer: SentimentProducer,
     @Inject(REDIS) private readonly redis: Redis,
+    @Optional() @Inject(RATE_LIMIT_REDIS) private readonly rateLimitRedis?: Redis,
   ) {}
 
   static forConfig(config: GatewayConfig): DynamicModule {
+    const rateLimitRedis = config.rateLimitPerMinute > 0 ? connectRateLimitStore(config) : undefined;
     return {
       module: AppModule,
       imports: [
+        ...(rateLimitRedis
+          ? [
+              ThrottlerModule.forRoot({
+                throttlers: [{ ttl: RATE_LIMIT_WINDOW_MS, limit: config.rateLimitPerMinute }],
+                storage: new ThrottlerStorageRedisService(rateLimitRedis),
+              }),
+            ]
+          : []),
         TerminusModule.forRoot({ errorLogStyle: 'pretty' }),
         PrometheusModule.register({
           controller: MetricsController,
@@ -101,7 +114,14 @@ export class AppModule implements OnApplicationShutdown {
         },
         { provide: ApiKeys, useValue: new ApiKeys(config.apiKeys) },
         { provide: AdminApiKeys, useValue: new AdminApiKeys(config.adminApiKeys) },
+        // In this order: the key guard names the tenant the rate limit counts for.
         { provide: APP_GUARD, useClass: ApiKeyGuard },
+        ...(rateLimitRedis
+          ? [
+              { provide: RATE_LIMIT_REDIS, useValue: rateLimitRedis },
+              { provide: APP_GUARD, useClass: TenantThrottlerGuard },
+            ]
+          : []),
         { provide: APP_FILTER, useClass: ProblemFilter },
       ],
     };
@@ -110,5 +130,17 @@ export class AppModule implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.producer.close();
     await this.redis.quit().catch(() => undefined);
+    await this.rateLimitRedis?.quit().catch(() => undefined);
   }
+}
+
+/** The rate limit's counters live next to the queue, under `<prefix>:rate-limit:`. */
+function connectRateLimitStore(config: GatewayConfig): Redis {
+  const redis = new IORedis(config.redisUrl, {
+    keyPrefix: `${config.queuePrefix}:rate-limit:`,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+  });
+  redis.on('error', () => undefined); // a failed count fails its request, answered 503 by the problem filter
+  return redis;
 }

@@ -1,4 +1,5 @@
 import { ConfigError } from '@reputation-monitor/config';
+import { exposureProblem } from '@reputation-monitor/http-edge';
 import { loadGatewayConfig } from './gateway-config';
 
 describe('loadGatewayConfig', () => {
@@ -13,6 +14,8 @@ describe('loadGatewayConfig', () => {
       maxBatchItems: 256,
       maxQueueDepth: 10_000,
       apiKeys: [],
+      authOff: false,
+      rateLimitPerMinute: 6_000,
     });
     // The body limit leaves room for a full batch at the character limit.
     expect(config.maxBodyBytes).toBeGreaterThanOrEqual(256 * 5_000 * 4);
@@ -34,8 +37,29 @@ describe('loadGatewayConfig', () => {
       expect((error as ConfigError).problems).toEqual([
         'SYNC_TIMEOUT_MS must be an integer in 0..300000, got -1',
         'MAX_QUEUE_DEPTH must be an integer, got "lots"',
-        'API_KEYS must be a comma-separated list of keys of at least 16 characters each',
+        'API_KEYS holds "<tenant>:<key>" or bare keys, comma-separated: keys must be at least 16 characters',
       ]);
     }
+  });
+
+  it('refuses to serve without keys on an address other machines reach, unless AUTH=off says so', () => {
+    const exposure = (env: Record<string, string>) => {
+      const config = loadGatewayConfig(env);
+      return exposureProblem(config, config.host);
+    };
+    expect(exposure({})).toMatch(/HOST=0\.0\.0\.0 is reachable from other machines/);
+    expect(exposure({ HOST: '127.0.0.1' })).toBeUndefined();
+    expect(exposure({ HOST: '::1' })).toBeUndefined();
+    expect(exposure({ AUTH: 'off' })).toBeUndefined();
+    expect(exposure({ API_KEYS: 'acme:' + 'k'.repeat(16) })).toBeUndefined();
+    expect(loadGatewayConfig({ AUTH: 'off' })).toMatchObject({ host: '0.0.0.0', authOff: true });
+    expect(() => loadGatewayConfig({ AUTH: 'off', API_KEYS: 'k'.repeat(16) })).toThrow(/AUTH=off/);
+    expect(() => loadGatewayConfig({ AUTH: 'maybe', HOST: '::1' })).toThrow(/AUTH must be one of on, off/);
+  });
+
+  it('refuses an admin key that is also a client key, named or not', () => {
+    expect(() =>
+      loadGatewayConfig({ API_KEYS: 'acme:' + 'k'.repeat(16), ADMIN_API_KEYS: 'ops:' + 'k'.repeat(16) }),
+    ).toThrow(/ADMIN_API_KEYS must not repeat a key of API_KEYS/);
   });
 });

@@ -4,6 +4,7 @@ import {
   DEFAULT_QUEUE_PREFIX,
 } from '@reputation-monitor/contracts';
 import { EnvReader } from '@reputation-monitor/config';
+import { AccessConfig, readAccessConfig } from '@reputation-monitor/http-edge';
 
 /** A directory of model directories, e.g. what `npm run retrain -- --out models/registry/<name>` writes. */
 export const DEFAULT_MODEL_REGISTRY = 'models/registry';
@@ -17,7 +18,7 @@ function hubConnection(read: EnvReader): { endpoint: string; token?: string } {
 /** A week: several export runs can fail (the store is down) before a labelled text is dropped. */
 export const DEFAULT_EXAMPLE_TTL_SECONDS = 7 * 86_400;
 
-export interface GatewayConfig {
+export interface GatewayConfig extends AccessConfig {
   port: number;
   host: string;
   redisUrl: string;
@@ -31,10 +32,10 @@ export interface GatewayConfig {
   /** Waiting jobs above which new work is refused with 429 (0 = unlimited). */
   maxQueueDepth: number;
   retryAfterSeconds: number;
-  /** Accepted API keys; empty means /v1 is open. */
-  apiKeys: string[];
-  /** Keys of the admin API (/v1/admin: model promotion, rollback, shadow, canary); empty means it is off. */
-  adminApiKeys: string[];
+  /** How long a stopping gateway waits for requests in flight before it exits. */
+  shutdownTimeoutMs: number;
+  /** Requests one key (tenant) may send per minute, across gateway replicas (0 = no limit). */
+  rateLimitPerMinute: number;
   /** The model registry admins promote from: `hf://models/<owner>/<name>` or a directory of model directories. */
   modelRegistry: string;
   /** Hub connection of an hf:// registry (HF_ENDPOINT, HF_TOKEN). */
@@ -90,8 +91,9 @@ export function readGatewayConfig(read: EnvReader): GatewayConfig {
     }),
     maxQueueDepth: read.int('MAX_QUEUE_DEPTH', { default: 10_000, min: 0, max: 100_000_000 }),
     retryAfterSeconds: read.int('RETRY_AFTER_SECONDS', { default: 2, min: 1, max: 3_600 }),
-    apiKeys: read.list('API_KEYS'),
-    adminApiKeys: read.list('ADMIN_API_KEYS'),
+    ...readAccessConfig(read),
+    shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', { default: 10_000, min: 0, max: 600_000 }),
+    rateLimitPerMinute: read.int('RATE_LIMIT_PER_MINUTE', { default: 6_000, min: 0, max: 10_000_000 }),
     modelRegistry: read.string('MODEL_REGISTRY', DEFAULT_MODEL_REGISTRY),
     hub: hubConnection(read),
     jobRetention: {
@@ -113,17 +115,5 @@ export function readGatewayConfig(read: EnvReader): GatewayConfig {
       max: 90 * 86_400,
     }),
   };
-  read.check(
-    config.apiKeys.every((key) => key.length >= 16),
-    'API_KEYS must be a comma-separated list of keys of at least 16 characters each',
-  );
-  read.check(
-    config.adminApiKeys.every((key) => key.length >= 16),
-    'ADMIN_API_KEYS must be a comma-separated list of keys of at least 16 characters each',
-  );
-  read.check(
-    !config.adminApiKeys.some((key) => config.apiKeys.includes(key)),
-    'ADMIN_API_KEYS must not repeat a key of API_KEYS (a client key would be an admin)',
-  );
   return config;
 }

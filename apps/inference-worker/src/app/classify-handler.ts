@@ -31,7 +31,7 @@ export class ClassifyHandler {
     const check = checkClassifyPayload(job.data, this.config.maxTextChars, this.config.maxBatchItems);
     // A malformed payload fails the same way every time: fail at once, no retries.
     if (!check.ok) throw new UnrecoverableError(`${INVALID_PAYLOAD}: ${check.reason}`);
-    const { items, source, enqueuedAt } = check.payload;
+    const { items, source, enqueuedAt, tenant } = check.payload;
     this.metrics.pickedUp(Math.max(0, (job.processedOn ?? pickedUp) - enqueuedAt));
 
     // The version is chosen once per job (sticky by job id) and kept until the job is done with it.
@@ -48,7 +48,9 @@ export class ClassifyHandler {
       // Every prediction, hit or not, goes to the stream and the index: drift and feedback by id see them all.
       predictions = scored.map((score, index) => ({ id: items[index].id, ...score }));
       done = Date.now();
-      await this.log.append([{ predictions, model, source, at: done, jobId: job.id, role: route.role }]);
+      await this.log.append([
+        { predictions, model, source, at: done, jobId: job.id, tenant, role: route.role },
+      ]);
     } catch (error) {
       route.releaseShadow();
       throw error;
@@ -61,6 +63,7 @@ export class ClassifyHandler {
         items,
         source,
         jobId: job.id,
+        tenant,
         release: route.releaseShadow,
       });
     }

@@ -13,6 +13,7 @@ interface ShadowWork {
   items: readonly TextItem[];
   source: string | undefined;
   jobId: string | undefined;
+  tenant?: string;
   release: () => void;
 }
 
@@ -147,6 +148,7 @@ export class ShadowScorer {
         source: work.source,
         at: Date.now(),
         jobId: work.jobId,
+        tenant: work.tenant,
         role: 'shadow',
         index: false,
       },

@@ -1,7 +1,10 @@
 import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
 import type { Response } from 'express';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { Public } from '@reputation-monitor/http-edge';
+import { Inject } from '@nestjs/common';
+import { Public, accessMode, withTimeout } from '@reputation-monitor/http-edge';
+import { DRIFT_CONFIG } from '../tokens';
+import type { DriftConfig } from '../drift-config';
 import { DriftStore } from '../drift-store';
 
 const CHECK_TIMEOUT_MS = 1_000;
@@ -13,6 +16,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly store: DriftStore,
+    @Inject(DRIFT_CONFIG) private readonly config: DriftConfig,
   ) {}
 
   /** The process is up (cheap; no dependencies checked). */
@@ -27,7 +31,10 @@ export class HealthController {
   @HealthCheck()
   async ready(@Res({ passthrough: true }) response: Response) {
     try {
-      return await this.health.check([() => this.redis()]);
+      return await this.health.check([
+        () => this.redis(),
+        () => this.indicators.check('auth').up({ mode: accessMode(this.config) }),
+      ]);
     } catch (error) {
       if (error instanceof ServiceUnavailableException) {
         response.status(503);
@@ -46,13 +53,4 @@ export class HealthController {
       return check.down({ message: (error as Error).message });
     }
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) =>
-      setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref(),
-    ),
-  ]);
 }

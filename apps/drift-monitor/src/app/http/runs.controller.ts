@@ -1,10 +1,12 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ErrorCode } from '@reputation-monitor/contracts';
-import { ProblemException, problem, validationProblem } from '@reputation-monitor/http-edge';
+import { AdminOnly, ProblemException, problem, validationProblem } from '@reputation-monitor/http-edge';
 import { DriftRunService, RunBusyError } from '../drift-run.service';
 import type { RunReport } from '../report';
 import { parseRunRequest } from './requests';
 
+/** Admin keys only: a run may export labelled data and dispatch a retrain. */
+@AdminOnly()
 @Controller('v1/runs')
 export class RunsController {
   constructor(private readonly runs: DriftRunService) {}

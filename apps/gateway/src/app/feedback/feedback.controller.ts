@@ -8,7 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ErrorCode } from '@reputation-monitor/contracts';
-import { ProblemException, problem, validationProblem } from '@reputation-monitor/http-edge';
+import { CallerTenant, ProblemException, problem, validationProblem } from '@reputation-monitor/http-edge';
 import { ProblemDto } from '../sentiment/dto';
 import { GATEWAY_CONFIG } from '../tokens';
 import type { GatewayConfig } from '../gateway-config';
@@ -35,15 +35,18 @@ export class FeedbackController {
   @ApiResponse({
     status: 404,
     type: ProblemDto,
-    description: 'No prediction with that id (unknown, or older than the index keeps).',
+    description: "No prediction with that id for this key's tenant (unknown, or older than the index keeps).",
   })
   @ApiResponse({
     status: 422,
     type: ProblemDto,
     description: 'Bad id or label; the message lists the allowed labels.',
   })
-  async label(@Body() body: FeedbackDto): Promise<FeedbackResult> {
-    const [result] = await this.feedback.submit([body], () => '');
+  async label(
+    @Body() body: FeedbackDto,
+    @CallerTenant() tenant: string | undefined,
+  ): Promise<FeedbackResult> {
+    const [result] = await this.feedback.submit([body], () => '', tenant);
     if (result.status === 'not_found') {
       throw new ProblemException(
         problem(
@@ -64,7 +67,10 @@ export class FeedbackController {
   })
   @ApiOkResponse({ type: FeedbackBatchResultDto })
   @ApiResponse({ status: 422, type: ProblemDto })
-  async labelMany(@Body() body: FeedbackBatchDto): Promise<{ results: FeedbackResult[] }> {
+  async labelMany(
+    @Body() body: FeedbackBatchDto,
+    @CallerTenant() tenant: string | undefined,
+  ): Promise<{ results: FeedbackResult[] }> {
     if (body.items.length === 0 || body.items.length > this.config.maxBatchItems) {
       throw validationProblem([
         {
@@ -73,6 +79,6 @@ export class FeedbackController {
         },
       ]);
     }
-    return { results: await this.feedback.submit(body.items, (index) => `items[${index}].`) };
+    return { results: await this.feedback.submit(body.items, (index) => `items[${index}].`, tenant) };
   }
 }

@@ -6,8 +6,9 @@ import {
   SENTIMENT_LABELS,
   SentimentLabel,
   clientIdProblem,
+  clientSourceProblem,
   parseLabel,
-  sourceProblem,
+  scopedPredictionId,
   textProblem,
 } from '@reputation-monitor/contracts';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
@@ -66,12 +67,14 @@ export class FeedbackService {
   ) {}
 
   /**
-   * Validates every item (422 naming each field), then stores those whose prediction is known. The text
-   * comes with the item or, when absent, from the job while it is kept.
+   * Validates every item (422 naming each field), then stores those whose prediction is known within the
+   * caller's tenant (another tenant's prediction is not_found, like an unknown one). The text comes with the
+   * item or, when absent, from the job while it is kept.
    */
   async submit(
     items: readonly FeedbackItem[],
     fieldPrefix: (index: number) => string,
+    tenant: string | undefined,
   ): Promise<FeedbackResult[]> {
     const errors: FieldError[] = [];
     const labels = items.map((item, index) => {
@@ -86,31 +89,40 @@ export class FeedbackService {
     if (errors.length > 0) throw validationProblem(errors);
 
     const ids = items.map((item) => item.id as string);
-    const predictions = await this.feedback.lookUp(ids, this.config.predictionIndexHours);
+    const scopedIds = ids.map((id) => scopedPredictionId(tenant, id));
+    const predictions = await this.feedback.lookUp(scopedIds, this.config.predictionIndexHours);
     const now = Date.now();
     const found = items.flatMap((item, index) => {
       const prediction = predictions[index];
       if (!prediction) return [];
       const record: FeedbackRecord = {
-        id: ids[index],
+        id: scopedIds[index],
         label: labels[index]!,
         predicted: prediction.label,
         modelVersion: prediction.modelVersion,
         predictedAt: prediction.at,
         at: now,
       };
-      return [{ index, record, text: item.text as string | undefined, jobId: prediction.jobId }];
+      return [
+        {
+          index,
+          record,
+          clientId: ids[index],
+          text: item.text as string | undefined,
+          jobId: prediction.jobId,
+        },
+      ];
     });
     const replaced = await this.feedback.save(
       found.map((entry) => entry.record),
       this.config.feedbackTtlSeconds,
     );
-    const outcomes = await this.keepExamples(found, now);
+    const outcomes = await this.keepExamples(found, now, tenant);
 
     const results: FeedbackResult[] = ids.map((id) => ({ id, status: 'not_found' }));
-    found.forEach(({ index, record }, position) => {
+    found.forEach(({ index, record, clientId }, position) => {
       results[index] = {
-        id: record.id,
+        id: clientId,
         status: replaced[position] ? 'replaced' : 'stored',
         label: record.label,
         predicted: record.predicted,
@@ -132,7 +144,7 @@ export class FeedbackService {
       if (textIssue) errors.push({ field: `${fieldPrefix(index)}text`, message: textIssue });
       const label = this.label(item.label, `${fieldPrefix(index)}label`, errors);
       if (item.source !== undefined) {
-        const sourceIssue = sourceProblem(item.source);
+        const sourceIssue = clientSourceProblem(item.source);
         if (sourceIssue) errors.push({ field: `${fieldPrefix(index)}source`, message: sourceIssue });
       }
       if (textIssue || !label) return undefined;
@@ -160,18 +172,24 @@ export class FeedbackService {
 
   /** Labelled examples from feedback: the given text, else the job's, while the job is kept. */
   private async keepExamples(
-    found: ReadonlyArray<{ record: FeedbackRecord; text: string | undefined; jobId: string | undefined }>,
+    found: ReadonlyArray<{
+      record: FeedbackRecord;
+      clientId: string;
+      text: string | undefined;
+      jobId: string | undefined;
+    }>,
     now: number,
+    tenant: string | undefined,
   ): Promise<ExampleOutcome[]> {
     const jobs = new Map<string, Promise<Awaited<ReturnType<SentimentProducer['jobItems']>>>>();
     const examples = await Promise.all(
-      found.map(async ({ record, text, jobId }): Promise<LabelledExample | string> => {
+      found.map(async ({ record, clientId, text, jobId }): Promise<LabelledExample | string> => {
         let source = '';
         if (text === undefined) {
           if (jobId === undefined) return 'no text given, and the prediction does not name its job';
-          if (!jobs.has(jobId)) jobs.set(jobId, this.producer.jobItems(jobId));
+          if (!jobs.has(jobId)) jobs.set(jobId, this.producer.jobItems(jobId, tenant));
           const job = await jobs.get(jobId);
-          text = job?.items.find((item) => item.id === record.id)?.text;
+          text = job?.items.find((item) => item.id === clientId)?.text;
           if (text === undefined) return 'no text given, and the job is no longer kept';
           source = job?.source ?? '';
         }

@@ -4,7 +4,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { WORKER_HEARTBEAT_TTL_MS, redisKeys } from '@reputation-monitor/contracts';
 import type { Redis } from 'ioredis';
-import { Public } from '@reputation-monitor/http-edge';
+import { Public, accessMode, withTimeout } from '@reputation-monitor/http-edge';
 import { GATEWAY_CONFIG, REDIS } from '../tokens';
 import type { GatewayConfig } from '../gateway-config';
 
@@ -30,10 +30,17 @@ export class HealthController {
 
   @Get('ready')
   @HealthCheck()
-  @ApiOperation({ summary: 'Redis answers and at least one inference worker has sent a heartbeat recently' })
+  @ApiOperation({
+    summary:
+      'Redis answers and at least one inference worker has sent a heartbeat recently; `auth` says how /v1 is guarded',
+  })
   async ready(@Res({ passthrough: true }) response: Response) {
     try {
-      return await this.health.check([() => this.redis(), () => this.workers()]);
+      return await this.health.check([
+        () => this.redis(),
+        () => this.workers(),
+        () => this.indicators.check('auth').up({ mode: accessMode(this.config) }),
+      ]);
     } catch (error) {
       // Terminus reports a failed check as a 503 exception; answer with its report, not a generic problem.
       if (error instanceof ServiceUnavailableException) {
@@ -69,13 +76,4 @@ export class HealthController {
       return check.down({ message: (error as Error).message });
     }
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) =>
-      setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref(),
-    ),
-  ]);
 }

@@ -1,13 +1,24 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { LATENCY_BUCKETS_SECONDS } from '@reputation-monitor/observability';
+import { ErrorCode } from '@reputation-monitor/contracts';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
+import { withTimeout } from '@reputation-monitor/http-edge';
 
-const REJECTION_REASONS = ['validation', 'backpressure', 'auth', 'conflict'] as const;
+const REJECTION_REASONS = [
+  'validation',
+  'backpressure',
+  'rate_limit',
+  'auth',
+  'forbidden',
+  'conflict',
+] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 export type AnswerMode = 'sync' | 'async';
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+/** A scrape waits this long for the queue counts before reporting Redis as down. */
+const SCRAPE_READ_TIMEOUT_MS = 2_000;
 /** Jobs answered with 202 whose completion is still to be timed; the oldest are dropped beyond this. */
 const MAX_TRACKED_ASYNC_JOBS = 100_000;
 
@@ -42,14 +53,28 @@ export class GatewayMetrics implements OnModuleInit {
     // Every reason from the start, so rates read 0 rather than nothing before the first rejection.
     for (const reason of REJECTION_REASONS) this.rejections.inc({ reason }, 0);
     const producer = this.producer;
-    // Read at scrape time, so the figure is never older than the scrape.
+    const redisUp = new Gauge({
+      name: 'gateway_redis_up',
+      help: '1 when the last scrape read the queue from Redis, 0 when Redis did not answer.',
+    });
+    // Read at scrape time, so the figure is never older than the scrape. While Redis is down the
+    // series is left out (not a stale figure) and the scrape itself still succeeds.
     new Gauge({
       name: 'sentiment_queue_jobs',
       help: 'Jobs in the sentiment queue by state, read from Redis at scrape time.',
       labelNames: ['state'],
       async collect() {
-        const counts = await producer.queue.getJobCounts(...QUEUE_STATES);
-        for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
+        try {
+          const counts = await withTimeout(
+            producer.queue.getJobCounts(...QUEUE_STATES),
+            SCRAPE_READ_TIMEOUT_MS,
+          );
+          for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
+          redisUp.set(1);
+        } catch {
+          this.reset();
+          redisUp.set(0);
+        }
       },
     });
     producer.onCompleted((jobId) => {
@@ -60,9 +85,9 @@ export class GatewayMetrics implements OnModuleInit {
     });
   }
 
-  request(route: string, method: string, status: number, seconds: number): void {
+  request(route: string, method: string, status: number, seconds: number, problemCode?: string): void {
     this.httpDuration.observe({ route, method, status: String(status) }, seconds);
-    const reason = rejectionReason(status);
+    const reason = rejectionReason(status, problemCode);
     if (reason) this.rejections.inc({ reason });
   }
 
@@ -79,10 +104,11 @@ export class GatewayMetrics implements OnModuleInit {
   }
 }
 
-function rejectionReason(status: number): RejectionReason | undefined {
+function rejectionReason(status: number, problemCode: string | undefined): RejectionReason | undefined {
   if (status === 400 || status === 413 || status === 415 || status === 422) return 'validation';
-  if (status === 429) return 'backpressure';
+  if (status === 429) return problemCode === ErrorCode.RateLimited ? 'rate_limit' : 'backpressure';
   if (status === 401) return 'auth';
+  if (status === 403) return 'forbidden';
   if (status === 409) return 'conflict';
   return undefined;
 }

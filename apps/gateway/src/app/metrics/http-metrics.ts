@@ -11,7 +11,13 @@ export function httpMetrics(metrics: GatewayMetrics, knownPaths: ReadonlySet<str
     response.once('finish', () => {
       const template = (request.route as { path?: string } | undefined)?.path;
       const route = template ?? (knownPaths.has(request.path) ? request.path : 'unmatched');
-      metrics.request(route, request.method, response.statusCode, (performance.now() - started) / 1000);
+      metrics.request(
+        route,
+        request.method,
+        response.statusCode,
+        (performance.now() - started) / 1000,
+        response.locals.problemCode as string | undefined,
+      );
     });
     next();
   };

@@ -16,6 +16,7 @@ import {
   ErrorCode,
   JobStatusView,
   SentimentResult,
+  clientSourceProblem,
 } from '@reputation-monitor/contracts';
 import {
   DraftItem,
@@ -23,7 +24,7 @@ import {
   ResultTimeoutError,
   SentimentProducer,
 } from '@reputation-monitor/producer-client';
-import { ProblemException, problem, validationProblem } from '@reputation-monitor/http-edge';
+import { CallerTenant, ProblemException, problem, validationProblem } from '@reputation-monitor/http-edge';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { GATEWAY_CONFIG } from '../tokens';
 import type { GatewayConfig } from '../gateway-config';
@@ -40,7 +41,8 @@ import {
 /** Paths of the POST routes, for labelling requests refused before routing (bad bodies). */
 export const SENTIMENT_ROUTES: ReadonlySet<string> = new Set(['/v1/sentiment', '/v1/sentiment/batch']);
 
-const JOB_ID_PATTERN = /^[A-Za-z0-9_.-]{1,200}$/;
+/** What job ids look like (`~` separates a tenant's scope); anything else is answered 404 without a lookup. */
+const JOB_ID_PATTERN = /^[A-Za-z0-9_.~-]{1,250}$/;
 
 @ApiTags('sentiment')
 @ApiBearerAuth()
@@ -82,12 +84,14 @@ export class SentimentController {
   async classifyOne(
     @Body() body: SentimentRequestDto,
     @Query('wait') wait: string | undefined,
+    @CallerTenant() tenant: string | undefined,
     @Res({ passthrough: true }) response: Response,
   ): Promise<SentimentResult | AcceptedJob> {
     const started = performance.now();
     const shouldWait = parseWait(wait);
+    assertClientSource(body.source);
     const job = await this.producer
-      .enqueue([{ text: body.text, id: body.id }], { source: body.source })
+      .enqueue([{ text: body.text, id: body.id }], { source: body.source, tenant })
       .catch((error) => {
         throw asSingleItemError(error);
       });
@@ -121,12 +125,14 @@ export class SentimentController {
   async classifyBatch(
     @Body() body: BatchRequestDto,
     @Query('wait') wait: string | undefined,
+    @CallerTenant() tenant: string | undefined,
     @Res({ passthrough: true }) response: Response,
   ): Promise<BatchResult | AcceptedJob> {
     const started = performance.now();
     const shouldWait = parseWait(wait);
+    assertClientSource(body.source);
     const items: DraftItem[] = body.items.map((item) => ({ text: item.text, id: item.id }));
-    const job = await this.producer.enqueue(items, { source: body.source });
+    const job = await this.producer.enqueue(items, { source: body.source, tenant });
     const result = shouldWait ? await this.awaitResult(job.jobId) : undefined;
     if (!result) return this.accepted(response, job.jobId, started);
     this.metrics.answered('sync', started);
@@ -139,14 +145,21 @@ export class SentimentController {
   }
 
   @Get('jobs/:id')
-  @ApiOperation({ summary: 'Status and results of a job' })
+  @ApiOperation({ summary: "Status and results of a job (only jobs created with the same key's tenant)" })
   @ApiOkResponse({ type: JobStatusDto })
-  @ApiResponse({ status: 404, type: ProblemDto, description: 'Unknown or expired job id.' })
-  async job(@Param('id') id: string): Promise<JobStatusView> {
-    const view = JOB_ID_PATTERN.test(id) ? await this.producer.getJob(id) : undefined;
+  @ApiResponse({ status: 404, type: ProblemDto, description: "Unknown, expired or another tenant's job id." })
+  async job(@Param('id') id: string, @CallerTenant() tenant: string | undefined): Promise<JobStatusView> {
+    const known = JOB_ID_PATTERN.test(id);
+    const view = known ? await this.producer.getJob(id, tenant) : undefined;
     if (!view)
       throw new ProblemException(
-        problem(404, ErrorCode.NotFound, `no job with id "${id}" (unknown, or its result has expired)`),
+        problem(
+          404,
+          ErrorCode.NotFound,
+          known
+            ? `no job with id "${id}" (unknown, or its result has expired)`
+            : 'no job with this id (job ids are 1-250 characters of letters, digits, "_", ".", "~" or "-")',
+        ),
       );
     return view;
   }
@@ -175,6 +188,13 @@ function asSingleItemError(error: unknown): unknown {
   return new InvalidRequestError(
     error.errors.map((item) => ({ ...item, field: item.field.replace(/^items\[0\]\./, '') })),
   );
+}
+
+/** Sources the system writes itself (the drift monitor's golden set) are refused at the edge. */
+function assertClientSource(source: string | undefined): void {
+  if (typeof source !== 'string') return; // absent, or a wrong type the DTO check has refused already
+  const issue = clientSourceProblem(source);
+  if (issue) throw validationProblem([{ field: 'source', message: issue }]);
 }
 
 function parseWait(wait: string | undefined): boolean {

@@ -1,0 +1,45 @@
+import { ExecutionContext, Injectable } from '@nestjs/common';
+import { ThrottlerGuard, ThrottlerLimitDetail } from '@nestjs/throttler';
+import type { Request } from 'express';
+import { ErrorCode } from '@reputation-monitor/contracts';
+import { ProblemException, callerOf, isPublicRoute, problem } from '@reputation-monitor/http-edge';
+
+/** The window RATE_LIMIT_PER_MINUTE counts in. */
+export const RATE_LIMIT_WINDOW_MS = 60_000;
+
+/**
+ * @nestjs/throttler per tenant (the API key's), counted in Redis so every gateway replica shares one budget.
+ * Runs after the key guard, which names the tenant; health and metrics are never limited. Over the limit:
+ * 429 `rate_limited` with Retry-After, distinct from `queue_full` (the system is busy, not this key).
+ */
+@Injectable()
+export class TenantThrottlerGuard extends ThrottlerGuard {
+  protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
+    return isPublicRoute(this.reflector, context);
+  }
+
+  /** Anonymous callers (an API served without keys) are counted per address. */
+  protected override async getTracker(request: Request): Promise<string> {
+    return callerOf(request).tenant ?? `ip:${request.ip ?? 'unknown'}`;
+  }
+
+  /** One budget per tenant across every route, readable in Redis (`<prefix>:rate-limit:{default:acme}:hits`). */
+  protected override generateKey(_context: ExecutionContext, tracker: string, name: string): string {
+    return `${name}:${tracker}`;
+  }
+
+  protected override async throwThrottlingException(
+    _context: ExecutionContext,
+    detail: ThrottlerLimitDetail,
+  ): Promise<void> {
+    const retryAfter = Math.max(1, detail.timeToBlockExpire);
+    throw new ProblemException(
+      problem(
+        429,
+        ErrorCode.RateLimited,
+        `this key sent more than ${detail.limit} requests in ${detail.ttl / 1000} s; retry in ${retryAfter} s`,
+      ),
+      { 'retry-after': String(retryAfter) },
+    );
+  }
+}

@@ -1,0 +1,120 @@
+import { json, NextFunction, Request, Response } from 'express';
+import { ErrorCode } from '@reputation-monitor/contracts';
+import { problem } from './problem';
+import { sendProblem } from './problem-filter';
+
+export interface JsonBodyLimits {
+  /** Largest body, in bytes (413). */
+  limitBytes: number;
+  /** Deepest nesting of arrays and objects (413): the apps' requests need 3 levels. */
+  maxDepth?: number;
+  /** Most elements in one array (413), checked before any per-item validation runs. */
+  maxArrayItems?: number;
+}
+
+export const DEFAULT_MAX_JSON_DEPTH = 16;
+
+/** Why the raw body is refused before JSON.parse sees it. */
+class JsonTooComplexError extends Error {}
+
+/**
+ * Measures nesting depth and array lengths in one pass over the raw text, so a small body that would
+ * cost a deep recursion (validators, class-transformer) or a long validation loop is refused before it
+ * is parsed. Hand-written because body-parser and JSON.parse offer no such limits; a malformed body is
+ * left for JSON.parse to report.
+ */
+export function jsonComplexityProblem(
+  text: string,
+  maxDepth: number,
+  maxArrayItems: number,
+): string | undefined {
+  // Per open container: -1 for an object, else the number of commas seen so far in the array.
+  const open: number[] = [];
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i);
+    if (inString) {
+      if (char === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (char === 0x22) inString = false;
+      continue;
+    }
+    switch (char) {
+      case 0x22: // "
+        inString = true;
+        break;
+      case 0x5b: // [
+      case 0x7b: // {
+        if (open.length >= maxDepth) return `JSON nests deeper than ${maxDepth} levels`;
+        open.push(char === 0x5b ? 0 : -1);
+        break;
+      case 0x5d: // ]
+      case 0x7d: // }
+        open.pop();
+        break;
+      case 0x2c: // ,
+        if (open.length > 0 && open[open.length - 1] >= 0) {
+          const items = ++open[open.length - 1] + 1;
+          if (items > maxArrayItems) return `a JSON array holds more than ${maxArrayItems} items`;
+        }
+        break;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * JSON body parsing with problem+json answers for what body-parser rejects (it runs before Nest's
+ * exception filters would see anything): malformed JSON 400, oversize or too deep/long 413, non-JSON 415.
+ */
+export function jsonBody(limits: JsonBodyLimits) {
+  const maxDepth = limits.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
+  const maxArrayItems = limits.maxArrayItems ?? Number.POSITIVE_INFINITY;
+  const parse = json({
+    limit: limits.limitBytes,
+    strict: true,
+    verify: (_request, _response, buffer, encoding) => {
+      const issue = jsonComplexityProblem(
+        buffer.toString((encoding as BufferEncoding) || 'utf8'),
+        maxDepth,
+        maxArrayItems,
+      );
+      if (issue) throw new JsonTooComplexError(issue);
+    },
+  });
+  return (request: Request, response: Response, next: NextFunction) => {
+    const hasBody = request.method === 'POST' || request.method === 'PUT' || request.method === 'PATCH';
+    if (hasBody && !request.is('application/json')) {
+      const type = request.headers['content-type'] ?? 'none';
+      sendProblem(
+        response,
+        problem(
+          415,
+          ErrorCode.UnsupportedMediaType,
+          `send a JSON body with content-type application/json (got ${type.slice(0, 100)})`,
+        ),
+      );
+      return;
+    }
+    parse(request, response, (error?: { type?: string; message?: string }) => {
+      if (!error) return next();
+      sendProblem(response, bodyProblem(error, limits.limitBytes));
+    });
+  };
+}
+
+function bodyProblem(error: { type?: string; message?: string }, limitBytes: number) {
+  switch (error.type) {
+    case 'entity.too.large':
+      return problem(413, ErrorCode.PayloadTooLarge, `request body exceeds ${limitBytes} bytes`);
+    case 'entity.verify.failed':
+      return problem(413, ErrorCode.JsonTooComplex, `request body refused: ${error.message}`);
+    case 'entity.parse.failed':
+      return problem(400, ErrorCode.MalformedJson, `request body is not valid JSON: ${error.message}`);
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return problem(415, ErrorCode.UnsupportedMediaType, `request body could not be read: ${error.message}`);
+    default:
+      return problem(400, ErrorCode.MalformedJson, `request body could not be read: ${error.message}`);
+  }
+}
