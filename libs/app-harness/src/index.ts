@@ -14,3 +14,4 @@ export { SHARED_DATA_DIR, readTweetEval, writeGoldenSet } from './golden-set';
 export type { GoldenSetSource, LabelledTweet } from './golden-set';
 export { RedisServer } from './redis-server';
 export type { RedisServerOptions } from './redis-server';
+export { LOCAL_ADMIN_KEY_FILE, firstKey } from './local-stack-keys';

@@ -5,9 +5,10 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { LOCAL_ADMIN_KEY_FILE, firstKey } from '@reputation-monitor/app-harness';
 import { parseArgs } from 'node:util';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -167,7 +168,10 @@ async function main(): Promise<void> {
   // A development stack: loopback only, so no client keys are needed; admin routes still need a key.
   env.HOST ??= '127.0.0.1';
   env.ADMIN_API_KEYS ??= `local-admin:${randomBytes(16).toString('hex')}`;
-  const adminKey = env.ADMIN_API_KEYS.split(',')[0].replace(/^[a-z0-9][a-z0-9_-]*:/, '');
+  const adminKey = firstKey(env.ADMIN_API_KEYS);
+  // For `npm run demo:loop` in another terminal (owner-only file, in the ignored tmp/).
+  mkdirSync(dirname(LOCAL_ADMIN_KEY_FILE), { recursive: true });
+  writeFileSync(LOCAL_ADMIN_KEY_FILE, adminKey + '\n', { mode: 0o600 });
   const port = env.PORT ?? '3000';
   const driftPort = env.DRIFT_MONITOR_PORT ?? '3003';
 

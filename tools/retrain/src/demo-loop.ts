@@ -3,14 +3,16 @@
  * Sends labelled TweetEval tweets to the gateway (POST /v1/examples/batch), asks the drift monitor for a run
  * with a retrain request (POST /v1/runs {"retrain": true}: the examples are exported to the local dataset store
  * and the dispatch is a dry run without GITHUB_TOKEN), then trains a candidate from the served model on that
- * snapshot and gates it against it, into the local model registry (models/registry/candidate-<time>). Calls the APIs with API_KEYS' first key.
+ * snapshot and gates it against it, into the local model registry (models/registry/candidate-<time>). Calls the
+ * gateway with API_KEYS' first key (none on the loopback stack) and the run with an admin key: ADMIN_API_KEY,
+ * else ADMIN_API_KEYS' first, else the one `npm start` made (tmp/local-stack/admin-key).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GATE_REPORT_FILE, encodeGateReport } from '@reputation-monitor/contracts';
-import { readTweetEval } from '@reputation-monitor/app-harness';
+import { LOCAL_ADMIN_KEY_FILE, firstKey, readTweetEval } from '@reputation-monitor/app-harness';
 import { DEFAULT_FIT } from './defaults';
 import { gateSummary, runGate } from './gate';
 import { retrain } from './train';
@@ -39,7 +41,11 @@ async function main(): Promise<void> {
       examples: { type: 'string', default: '3000' },
     },
   });
-  const key = process.env.API_KEYS?.split(',')[0]?.trim() || undefined;
+  const key = firstKey(process.env.API_KEYS);
+  const adminKey =
+    process.env.ADMIN_API_KEY ??
+    firstKey(process.env.ADMIN_API_KEYS) ??
+    (existsSync(LOCAL_ADMIN_KEY_FILE) ? readFileSync(LOCAL_ADMIN_KEY_FILE, 'utf8').trim() : undefined);
   const modelDir = resolve(ROOT, values['model-dir']);
   if (!existsSync(modelDir))
     throw new Error(`${modelDir} does not exist (--model-dir: the model the stack serves)`);
@@ -56,7 +62,7 @@ async function main(): Promise<void> {
   console.log(
     `[demo:loop] ${stored} kept for export; asking the drift monitor for a run with a retrain request`,
   );
-  const report = await post(`${values.monitor}/v1/runs`, { retrain: true }, key);
+  const report = await post(`${values.monitor}/v1/runs`, { retrain: true }, adminKey);
   const snapshot: string | undefined = report.dataset?.snapshot?.location;
   console.log(
     `[demo:loop] export: ${report.dataset?.status}; snapshot ${snapshot ?? 'none'}; retrain request: ` +
