@@ -8,6 +8,8 @@ export interface DeployableApp {
   /** The variable of the app's env schema that holds its HTTP port (health, and later /metrics). */
   portVariable: string;
   healthPath: string;
+  /** Key variables compose must require (the app's HTTP API never runs open in the stack). */
+  requiredKeys: readonly string[];
 }
 
 export const DEPLOYABLE_APPS: readonly DeployableApp[] = [
@@ -17,6 +19,7 @@ export const DEPLOYABLE_APPS: readonly DeployableApp[] = [
     dockerfile: 'apps/gateway/Dockerfile',
     portVariable: 'PORT',
     healthPath: '/health/live',
+    requiredKeys: ['API_KEYS', 'ADMIN_API_KEYS'],
   },
   {
     project: 'inference-worker',
@@ -24,6 +27,8 @@ export const DEPLOYABLE_APPS: readonly DeployableApp[] = [
     dockerfile: 'apps/inference-worker/Dockerfile',
     portVariable: 'HEALTH_PORT',
     healthPath: '/health/live',
+    // No API: health and metrics only.
+    requiredKeys: [],
   },
   {
     project: 'drift-monitor',
@@ -31,6 +36,7 @@ export const DEPLOYABLE_APPS: readonly DeployableApp[] = [
     dockerfile: 'apps/drift-monitor/Dockerfile',
     portVariable: 'PORT',
     healthPath: '/health/live',
+    requiredKeys: ['API_KEYS', 'ADMIN_API_KEYS'],
   },
 ];
 

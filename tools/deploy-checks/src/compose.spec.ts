@@ -1,6 +1,7 @@
 import { DEPLOYABLE_APPS } from './apps';
 import {
   AppSchemas,
+  checkAccessKeys,
   checkAppEnvironments,
   checkAppPorts,
   checkBuilds,
@@ -9,6 +10,8 @@ import {
   checkHostPortsUnique,
   checkImagesPinned,
   checkRedis,
+  checkRedisExporter,
+  checkRedisSettings,
   checkWorker,
   interpolateCompose,
   parseCompose,
@@ -36,9 +39,17 @@ describe('docker-compose.yml', () => {
       expect(validateComposeSchema(file)).toEqual([]);
     });
 
-    it('refuses to start without GRAFANA_ADMIN_PASSWORD', () => {
+    it('refuses to start without the secrets .env.example leaves empty', () => {
       const { problems } = interpolateCompose(parseCompose(compose), envExample);
-      expect(problems).toEqual([expect.stringContaining('GRAFANA_ADMIN_PASSWORD is required')]);
+      expect(problems.map((problem) => problem.split(' ')[0]).sort()).toEqual([
+        'ADMIN_API_KEYS',
+        'API_KEYS',
+        'GRAFANA_ADMIN_PASSWORD',
+        'REDIS_PASSWORD',
+      ]);
+      expect(problems).toContainEqual(
+        'REDIS_PASSWORD is required: set REDIS_PASSWORD in .env (see .env.example)',
+      );
     });
 
     it('catches keys, types and formats the spec does not allow', () => {
@@ -159,8 +170,87 @@ describe('docker-compose.yml', () => {
   });
 
   describe('redis', () => {
-    it('is fit for BullMQ, persistent, health-checked, and what the apps wait for', () => {
+    it('is fit for BullMQ, capped, password-protected, persistent, health-checked, and what the apps wait for', () => {
       expect(checkRedis(loadCompose().file, DEPLOYABLE_APPS, schemas)).toEqual([]);
+      expect(checkRedisSettings(loadCompose().raw)).toEqual([]);
+    });
+
+    it('catches no password, an app without it, a healthcheck without it, and no memory cap', () => {
+      const open = loadCompose(mutate(compose, /\n {6}- --requirepass\n {6}- [^\n]+/, '')).file;
+      expect(checkRedis(open, DEPLOYABLE_APPS, schemas)).toEqual([
+        'redis: no --requirepass (anyone who reaches it may read and write the queue)',
+      ]);
+      expect(
+        checkRedisSettings(loadCompose(mutate(compose, /\n {6}- --requirepass\n {6}- [^\n]+/, '')).raw),
+      ).toEqual(['redis: --requirepass  is not a required variable (${NAME:?message})']);
+      const withoutPassword = loadCompose(
+        mutate(
+          compose,
+          'REDIS_URL: ${REDIS_URL:-redis://:${REDIS_PASSWORD}@redis:6379}',
+          'REDIS_URL: ${REDIS_URL:-redis://redis:6379}',
+        ),
+      ).file;
+      expect(checkRedis(withoutPassword, DEPLOYABLE_APPS, schemas)).toEqual([
+        "gateway: REDIS_URL redis://redis:6379 does not carry redis's password",
+      ]);
+      const unauthenticated = loadCompose(
+        mutate(compose, /test: \['CMD-SHELL', 'REDISCLI_AUTH=[^\n]+/, "test: ['CMD', 'redis-cli', 'ping']"),
+      ).file;
+      expect(checkRedis(unauthenticated, DEPLOYABLE_APPS, schemas)).toEqual([
+        'redis: the healthcheck does not authenticate (REDISCLI_AUTH), so it fails with NOAUTH',
+      ]);
+      const uncapped = loadCompose(mutate(compose, /\n {6}- --maxmemory\n {6}- [^\n]+/, '')).file;
+      expect(checkRedis(uncapped, DEPLOYABLE_APPS, schemas)).toEqual([
+        'redis: no --maxmemory (Redis would grow until the host runs out of memory)',
+      ]);
+      const zero = loadCompose(
+        compose,
+        mutate(read('envExample'), 'REDIS_MAXMEMORY=512mb', 'REDIS_MAXMEMORY=0'),
+      ).file;
+      expect(checkRedis(zero, DEPLOYABLE_APPS, schemas)).toEqual(['redis: --maxmemory 0 (no cap)']);
+    });
+
+    it('takes its password from a required variable and its cap from .env with a default', () => {
+      const defaulted = mutate(
+        compose,
+        /- \$\{REDIS_PASSWORD:\?[^}]*\}\n {6}- --maxmemory/,
+        '- ${REDIS_PASSWORD:-redis}\n      - --maxmemory',
+      );
+      expect(checkRedisSettings(parseCompose(defaulted))).toEqual([
+        'redis: --requirepass ${REDIS_PASSWORD:-redis} is not a required variable (${NAME:?message})',
+      ]);
+      const noDefaultCap = mutate(compose, '${REDIS_MAXMEMORY:-512mb}', '${REDIS_MAXMEMORY:-0}');
+      expect(checkRedisSettings(parseCompose(noDefaultCap))).toEqual([
+        'redis: --maxmemory ${REDIS_MAXMEMORY:-0} has no cap when .env leaves it out; give it a default such as 512mb',
+      ]);
+      const fixed = mutate(compose, '${REDIS_MAXMEMORY:-512mb}', '512mb');
+      expect(checkRedisSettings(parseCompose(fixed))).toEqual([
+        'redis: --maxmemory 512mb is fixed; take it from .env (${REDIS_MAXMEMORY:-512mb})',
+      ]);
+    });
+
+    it('has an exporter that reads it with its password, for the Redis alerts', () => {
+      expect(checkRedisExporter(loadCompose().file)).toEqual([]);
+      const elsewhere = loadCompose(
+        mutate(compose, 'REDIS_ADDR: redis://redis:6379', 'REDIS_ADDR: redis://cache:6379'),
+      ).file;
+      expect(checkRedisExporter(elsewhere)).toEqual([
+        'redis-exporter: REDIS_ADDR redis://cache:6379 does not name the "redis" service',
+      ]);
+      const noPassword = loadCompose(
+        mutate(
+          compose,
+          /\n {6}REDIS_PASSWORD: \$\{REDIS_PASSWORD:\?[^}]*\}\n {6}# redis_total/,
+          '\n      # redis_total',
+        ),
+      ).file;
+      expect(checkRedisExporter(noPassword)).toEqual([
+        "redis-exporter: does not pass redis's password (REDIS_PASSWORD)",
+      ]);
+      const none = loadCompose(mutate(compose, 'oliver006/redis_exporter:', 'example/exporter:')).file;
+      expect(checkRedisExporter(none)).toEqual([
+        'no redis exporter service (oliver006/redis_exporter), so the Redis alerts have no data',
+      ]);
     });
 
     it('catches eviction, no AOF, an app pointed elsewhere and an app that does not wait', () => {
@@ -173,7 +263,11 @@ describe('docker-compose.yml', () => {
         'redis: AOF is off (want --appendonly yes)',
       ]);
       const loopback = loadCompose(
-        mutate(compose, 'REDIS_URL: ${REDIS_URL:-redis://redis:6379}', 'REDIS_URL: ${REDIS_URL_GATEWAY:-}'),
+        mutate(
+          compose,
+          'REDIS_URL: ${REDIS_URL:-redis://:${REDIS_PASSWORD}@redis:6379}',
+          'REDIS_URL: ${REDIS_URL_GATEWAY:-}',
+        ),
       ).file;
       expect(checkRedis(loopback, DEPLOYABLE_APPS, schemas)).toEqual([
         'gateway: REDIS_URL redis://127.0.0.1:6379 does not name the "redis" service',
@@ -209,11 +303,19 @@ describe('docker-compose.yml', () => {
       expect(checkDependsOn(unhealthy)).toEqual([
         'grafana: waits for prometheus to be healthy, but prometheus has no healthcheck',
       ]);
-      let floating = mutate(compose, 'redis:7.4.5-alpine', 'redis:7-alpine');
-      floating = mutate(floating, 'grafana/grafana:12.1.1', 'grafana/grafana:latest');
+      let floating = mutate(compose, /redis:7\.4\.5-alpine@sha256:[0-9a-f]{64}/, 'redis:7-alpine');
+      floating = mutate(floating, /grafana\/grafana:12\.1\.1@sha256:[0-9a-f]{64}/, 'grafana/grafana:latest');
       floating = mutate(floating, 'prom/prometheus:v3.5.0', 'prom/prometheus');
+      floating = mutate(
+        floating,
+        'oliver006/redis_exporter:v1.88.0',
+        `oliver006/redis_exporter@sha256:${'0'.repeat(64)}`,
+      );
       expect(checkImagesPinned(loadCompose(floating).file)).toEqual([
         expect.stringMatching(/^redis: image "redis:7-alpine" is not pinned/),
+        expect.stringMatching(
+          /^redis-exporter: image "oliver006\/redis_exporter@sha256:0+" has a digest but no tag/,
+        ),
         expect.stringMatching(/^prometheus: image "prom\/prometheus" has no tag/),
         expect.stringMatching(/^grafana: image "grafana\/grafana:latest" uses "latest"/),
       ]);
@@ -245,6 +347,35 @@ describe('docker-compose.yml', () => {
       const short = loadCompose(mutate(compose, 'stop_grace_period: 30s', 'stop_grace_period: 20s'));
       expect(checkWorker(short.raw, short.file, worker())).toEqual([
         expect.stringContaining('stop_grace_period 20s is not longer than SHUTDOWN_TIMEOUT_MS 20000'),
+      ]);
+    });
+  });
+
+  describe('API keys', () => {
+    it('are required for the gateway and the drift monitor, with AUTH on', () => {
+      expect(checkAccessKeys(loadCompose().raw, DEPLOYABLE_APPS)).toEqual([]);
+    });
+
+    it('catch an optional key, a missing one and AUTH off', () => {
+      const optional = mutate(
+        compose,
+        'API_KEYS: ${API_KEYS:?set API_KEYS in .env (see .env.example)}',
+        'API_KEYS: ${API_KEYS:-}',
+      );
+      expect(checkAccessKeys(parseCompose(optional), DEPLOYABLE_APPS)).toEqual([
+        'gateway: API_KEYS is ${API_KEYS:-}, not required (${API_KEYS:?message})',
+      ]);
+      const missing = mutate(
+        compose,
+        /\n {6}ADMIN_API_KEYS: [^\n]+\n {6}AUTH: 'on'\n {6}SCHEDULE/,
+        "\n      AUTH: 'on'\n      SCHEDULE",
+      );
+      expect(checkAccessKeys(parseCompose(missing), DEPLOYABLE_APPS)).toEqual([
+        'drift-monitor: environment lacks ADMIN_API_KEYS, which it requires',
+      ]);
+      const off = mutate(compose, "AUTH: 'on'", 'AUTH: ${AUTH:-off}');
+      expect(checkAccessKeys(parseCompose(off), DEPLOYABLE_APPS)).toEqual([
+        'gateway: AUTH is ${AUTH:-off}; the stack serves its API with keys only (on)',
       ]);
     });
   });

@@ -317,13 +317,43 @@ export function checkHostPortsUnique(file: ComposeFile): string[] {
   return problems;
 }
 
+function redisService(file: ComposeFile): [string, ComposeService] | undefined {
+  return services(file).find(([, service]) => /(^|\/)redis:/.test(service.image ?? ''));
+}
+
+/** The argument after `--flag` in a command given as a list (`--flag value`) or as one string. */
+function commandArgument(service: ComposeService, flag: string): string | undefined {
+  const command = service.command ?? '';
+  const args = Array.isArray(command) ? command : command.split(/\s+/);
+  const index = args.indexOf(flag);
+  return index >= 0 ? args[index + 1] : undefined;
+}
+
+/** Bytes in a Redis memory setting (`512mb`, `2gb`, `1048576`); undefined when it is not one. */
+export function redisBytes(value: string): number | undefined {
+  const match = /^(\d+)(b|k|kb|m|mb|g|gb)?$/i.exec(value.trim());
+  if (!match) return undefined;
+  const units: Record<string, number> = {
+    b: 1,
+    k: 1000,
+    kb: 1024,
+    m: 1000 ** 2,
+    mb: 1024 ** 2,
+    g: 1000 ** 3,
+    gb: 1024 ** 3,
+  };
+  return Number(match[1]) * units[(match[2] ?? 'b').toLowerCase()];
+}
+
 /**
- * Redis is fit for BullMQ (noeviction: an evicted key is a lost job), keeps its data (AOF, a volume), has
- * a healthcheck; the apps' REDIS_URL names it and they wait until it is healthy.
+ * Redis is fit for BullMQ (noeviction: an evicted key is a lost job) with a memory cap (so it refuses writes,
+ * and the memory alert fires, before the host runs out), keeps its data (AOF, a volume), requires a password,
+ * has a healthcheck that authenticates; the apps' REDIS_URL names it with that password and they wait until it
+ * is healthy. `file` is interpolated (with the required secrets set).
  */
 export function checkRedis(file: ComposeFile, apps: readonly DeployableApp[], schemas: AppSchemas): string[] {
   const problems: string[] = [];
-  const redis = services(file).find(([, service]) => /(^|\/)redis:/.test(service.image ?? ''));
+  const redis = redisService(file);
   if (!redis) return ['no redis service'];
   const [name, service] = redis;
   const command = commandText(service);
@@ -332,8 +362,23 @@ export function checkRedis(file: ComposeFile, apps: readonly DeployableApp[], sc
   if (!/--maxmemory-policy\s+noeviction\b/.test(command)) {
     problems.push(`${name}: maxmemory-policy is not noeviction, which BullMQ requires`);
   }
-  if (!/redis-cli\s+(.*\s)?ping/.test(healthcheckText(service) ?? '')) {
+  const maxmemory = commandArgument(service, '--maxmemory');
+  const bytes = maxmemory === undefined ? undefined : redisBytes(maxmemory);
+  if (maxmemory === undefined) {
+    problems.push(`${name}: no --maxmemory (Redis would grow until the host runs out of memory)`);
+  } else if (bytes === undefined) {
+    problems.push(`${name}: --maxmemory ${maxmemory} is not a size (e.g. 512mb)`);
+  } else if (bytes === 0) {
+    problems.push(`${name}: --maxmemory 0 (no cap)`);
+  }
+  const password = commandArgument(service, '--requirepass');
+  if (!password)
+    problems.push(`${name}: no --requirepass (anyone who reaches it may read and write the queue)`);
+  const health = healthcheckText(service) ?? '';
+  if (!/redis-cli\s+(.*\s)?ping/.test(health)) {
     problems.push(`${name}: no "redis-cli ping" healthcheck`);
+  } else if (password && !/REDISCLI_AUTH=|redis-cli\s+(.*\s)?(-a|--pass)\s/.test(health)) {
+    problems.push(`${name}: the healthcheck does not authenticate (REDISCLI_AUTH), so it fails with NOAUTH`);
   }
   if (!mountsOf(service).some((mount) => mount.target === '/data'))
     problems.push(`${name}: no volume at /data`);
@@ -342,12 +387,107 @@ export function checkRedis(file: ComposeFile, apps: readonly DeployableApp[], sc
     if (!appSvc) continue;
     const url = effectiveValue(appSvc, schemaOf(schemas, app), 'REDIS_URL');
     if (url === undefined) continue;
-    const host = new URL(url).hostname;
-    if (host !== name) problems.push(`${app.service}: REDIS_URL ${url} does not name the "${name}" service`);
+    const parsed = new URL(url);
+    const shown = parsed.password ? url.replace(parsed.password, '<password>') : url;
+    if (parsed.hostname !== name)
+      problems.push(`${app.service}: REDIS_URL ${shown} does not name the "${name}" service`);
+    else if (password && decodeURIComponent(parsed.password) !== password)
+      problems.push(`${app.service}: REDIS_URL ${shown} does not carry ${name}'s password`);
     if (dependsOn(appSvc)[name] !== 'service_healthy') {
       problems.push(`${app.service}: does not wait for ${name} (depends_on condition: service_healthy)`);
     }
   }
+  return problems;
+}
+
+/**
+ * The Redis password and memory cap come from .env: the password is required (`${NAME:?message}`, no default
+ * anyone could read here), the cap is configurable. `raw` is the file before interpolation.
+ */
+export function checkRedisSettings(raw: ComposeFile): string[] {
+  const redis = redisService(raw);
+  if (!redis) return ['no redis service'];
+  const [name, service] = redis;
+  const problems: string[] = [];
+  const password = commandArgument(service, '--requirepass') ?? '';
+  const passwordRefs = references(password);
+  if (
+    passwordRefs.length !== 1 ||
+    !['?', ':?'].includes(passwordRefs[0].operator) ||
+    password !== `\${${passwordRefs[0].name}${passwordRefs[0].operator}${passwordRefs[0].operand}}`
+  ) {
+    problems.push(`${name}: --requirepass ${password} is not a required variable (\${NAME:?message})`);
+  }
+  const maxmemory = commandArgument(service, '--maxmemory') ?? '';
+  if (references(maxmemory).length === 0) {
+    problems.push(
+      `${name}: --maxmemory ${maxmemory} is fixed; take it from .env (\${REDIS_MAXMEMORY:-512mb})`,
+    );
+  } else if (!redisBytes(interpolate(maxmemory, {}).value)) {
+    problems.push(
+      `${name}: --maxmemory ${maxmemory} has no cap when .env leaves it out; give it a default such as 512mb`,
+    );
+  }
+  return problems;
+}
+
+/**
+ * The apps' HTTP APIs never run open in the stack: their key variables are required (`${NAME:?message}`, compose
+ * refuses to start without them) and AUTH, where compose sets it, is on. `raw` is the file before interpolation.
+ */
+export function checkAccessKeys(raw: ComposeFile, apps: readonly DeployableApp[]): string[] {
+  const problems: string[] = [];
+  for (const app of apps) {
+    const service = appService(raw, app);
+    if (!service) continue;
+    const env = environmentOf(service);
+    for (const key of app.requiredKeys) {
+      const value = env[key];
+      const [ref] = references(value ?? '');
+      const required =
+        ref !== undefined &&
+        ref.name === key &&
+        (ref.operator === ':?' || ref.operator === '?') &&
+        value === `\${${ref.name}${ref.operator}${ref.operand}}`;
+      if (value === undefined) problems.push(`${app.service}: environment lacks ${key}, which it requires`);
+      else if (!required)
+        problems.push(`${app.service}: ${key} is ${value}, not required (\${${key}:?message})`);
+    }
+    if (env.AUTH !== undefined && interpolate(env.AUTH, {}).value !== 'on') {
+      problems.push(`${app.service}: AUTH is ${env.AUTH}; the stack serves its API with keys only (on)`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * The Redis exporter (oliver006/redis_exporter) reads the stack's Redis with its password, so the Redis alerts
+ * have data. `file` is interpolated.
+ */
+export function checkRedisExporter(file: ComposeFile): string[] {
+  const exporter = services(file).find(([, service]) =>
+    /(^|\/)oliver006\/redis_exporter:/.test(service.image ?? ''),
+  );
+  if (!exporter)
+    return ['no redis exporter service (oliver006/redis_exporter), so the Redis alerts have no data'];
+  const redis = redisService(file);
+  if (!redis) return ['no redis service'];
+  const [name, service] = exporter;
+  const problems: string[] = [];
+  const env = environmentOf(service);
+  const addr = env.REDIS_ADDR ?? 'redis://localhost:6379';
+  if (new URL(addr).hostname !== redis[0]) {
+    problems.push(`${name}: REDIS_ADDR ${addr} does not name the "${redis[0]}" service`);
+  }
+  const password = commandArgument(redis[1], '--requirepass');
+  const given = env.REDIS_PASSWORD ?? decodeURIComponent(new URL(addr).password);
+  if (password && given !== password)
+    problems.push(`${name}: does not pass ${redis[0]}'s password (REDIS_PASSWORD)`);
+  if (dependsOn(service)[redis[0]] !== 'service_healthy') {
+    problems.push(`${name}: does not wait for ${redis[0]} (depends_on condition: service_healthy)`);
+  }
+  if ((service.ports ?? []).length > 0)
+    problems.push(`${name}: publishes a host port (Prometheus needs none)`);
   return problems;
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEPLOYABLE_APPS, DeployableApp } from './apps';
-import { checkDockerfile, checkNodeEngine } from './dockerfile';
+import { baseImages, checkDockerfile, checkNodeEngine, checkSameBaseImage } from './dockerfile';
 import { defaultText } from './env-schema';
 import { appSchemas, mutate, schemaOf } from './fixtures';
 import { WORKSPACE_ROOT } from './workspace';
@@ -12,6 +12,8 @@ beforeAll(() => {
 });
 
 const text = (app: DeployableApp) => readFileSync(join(WORKSPACE_ROOT, app.dockerfile), 'utf8');
+/** The build stage's base image, tag and digest. */
+const buildFrom = /node:[^\s@]+@sha256:[0-9a-f]{64} AS build/;
 
 describe.each(DEPLOYABLE_APPS.map((app) => [app.project, app] as const))('%s Dockerfile', (_, app) => {
   const check = (dockerfile: string) => checkDockerfile(dockerfile, app, schemaOf(app.project));
@@ -27,11 +29,7 @@ describe.each(DEPLOYABLE_APPS.map((app) => [app.project, app] as const))('%s Doc
       JSON.parse(readFileSync(join(WORKSPACE_ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }
     ).engines.node;
     expect(checkNodeEngine(original(), app.dockerfile, engine)).toEqual([]);
-    const old = mutate(
-      original(),
-      'node:20.19.5-bookworm-slim AS build',
-      'node:20.18.3-bookworm-slim AS build',
-    );
+    const old = mutate(original(), buildFrom, 'node:20.18.3-bookworm-slim AS build');
     expect(checkNodeEngine(old, app.dockerfile, '>=20.19')).toEqual([
       `${app.dockerfile}: node:20.18.3-bookworm-slim does not satisfy engines.node >=20.19`,
     ]);
@@ -43,13 +41,24 @@ describe.each(DEPLOYABLE_APPS.map((app) => [app.project, app] as const))('%s Doc
     expect(check(single)).toContainEqual(`${app.dockerfile} is not multi-stage (1 FROM)`);
   });
 
+  it('starts from a Node image pinned by tag and digest', () => {
+    expect(baseImages(original())).toEqual([
+      expect.stringMatching(/^node:20\.\d+\.\d+-bookworm-slim@sha256:[0-9a-f]{64}$/),
+      expect.stringMatching(/^node:20\.\d+\.\d+-bookworm-slim@sha256:[0-9a-f]{64}$/),
+    ]);
+  });
+
+  const digest = `sha256:${'0'.repeat(64)}`;
   it.each([
-    ['node:20-bookworm-slim', 'is not pinned to an exact version'],
+    ['node:20.19.5-bookworm-slim', 'is not pinned by digest'],
+    [`node:20-bookworm-slim@${digest}`, 'is not pinned to an exact version'],
     ['node:20.19-bookworm-slim', 'is not pinned to an exact version'],
     ['node:latest', 'uses "latest"'],
     ['node', 'has no tag'],
+    [`node@${digest}`, 'has a digest but no tag'],
+    ['node:20.19.5-bookworm-slim@sha256:abc', 'malformed digest'],
   ])('catches an unpinned base image (%s)', (image, message) => {
-    expect(check(mutate(original(), 'node:20.19.5-bookworm-slim AS build', `${image} AS build`))).toEqual([
+    expect(check(mutate(original(), buildFrom, `${image} AS build`))).toEqual([
       expect.stringContaining(message),
     ]);
   });
@@ -133,6 +142,27 @@ describe.each(DEPLOYABLE_APPS.map((app) => [app.project, app] as const))('%s Doc
     ).toEqual([expect.stringContaining('ENV MODEL_PATH is not a variable')]);
     expect(check(mutate(original(), 'CMD ["node", "main.js"]', 'CMD node main.js'))).toEqual([
       expect.stringContaining('CMD is not ["node", "main.js"]'),
+    ]);
+  });
+});
+
+describe('the Dockerfiles together', () => {
+  const all = () => Object.fromEntries(DEPLOYABLE_APPS.map((app) => [app.dockerfile, text(app)]));
+
+  it('start from one and the same base image, so one update moves them all', () => {
+    expect(checkSameBaseImage(all())).toEqual([]);
+  });
+
+  it('catch one app left on another digest', () => {
+    const files = all();
+    const [first] = DEPLOYABLE_APPS;
+    files[first.dockerfile] = mutate(
+      files[first.dockerfile],
+      /@sha256:[0-9a-f]{64} AS runtime/,
+      `@sha256:${'1'.repeat(64)} AS runtime`,
+    );
+    expect(checkSameBaseImage(files)).toEqual([
+      expect.stringMatching(/^the Dockerfiles start from different base images: /),
     ]);
   });
 });

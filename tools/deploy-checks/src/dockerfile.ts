@@ -1,7 +1,7 @@
 import { Copy, DockerfileParser, Env, From, Instruction, JSONInstruction } from 'dockerfile-ast';
 import { DeployableApp } from './apps';
 import { defaultText, EnvSchema } from './env-schema';
-import { imagePinProblem } from './images';
+import { digestPinProblem } from './images';
 
 interface Stage {
   name: string | undefined;
@@ -64,7 +64,7 @@ const NPM_CI = /\bnpm\s+ci\b/;
 const NPM_INSTALL = /\bnpm\s+(install|i|add)\b/;
 
 /**
- * One app's Dockerfile: a build stage on a pinned Node image that installs from the lockfile before copying
+ * One app's Dockerfile: a build stage on a Node image pinned by tag and digest that installs from the lockfile before copying
  * the sources and builds this app with Nx; a runtime stage that installs the app's production dependencies
  * from the generated manifest, runs as a non-root user, checks /health/live and exposes the app's port.
  */
@@ -84,7 +84,7 @@ export function checkDockerfile(text: string, app: DeployableApp, schema: EnvSch
   for (const stage of stages) {
     const image = stage.from.getImage() ?? '';
     if (!stageNames.has(image)) {
-      const problem = imagePinProblem(image);
+      const problem = digestPinProblem(image);
       if (problem) problems.push(`${at(stage)}: ${problem}`);
     }
     for (const [index, instruction] of stage.instructions.entries()) {
@@ -255,4 +255,28 @@ export function checkNodeEngine(text: string, dockerfile: string, engine: string
       ? []
       : [`${dockerfile}: ${image} does not satisfy engines.node ${engine}`];
   });
+}
+
+/** The images the stages start from (not the stages they build on), in order. */
+export function baseImages(text: string): string[] {
+  const stages = stagesOf(text);
+  const names = new Set(stages.map((stage) => stage.name).filter(Boolean));
+  return stages.map((stage) => stage.from.getImage() ?? '').filter((image) => !names.has(image));
+}
+
+/**
+ * Every Dockerfile starts from one and the same base image (tag and digest), so an update (Dependabot's grouped
+ * pull request) moves them all at once and no app lags on an older image.
+ */
+export function checkSameBaseImage(dockerfiles: Readonly<Record<string, string>>): string[] {
+  const uses = new Map<string, string[]>();
+  for (const [path, text] of Object.entries(dockerfiles)) {
+    for (const image of baseImages(text)) uses.set(image, [...(uses.get(image) ?? []), path]);
+  }
+  if (uses.size <= 1) return [];
+  return [
+    `the Dockerfiles start from different base images: ${[...uses]
+      .map(([image, paths]) => `${image} (${[...new Set(paths)].join(', ')})`)
+      .join('; ')}`,
+  ];
 }

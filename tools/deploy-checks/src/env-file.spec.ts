@@ -59,11 +59,20 @@ describe('.env.example', () => {
       '.env.example shows GRAFANA_PORT=3001, but the default is "3002" (docker-compose.yml)',
     ]);
     expect(
-      check(mutate(envExample, 'REDIS_URL=redis://redis:6379', 'REDIS_URL=redis://127.0.0.1:6379')),
+      check(
+        mutate(
+          envExample,
+          '# REDIS_URL=redis://:${REDIS_PASSWORD}@redis:6379',
+          '# REDIS_URL=redis://127.0.0.1:6379',
+        ),
+      ),
     ).toEqual([
       expect.stringContaining(
-        '.env.example shows REDIS_URL=redis://127.0.0.1:6379, but the default is "redis://redis:6379"',
+        '.env.example shows REDIS_URL=redis://127.0.0.1:6379, but the default is "redis://:${REDIS_PASSWORD}@redis:6379"',
       ),
+    ]);
+    expect(check(mutate(envExample, 'REDIS_MAXMEMORY=512mb', 'REDIS_MAXMEMORY=0'))).toEqual([
+      '.env.example shows REDIS_MAXMEMORY=0, but the default is "512mb" (docker-compose.yml)',
     ]);
   });
 

@@ -1,7 +1,7 @@
 import { DeployableApp } from './apps';
 import { AppSchemas, ComposeFile, environmentOf } from './compose';
 import { defaultText, EnvSchema } from './env-schema';
-import { interpolate, VariableReference } from './interpolate';
+import { interpolate, references, VariableReference } from './interpolate';
 
 export interface EnvFileEntry {
   name: string;
@@ -40,10 +40,23 @@ export function activeValues(entries: readonly EnvFileEntry[]): Record<string, s
   );
 }
 
+/**
+ * What compose passes for `raw` when .env leaves `name` out. For `${NAME:-default}` that is the default as
+ * written, so a default built from another variable reads as .env.example shows it
+ * (`redis://:${REDIS_PASSWORD}@redis:6379`); anything else is interpolated without .env.
+ */
+export function composeDefault(raw: string, name: string): string {
+  const [outer] = references(raw);
+  const whole = outer && raw === `\${${outer.name}${outer.operator}${outer.operand}}`;
+  if (whole && outer.name === name && (outer.operator === ':-' || outer.operator === '-'))
+    return outer.operand;
+  return interpolate(raw, {}).value;
+}
+
 /** The value an app sees for a variable when .env leaves it out: compose's value, else the app's default. */
 function unsetValue(compose: ComposeFile, app: DeployableApp, schema: EnvSchema, name: string): string {
   const raw = environmentOf(compose.services?.[app.service] ?? {})[name];
-  const value = raw === undefined ? '' : interpolate(raw, {}).value.trim();
+  const value = raw === undefined ? '' : composeDefault(raw, name).trim();
   return value || (defaultText(schema, name) ?? '');
 }
 

@@ -5,8 +5,13 @@ import { ensureBuilt, EnvSchema, readEnvSchema } from './env-schema';
 import { activeValues, parseEnvFile } from './env-file';
 import { FILES, readWorkspaceFile } from './workspace';
 
-/** A stand-in for the secret every real .env must set (.env.example leaves it empty). */
-export const REQUIRED_SECRETS = { GRAFANA_ADMIN_PASSWORD: 'a-real-secret' };
+/** Stand-ins for the secrets every real .env must set (.env.example leaves them empty). */
+export const REQUIRED_SECRETS = {
+  GRAFANA_ADMIN_PASSWORD: 'a-real-secret',
+  REDIS_PASSWORD: 'aRealRedisPassword0123456789',
+  API_KEYS: 'a-client-key-0123456789',
+  ADMIN_API_KEYS: 'an-admin-key-0123456789',
+};
 
 let schemas: AppSchemas | undefined;
 

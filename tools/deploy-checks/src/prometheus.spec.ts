@@ -39,6 +39,15 @@ describe('monitoring/prometheus/prometheus.yml', () => {
     ]);
   });
 
+  it('scrapes the Redis exporter as job redis (what the Redis alerts select), and catches a job renamed or moved', () => {
+    expect(check(mutate(text, 'job_name: redis', 'job_name: redis-exporter'))).toEqual([
+      'prometheus.yml: no "redis" job scraping redis-exporter:9121',
+    ]);
+    expect(check(mutate(text, "'redis-exporter:9121'", "'redis:6379'"))).toEqual([
+      'prometheus.yml: job redis scrapes redis:6379, not redis-exporter:9121',
+    ]);
+  });
+
   it('catches drift with compose: a service renamed, an app port moved, the config not mounted', () => {
     const compose = read('compose');
     const renamed = loadCompose(mutate(compose, /^ {2}gateway:$/m, '  api:')).file;

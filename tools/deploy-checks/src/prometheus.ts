@@ -1,5 +1,5 @@
 import { DeployableApp, WORKER_SERVICE } from './apps';
-import { AppSchemas, ComposeFile, effectiveValue, mountsOf } from './compose';
+import { AppSchemas, ComposeFile, effectiveValue, environmentOf, mountsOf } from './compose';
 import { defaultText } from './env-schema';
 import { isRecord, parseYaml } from './yaml-file';
 
@@ -112,6 +112,7 @@ export function checkPrometheusCompose(
       );
     }
   }
+  problems.push(...checkRedisJob(configs, compose, what));
   const prometheus = Object.entries(services).find(([, s]) => /(^|\/)prometheus:/.test(s.image ?? ''));
   if (!prometheus) {
     problems.push('no prometheus service in docker-compose.yml');
@@ -128,6 +129,30 @@ export function checkPrometheusCompose(
     }
   }
   return problems;
+}
+
+/** The job the Redis alerts select (monitoring/prometheus/rules/redis.yml: job="redis"). */
+export const REDIS_JOB = 'redis';
+
+/**
+ * Prometheus scrapes the compose Redis exporter as job redis, at the port it listens on (9121 unless
+ * REDIS_EXPORTER_WEB_LISTEN_ADDRESS says otherwise), so the Redis alerts have data.
+ */
+function checkRedisJob(configs: readonly ScrapeConfig[], compose: ComposeFile, what: string): string[] {
+  const exporter = Object.entries(compose.services ?? {}).find(([, service]) =>
+    /(^|\/)oliver006\/redis_exporter:/.test(service.image ?? ''),
+  );
+  if (!exporter) return [];
+  const [name, service] = exporter;
+  const listen = environmentOf(service).REDIS_EXPORTER_WEB_LISTEN_ADDRESS ?? ':9121';
+  const port = listen.slice(listen.lastIndexOf(':') + 1);
+  const targets = scrapeTargets(configs).filter((target) => target.job === REDIS_JOB);
+  if (targets.length === 0) return [`${what}: no "${REDIS_JOB}" job scraping ${name}:${port}`];
+  return targets.flatMap((target) =>
+    target.host === name && target.port === port
+      ? []
+      : [`${what}: job ${REDIS_JOB} scrapes ${target.host}:${target.port}, not ${name}:${port}`],
+  );
 }
 
 /** The `npm start` config scrapes the apps on the loopback at their default ports. */

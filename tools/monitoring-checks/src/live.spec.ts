@@ -21,16 +21,24 @@ import {
 } from '@reputation-monitor/contracts';
 import { FeedbackStore } from '@reputation-monitor/prediction-store';
 import { NamedQuery, RULES_DIR, ROOT, alertQueries, dashboardQueries } from './monitoring-files';
-import { RunningPrometheus, startPrometheus } from './prometheus-process';
+import {
+  RunningExporter,
+  RunningPrometheus,
+  startPrometheus,
+  startRedisExporter,
+} from './prometheus-process';
 
-// The verification run: the built apps and a real Prometheus on loopback, a short bounded load, then
-// every dashboard panel query and every alert query evaluated through Prometheus' HTTP API. A panel that
-// points at a metric nobody exports returns nothing and fails here.
+// The verification run: the built apps, the Redis exporter compose runs (job redis) and a real Prometheus on
+// loopback, a short bounded load, then every dashboard panel query and every alert query evaluated through
+// Prometheus' HTTP API. A panel that points at a metric nobody exports returns nothing and fails here.
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MODEL_DIR = join(ROOT, 'tmp/models/synthetic-tiny');
 const SHARED_DATA = join(ROOT, '../shared/data');
 const prefix = `test-monitoring-${process.pid}-${Date.now().toString(36)}`;
+// Runs are an admin route of the drift monitor.
+const ADMIN_KEY = 'monitoring-checks-admin-key-0123456789';
 let prometheus: RunningPrometheus;
+let redisExporter: RunningExporter;
 let gateway: AppProcess;
 let tmp: string;
 
@@ -63,13 +71,16 @@ beforeAll(async () => {
       MIN_REFERENCE_SAMPLES: '20',
       MIN_QUALITY_SAMPLES: '10',
       DATASET_STORE: 'off',
+      ADMIN_API_KEYS: ADMIN_KEY,
     },
   });
+  redisExporter = await startRedisExporter(REDIS_URL);
   prometheus = await startPrometheus(
     {
       gateway: new URL(gateway.url).host,
       'inference-worker': new URL(worker.url).host,
       'drift-monitor': new URL(driftMonitor.url).host,
+      redis: redisExporter.host,
     },
     join(RULES_DIR, '*.yml'),
   );
@@ -78,7 +89,11 @@ beforeAll(async () => {
   // second compares it with that reference (statistics, no drift); both score the golden set through the queue.
   // Before the second, a candidate in shadow mode scores the load's texts, so the candidate panels have data.
   const runDrift = async () => {
-    const response = await fetch(`${driftMonitor.url}/v1/runs`, { method: 'POST' });
+    const response = await fetch(`${driftMonitor.url}/v1/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': ADMIN_KEY },
+      body: '{}',
+    });
     if (!response.ok) throw new Error(`POST /v1/runs: ${response.status} ${await response.text()}`);
   };
   await runDrift();
@@ -90,6 +105,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await prometheus?.stop();
+  await redisExporter?.stop();
   await stopAll();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
   const redis = new IORedis(REDIS_URL);

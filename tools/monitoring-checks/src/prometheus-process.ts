@@ -76,3 +76,61 @@ export async function startPrometheus(
     },
   };
 }
+
+/** The Redis exporter binaries it looks for: Debian's package, then the upstream release's name. */
+const REDIS_EXPORTER_BINARIES = ['prometheus-redis-exporter', 'redis_exporter'];
+
+export interface RunningExporter {
+  /** host:port of its /metrics. */
+  host: string;
+  stop(): Promise<void>;
+}
+
+function onPath(binary: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${binary}`], { encoding: 'utf8' }).status === 0;
+}
+
+/**
+ * The real oliver006/redis_exporter (the image docker-compose.yml runs, here Debian's build of it) on loopback,
+ * reading `redisUrl`, with the system metrics the memory alert falls back on when maxmemory is 0.
+ */
+export async function startRedisExporter(redisUrl: string): Promise<RunningExporter> {
+  const binary = REDIS_EXPORTER_BINARIES.find(onPath);
+  if (!binary) {
+    throw new Error(
+      `no Redis exporter (${REDIS_EXPORTER_BINARIES.join(' or ')}) on the PATH: apt-get install prometheus-redis-exporter`,
+    );
+  }
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const child: ChildProcess = spawn(
+    binary,
+    [`--redis.addr=${redisUrl}`, `--web.listen-address=${host}`, '--include-system-metrics'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  child.stderr?.on('data', (chunk) => (log += chunk));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  };
+  try {
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) return false;
+        const response = await fetch(`http://${host}/metrics`);
+        return response.ok && /^redis_up 1$/m.test(await response.text()) ? true : undefined;
+      },
+      30_000,
+      `${binary} to report redis_up 1 (Redis at ${new URL(redisUrl).host})`,
+    ).then((ready) => {
+      if (!ready) throw new Error(`${binary} exited`);
+    });
+  } catch (error) {
+    await stop();
+    throw new Error(`${(error as Error).message}: ${log}`);
+  }
+  return { host, stop };
+}

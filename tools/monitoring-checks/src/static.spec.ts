@@ -18,7 +18,7 @@ describe('Prometheus configuration and rules (promtool)', () => {
     expect(status).toBe(0);
   });
 
-  it.each(['serving', 'model'])(
+  it.each(['serving', 'model', 'redis'])(
     'the %s alert rules pass promtool check rules and their unit tests',
     (name) => {
       const check = promtool(['check', 'rules', join(RULES_DIR, `${name}.yml`)]);
@@ -89,6 +89,9 @@ describe('alert expressions', () => {
       'model.yml: DriftMonitorDown',
       'model.yml: RetrainTriggerFailing',
       'model.yml: CandidateWorseThanProduction',
+      'redis.yml: RedisMemoryNearLimit',
+      'redis.yml: RedisMemoryFull',
+      'redis.yml: RedisDown',
       'serving.yml: SentimentBacklogGrowing',
       'serving.yml: SentimentLatencyHigh',
       'serving.yml: NoActiveInferenceWorker',
@@ -99,5 +102,6 @@ describe('alert expressions', () => {
     expect(expr('serving.yml: NoActiveInferenceWorker')).toBe(
       '(sum(up{job="inference-worker"}) or vector(0))',
     );
+    expect(expr('redis.yml: RedisDown')).toBe('min(redis_up{job="redis"} or up{job="redis"})');
   });
 });

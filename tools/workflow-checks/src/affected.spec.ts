@@ -14,8 +14,8 @@ import { runActionStep } from './step-script';
  * Nx gives the project named e2e the type e2e (not app), so `--type app` never lists it, although it depends
  * on both apps. Tools are libraries in the graph, so `--type app` is exactly the deployable apps; bench imports
  * the tokenizer (and through it the contracts), golden-eval and the app harness the contracts (the harness
- * writes golden sets with the label schema), the trainer the tokenizer and the stores, and the deployment and
- * monitoring checks depend on the apps.
+ * writes golden sets with the label schema), local-stack the app harness (the admin key file of `npm start`), the
+ * trainer the tokenizer and the stores, and the deployment and monitoring checks depend on the apps.
  */
 const CASES: { touch: string; apps: string[]; all: string[] }[] = [
   {
@@ -34,6 +34,7 @@ const CASES: { touch: string; apps: string[]; all: string[] }[] = [
       'golden-eval',
       'http-edge',
       'inference-worker',
+      'local-stack',
       'model-admin',
       'model-pull',
       'model-registry',

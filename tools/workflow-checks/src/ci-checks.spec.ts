@@ -19,7 +19,7 @@ describe('ci.yml', () => {
     ],
     [
       'no nx-set-shas before the affected targets',
-      '      - uses: nrwl/nx-set-shas@v4\n      - name: Test data',
+      '      - uses: nrwl/nx-set-shas@3e9ad7370203c1e93d109be57f3b72eb0eb511b1 # v4.4.0\n      - name: Test data',
       '      - name: Test data',
       /nx-set-shas/,
     ],

@@ -1,4 +1,10 @@
-import { jobIfProblems, pinProblems, scriptSyntaxProblems } from './common-checks';
+import {
+  actionPins,
+  jobIfProblems,
+  pinConsistencyProblems,
+  pinProblems,
+  scriptSyntaxProblems,
+} from './common-checks';
 import { githubFile, listGithubFiles } from './github-files';
 import { mutate } from './mutate';
 import { affectedTargets } from './workflow-model';
@@ -7,7 +13,7 @@ const files = listGithubFiles();
 
 describe('in every workflow and action', () => {
   it.each(files.map((file) => [file.path, file] as const))(
-    '%s pins actions to a major version',
+    '%s pins every action by full commit SHA with its version in a comment',
     (_path, file) => {
       expect(pinProblems(file)).toEqual([]);
     },
@@ -41,19 +47,61 @@ describe('in every workflow and action', () => {
     ]);
   });
 
+  it('pin each action to one commit and one version across all of them', () => {
+    expect(pinConsistencyProblems(files)).toEqual([]);
+    const pins = files.flatMap(actionPins);
+    expect(pins.map((pin) => pin.action)).toEqual(
+      expect.arrayContaining(['actions/checkout', 'actions/setup-node', 'docker/build-push-action']),
+    );
+  });
+
   const ci = githubFile('.github/workflows/ci.yml');
+  const checkout = 'actions/checkout@11d5960a326750d5838078e36cf38b85af677262';
+  const firstCheckout = `    steps:\n      - uses: ${checkout} # v4.4.0\n        with:\n          # nx`;
   it.each([
+    ['a major version tag', 'actions/checkout@v4'],
+    ['a full version tag', 'actions/checkout@v4.2.2'],
     ['a branch', 'actions/checkout@main'],
-    ['a minor version', 'actions/checkout@v4.1'],
+    ['a short SHA', 'actions/checkout@11d5960'],
     ['no version', 'actions/checkout'],
   ])('a pin to %s fails', (_case, uses) => {
     const text = mutate(
       ci.text,
-      '    steps:\n      - uses: actions/checkout@v4\n        with:\n          # nx',
+      firstCheckout,
       `    steps:\n      - uses: ${uses}\n        with:\n          # nx`,
     );
     expect(pinProblems({ ...ci, text })).toEqual([
-      `${ci.path}: "${uses}" is not pinned to a major version (owner/repo@vN)`,
+      `${ci.path}: "${uses}" is not pinned by a full commit SHA (owner/repo@<40 hex> # vX.Y.Z)`,
+    ]);
+  });
+
+  it.each([
+    ['no comment', ''],
+    ['a comment that is no version', ' # latest'],
+  ])('a SHA pin with %s fails', (_case, comment) => {
+    const text = mutate(
+      ci.text,
+      firstCheckout,
+      `    steps:\n      - uses: ${checkout}${comment}\n        with:\n          # nx`,
+    );
+    expect(pinProblems({ ...ci, text })).toEqual([
+      expect.stringMatching(
+        /^\.github\/workflows\/ci\.yml line \d+: "actions\/checkout@[0-9a-f]{40}" has no version comment/,
+      ),
+    ]);
+  });
+
+  it('an action pinned to another commit in one file fails', () => {
+    const other = `actions/checkout@${'a'.repeat(40)} # v4.3.0`;
+    const text = mutate(
+      ci.text,
+      firstCheckout,
+      `    steps:\n      - uses: ${other}\n        with:\n          # nx`,
+    );
+    expect(pinProblems({ ...ci, text })).toEqual([]);
+    const mixed = files.map((file) => (file.path === ci.path ? { ...file, text } : file));
+    expect(pinConsistencyProblems(mixed)).toEqual([
+      expect.stringMatching(/^actions\/checkout is pinned differently: /),
     ]);
   });
 

@@ -40,14 +40,93 @@ export function runsOneAtATime(workflow: Workflow): boolean {
 /** The composite action that lists the affected apps with a Dockerfile (`outputs.apps`, a JSON array). */
 export const DOCKER_APPS_ACTION = './.github/actions/docker-apps';
 
-const MAJOR_PIN = /^[\w.-]+\/[\w.-]+(\/[\w./-]+)?@v\d+$/;
+/** `owner/repo[/path]@<full commit SHA>`: the only reference to another repository's action that cannot move. */
+const SHA_PIN = /^([\w.-]+\/[\w.-]+)(?:\/[\w./-]+)?@([0-9a-f]{40})$/;
+/** The release the SHA is, in the comment after it (`# v4.2.2`), which Dependabot keeps in step. */
+const VERSION_COMMENT = /^v\d+(?:\.\d+){0,2}$/;
+/** A `uses:` line: the value (quoted or not) and the comment after it. */
+const USES_LINE = /^\s*(?:-\s+)?uses:\s*(['"]?)([^\s'"#]+)\1\s*(?:#\s*(.*?))?\s*$/;
 
-/** Actions are local (`./…`) or pinned to a major version (`actions/checkout@v4`): no branches, no `@v4.1.2`. */
+export interface ActionPin {
+  file: string;
+  /** owner/repo */
+  action: string;
+  sha: string;
+  /** The version comment, when there is one. */
+  version?: string;
+}
+
+/** Every `uses:` line of the text, with its value and its comment. */
+function usesLines(text: string): { uses: string; comment?: string; line: number }[] {
+  return text.split('\n').flatMap((line, index) => {
+    const match = USES_LINE.exec(line);
+    return match ? [{ uses: match[2], comment: match[3] || undefined, line: index + 1 }] : [];
+  });
+}
+
+/** The SHA-pinned actions of a file, one entry per `uses:` line. */
+export function actionPins(file: GithubFile): ActionPin[] {
+  return usesLines(file.text).flatMap(({ uses, comment }) => {
+    const pin = SHA_PIN.exec(uses);
+    return pin ? [{ file: file.path, action: pin[1], sha: pin[2], version: comment }] : [];
+  });
+}
+
+/**
+ * Actions are local (`./…`) or pinned by full commit SHA with the release in a comment
+ * (`actions/checkout@<40 hex> # v4.2.2`): a tag or branch can be moved to other code, a commit cannot. Docker
+ * actions (`docker://`) need a digest.
+ */
 export function pinProblems(file: GithubFile): string[] {
   const document = file.kind === 'workflow' ? parseWorkflow(file.text) : parseAction(file.text);
-  return allUses(document)
-    .filter((uses) => !uses.startsWith('./') && !MAJOR_PIN.test(uses))
-    .map((uses) => `${file.path}: "${uses}" is not pinned to a major version (owner/repo@vN)`);
+  const lines = usesLines(file.text);
+  const problems: string[] = [];
+  for (const uses of allUses(document)) {
+    if (uses.startsWith('./')) continue;
+    if (uses.startsWith('docker://')) {
+      if (!/@sha256:[0-9a-f]{64}$/.test(uses))
+        problems.push(`${file.path}: "${uses}" is not pinned by digest (docker://image:tag@sha256:…)`);
+      continue;
+    }
+    if (!SHA_PIN.test(uses)) {
+      problems.push(
+        `${file.path}: "${uses}" is not pinned by a full commit SHA (owner/repo@<40 hex> # vX.Y.Z)`,
+      );
+      continue;
+    }
+    const found = lines.filter((line) => line.uses === uses);
+    if (found.length === 0) problems.push(`${file.path}: "${uses}" is not on a "uses:" line of its own`);
+    for (const line of found) {
+      if (!line.comment || !VERSION_COMMENT.test(line.comment)) {
+        problems.push(
+          `${file.path} line ${line.line}: "${uses}" has no version comment (# vX.Y.Z after the SHA)`,
+        );
+      }
+    }
+  }
+  return [...new Set(problems)];
+}
+
+/**
+ * One pin per action across all the files: the same commit and the same version comment everywhere, so an
+ * update (Dependabot's grouped pull request) moves every file at once and no workflow is left behind.
+ */
+export function pinConsistencyProblems(files: GithubFile[]): string[] {
+  const byAction = new Map<string, Map<string, string[]>>();
+  for (const pin of files.flatMap(actionPins)) {
+    const key = `${pin.sha} # ${pin.version ?? '(no version)'}`;
+    const pins = byAction.get(pin.action) ?? new Map<string, string[]>();
+    pins.set(key, [...new Set([...(pins.get(key) ?? []), pin.file])]);
+    byAction.set(pin.action, pins);
+  }
+  return [...byAction]
+    .filter(([, pins]) => pins.size > 1)
+    .map(
+      ([action, pins]) =>
+        `${action} is pinned differently: ${[...pins]
+          .map(([pin, where]) => `${pin} (${where.join(', ')})`)
+          .join('; ')}`,
+    );
 }
 
 /** GitHub refuses `secrets` in a job's `if` (the workflow fails to start); the schema does not catch it. */
@@ -177,4 +256,30 @@ export function matrixGuardProblems(workflow: Workflow, jobId: string, where: st
     : [
         `${where} job ${jobId}: is not skipped when the matrix is empty (if: needs.${source}.outputs.apps != '[]')`,
       ];
+}
+
+/**
+ * In a reusable workflow (`path`, e.g. `.github/workflows/deploy.yml`): whether `job`'s matrix is
+ * `${{ fromJSON(inputs.apps) }}` and every job that calls the workflow, of which there is at least one, passes
+ * `with.apps: ${{ needs.<docker-apps job>.outputs.apps }}` from a docker-apps job it needs.
+ */
+export function matrixFromCallers(files: GithubFile[], path: string, job: Job): boolean {
+  const matrix = job.strategy?.matrix;
+  if (typeof matrix !== 'object' || matrix === null || expressionBody(matrix.app) !== 'fromJSON(inputs.apps)')
+    return false;
+  const callers = files
+    .filter((file) => file.kind === 'workflow')
+    .flatMap((file) => {
+      const workflow = parseWorkflow(file.text);
+      return Object.values(workflow.jobs)
+        .filter((caller) => caller.uses === `./${path}`)
+        .map((caller) => ({ workflow, caller }));
+    });
+  return (
+    callers.length > 0 &&
+    callers.every(({ workflow, caller }) => {
+      const source = /^needs\.([\w-]+)\.outputs\.apps$/.exec(expressionBody(caller.with?.apps) ?? '')?.[1];
+      return source !== undefined && needsOf(caller).includes(source) && source in dockerAppsJobs(workflow);
+    })
+  );
 }

@@ -1,11 +1,5 @@
-import {
-  affectedJobProblems,
-  dockerAppsJobs,
-  matrixGuardProblems,
-  matrixSource,
-  problemList,
-  runsOneAtATime,
-} from './common-checks';
+import { dockerAppsJobs, jobsRunning, problemList, runsOneAtATime } from './common-checks';
+import type { GithubFile } from './github-files';
 import {
   type Job,
   type Workflow,
@@ -18,28 +12,60 @@ import {
 } from './workflow-model';
 
 const WHERE = '.github/workflows/deploy.yml';
+/** How a job of another workflow calls deploy.yml. */
+export const DEPLOY_WORKFLOW = './.github/workflows/deploy.yml';
+/** The commit the run is for: in a called workflow, the caller's, i.e. the commit CI tested. */
+const SHA = '${{ github.sha }}';
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * The image name before `/<app>`, resolved to what it is at run time: `ghcr.io/${{ github.repository }}`
- * written out, or a job output set by a step that writes `<key>=ghcr.io/${GITHUB_REPOSITORY,,}` (lower case,
- * which GHCR requires). Undefined when it is neither.
+ * written out, or the output of a step of the same job, or of a job this one needs, that writes
+ * `<key>=ghcr.io/${GITHUB_REPOSITORY,,}` (lower case, which GHCR requires). Undefined when it is neither.
  */
-export function imageBase(workflow: Workflow, prefix: string): string | undefined {
+export function imageBase(workflow: Workflow, job: Job, prefix: string): string | undefined {
   if (prefix === 'ghcr.io/${{ github.repository }}') return 'ghcr.io/<repository>';
-  const output = /^needs\.([\w-]+)\.outputs\.([\w-]+)$/.exec(expressionBody(prefix) ?? '');
-  if (!output) return undefined;
-  const source = /^steps\.([\w-]+)\.outputs\.([\w-]+)$/.exec(
-    expressionBody(workflow.jobs[output[1]]?.outputs?.[output[2]]) ?? '',
-  );
+  const body = expressionBody(prefix) ?? '';
+  let source: { job: Job; step: string; key: string } | undefined;
+  const fromStep = /^steps\.([\w-]+)\.outputs\.([\w-]+)$/.exec(body);
+  if (fromStep) source = { job, step: fromStep[1], key: fromStep[2] };
+  const fromJob = /^needs\.([\w-]+)\.outputs\.([\w-]+)$/.exec(body);
+  if (fromJob && needsOf(job).includes(fromJob[1]) && workflow.jobs[fromJob[1]]) {
+    const output = /^steps\.([\w-]+)\.outputs\.([\w-]+)$/.exec(
+      expressionBody(workflow.jobs[fromJob[1]].outputs?.[fromJob[2]]) ?? '',
+    );
+    if (output) source = { job: workflow.jobs[fromJob[1]], step: output[1], key: output[2] };
+  }
   if (!source) return undefined;
-  const step = stepsOf(workflow.jobs[output[1]]).find((candidate) => candidate.id === source[1]);
-  const writes = `${source[2]}=ghcr.io/\${GITHUB_REPOSITORY,,}`;
-  return step?.run?.includes(writes) ? 'ghcr.io/<repository, lower case>' : undefined;
+  const { step: id, key } = source;
+  const step = stepsOf(source.job).find((candidate) => candidate.id === id);
+  return step?.run?.includes(`${key}=ghcr.io/\${GITHUB_REPOSITORY,,}`)
+    ? 'ghcr.io/<repository, lower case>'
+    : undefined;
+}
+
+/** The tags a build-push-action step pushes, one per line or comma. */
+function tagsOf(job: Job): string[] {
+  const build = stepsOf(job).find((step) => usesAction(step, 'docker/build-push-action'));
+  return String(build?.with?.tags ?? '')
+    .split(/[\n,]/)
+    .map((tag) => tag.trim())
+    .filter(Boolean);
 }
 
 function imagesJobProblems(workflow: Workflow, id: string, job: Job): string[] {
   const { problems, check } = problemList(`${WHERE} job ${id}`);
-  problems.push(...matrixGuardProblems(workflow, id, WHERE));
+  const matrix = job.strategy?.matrix;
+  check(
+    isRecord(matrix) && expressionBody(matrix.app) === 'fromJSON(inputs.apps)',
+    'builds the apps it is given (matrix.app: ${{ fromJSON(inputs.apps) }})',
+  );
+  check(
+    typeof job.if === 'string' && /inputs\.apps\s*!=\s*'\[\]'/.test(job.if),
+    "is not skipped when there is no app (if: inputs.apps != '[]'; fromJSON('[]') fails the workflow)",
+  );
   const permissions = job.permissions;
   check(
     typeof permissions === 'object' && permissions.packages === 'write',
@@ -50,17 +76,15 @@ function imagesJobProblems(workflow: Workflow, id: string, job: Job): string[] {
   const build = stepsOf(job).find((step) => usesAction(step, 'docker/build-push-action'));
   check(build?.with?.file === 'apps/${{ matrix.app }}/Dockerfile', 'builds apps/<app>/Dockerfile');
   check(build?.with?.push === true, 'pushes (push: true)');
-  const tags = String(build?.with?.tags ?? '')
-    .split(/[\n,]/)
-    .map((tag) => tag.trim())
-    .filter(Boolean);
-  const tagged = (suffix: string) =>
-    tags.some((tag) => {
-      const match = /^(.*)\/\$\{\{ matrix\.app \}\}:(.*)$/.exec(tag);
-      return match !== null && match[2] === suffix && imageBase(workflow, match[1]) !== undefined;
-    });
-  check(tagged('${{ github.sha }}'), 'tags ghcr.io/<repository>/<app>:<commit sha>');
-  check(tagged('latest'), 'tags ghcr.io/<repository>/<app>:latest');
+  const tags = tagsOf(job);
+  const immutable = tags.filter((tag) => {
+    const match = /^(.*)\/\$\{\{ matrix\.app \}\}:(.*)$/.exec(tag);
+    return match !== null && match[2] === SHA && imageBase(workflow, job, match[1]) !== undefined;
+  });
+  check(
+    tags.length === 1 && immutable.length === 1,
+    `pushes one tag, the commit CI tested: ghcr.io/<repository>/<app>:${SHA} (found ${tags.join(', ') || 'none'})`,
+  );
   return problems;
 }
 
@@ -69,6 +93,10 @@ function spaceJobProblems(id: string, job: Job, imagesJobs: string[]): string[] 
   check(
     typeof job.if === 'string' && /\bvars\.\w+\s*!=\s*''/.test(job.if),
     "runs only when its target is configured (if: vars.… != '')",
+  );
+  check(
+    typeof job.if === 'string' && /contains\(fromJSON\(inputs\.apps\), 'gateway'\)/.test(job.if),
+    'deploys only when a new gateway image was pushed',
   );
   check(
     needsOf(job).some((need) => imagesJobs.includes(need)),
@@ -88,70 +116,166 @@ function spaceJobProblems(id: string, job: Job, imagesJobs: string[]): string[] 
     scripts.some((script) => /huggingface\.co\/spaces\//.test(script) && /\bgit push\b/.test(script)),
     'pushes to the Space with git',
   );
+  check(
+    String(job.env?.IMAGE ?? '').endsWith(`/gateway:${SHA}`) &&
+      scripts.some((script) => /^\s*FROM \$\{IMAGE\}\s*$/m.test(script)),
+    `runs the gateway image of the commit CI tested (FROM <base>/gateway:${SHA})`,
+  );
   return problems;
 }
 
-/** The project-specific promises of deploy.yml (the schema is checked separately). */
+function composeJobProblems(id: string, job: Job, imagesJobs: string[]): string[] {
+  const { problems, check } = problemList(`${WHERE} job ${id}`);
+  check(
+    typeof job.if === 'string' && /\bvars\.\w+\s*!=\s*''/.test(job.if),
+    "runs only when its target is configured (if: vars.… != '')",
+  );
+  check(
+    needsOf(job).some((need) => imagesJobs.includes(need)),
+    'deploys after the images are pushed (needs the images job)',
+  );
+  const script = stepsOf(job)
+    .map((step) => step.run ?? '')
+    .join('\n');
+  check(
+    /\bdocker pull "\$IMAGE_BASE\/\$app:\$SHA"/.test(script) &&
+      /\bSHA=\$\(printf %q "\$GITHUB_SHA"\)/.test(script),
+    'pulls each image by the commit CI tested (docker pull "$IMAGE_BASE/$app:$SHA", SHA from GITHUB_SHA)',
+  );
+  check(/\bdocker compose up -d\b/.test(script), 'restarts the stack (docker compose up -d)');
+  check(expressionBody(job.env?.APPS) === 'inputs.apps', 'deploys the apps it is given (APPS: inputs.apps)');
+  return problems;
+}
+
+/**
+ * The promises of deploy.yml (the schema is checked separately): no trigger of its own (ci.yml calls it once
+ * the tests passed, see deployCallerProblems), images pushed by the commit sha only, never `latest`, every
+ * target deploying that commit.
+ */
 export function deployProblems(deployText: string): string[] {
   const workflow = parseWorkflow(deployText);
   const { problems, check } = problemList(WHERE);
   const on = triggers(workflow);
-  const push = on.push as { branches?: string[] } | null | undefined;
-  check(Array.isArray(push?.branches) && push.branches.includes('main'), 'runs on push to main');
-  check('workflow_dispatch' in on, 'can be run by hand (workflow_dispatch)');
   check(
-    runsOneAtATime(workflow),
-    'runs one deploy at a time without cancelling one halfway (concurrency group, cancel-in-progress: false)',
+    Object.keys(on).length === 1 && 'workflow_call' in on,
+    `has no trigger of its own, only workflow_call (ci.yml calls it once the tests passed); found ${Object.keys(on).join(', ')}`,
   );
+  const call = isRecord(on.workflow_call) ? on.workflow_call : {};
+  const apps = isRecord(call.inputs) && isRecord(call.inputs.apps) ? call.inputs.apps : {};
+  check(apps.type === 'string' && apps.required === true, 'takes the apps as a required string input apps');
 
-  const appsJobs = Object.keys(dockerAppsJobs(workflow));
-  check(appsJobs.length === 1, 'has one job whose outputs.apps comes from the docker-apps action');
-  for (const id of appsJobs) {
-    problems.push(...affectedJobProblems(workflow, id, WHERE));
-    check(
-      /github\.ref == 'refs\/heads\/main'/.test(workflow.jobs[id].if ?? ''),
-      `job ${id}: deploys from main only (if: github.ref == 'refs/heads/main')`,
-    );
+  const jobsText = JSON.stringify(workflow.jobs);
+  check(!/:latest\b/.test(jobsText), 'never pushes or pulls a latest tag');
+  for (const [id, job] of Object.entries(workflow.jobs)) {
+    for (const step of stepsOf(job)) {
+      if (usesAction(step, 'actions/checkout'))
+        check(step.with?.ref === undefined, `job ${id}: checks out the commit CI tested (no ref)`);
+    }
   }
 
   const imagesJobs = Object.entries(workflow.jobs).filter(([, job]) =>
     stepsOf(job).some((step) => usesAction(step, 'docker/build-push-action')),
   );
   check(imagesJobs.length === 1, 'has one job that builds and pushes the images');
-  for (const [id, job] of imagesJobs) {
-    check(
-      matrixSource(workflow, job) !== undefined,
-      `job ${id}: pushes the images of the docker-apps matrix`,
-    );
-    problems.push(...imagesJobProblems(workflow, id, job));
-  }
+  for (const [id, job] of imagesJobs) problems.push(...imagesJobProblems(workflow, id, job));
+  const imagesIds = imagesJobs.map(([id]) => id);
 
   const spaceJobs = Object.entries(workflow.jobs).filter(([, job]) =>
     stepsOf(job).some((step) => /huggingface\.co\/spaces\//.test(step.run ?? '')),
   );
   check(spaceJobs.length === 1, 'has one job that deploys to a Hugging Face Space');
-  for (const [id, job] of spaceJobs) {
-    problems.push(
-      ...spaceJobProblems(
-        id,
-        job,
-        imagesJobs.map(([imagesId]) => imagesId),
-      ),
+  for (const [id, job] of spaceJobs) problems.push(...spaceJobProblems(id, job, imagesIds));
+
+  const composeJobs = Object.entries(workflow.jobs).filter(([, job]) =>
+    stepsOf(job).some((step) => /\bdocker compose up\b/.test(step.run ?? '')),
+  );
+  check(composeJobs.length === 1, 'has one job that deploys to the compose host');
+  for (const [id, job] of composeJobs) problems.push(...composeJobProblems(id, job, imagesIds));
+  return problems;
+}
+
+/**
+ * The only way into deploy.yml: one job of ci.yml that calls it on main (a push or a manual run, never a pull
+ * request), after the jobs that run the tests, list the apps and build their images, with nothing in its `if`
+ * that would run it when they failed; one deploy at a time; the apps are the docker-apps job's output. No other
+ * workflow calls deploy.yml.
+ */
+export function deployCallerProblems(files: GithubFile[]): string[] {
+  const where = '.github/workflows/ci.yml';
+  const { problems, check } = problemList(where);
+  const callers = files
+    .filter((file) => file.kind === 'workflow')
+    .flatMap((file) =>
+      Object.entries(parseWorkflow(file.text).jobs)
+        .filter(([, job]) => job.uses === DEPLOY_WORKFLOW)
+        .map(([id]) => `${file.path} job ${id}`),
     );
-    check(
-      typeof job.if === 'string' &&
-        /contains\(fromJSON\(needs\.[\w-]+\.outputs\.apps\), 'gateway'\)/.test(job.if),
-      `job ${id}: deploys only when a new gateway image was pushed`,
+  const ciFile = files.find((file) => file.path === where);
+  if (!ciFile) return [`${where}: missing`];
+  const workflow = parseWorkflow(ciFile.text);
+  const deployJobs = Object.entries(workflow.jobs).filter(([, job]) => job.uses === DEPLOY_WORKFLOW);
+  check(
+    deployJobs.length === 1 && callers.length === 1,
+    `is the only caller of deploy.yml, from one job (callers: ${callers.join(', ') || 'none'})`,
+  );
+  const testJobs = jobsRunning(workflow, /\bnx affected\b/);
+  const appsJobs = Object.keys(dockerAppsJobs(workflow));
+  const buildJobs = Object.entries(workflow.jobs)
+    .filter(([, job]) => stepsOf(job).some((step) => usesAction(step, 'docker/build-push-action')))
+    .map(([id]) => id);
+  for (const [id, job] of deployJobs) {
+    const jobCheck = (ok: boolean, message: string) => check(ok, `job ${id}: ${message}`);
+    const needs = needsOf(job);
+    jobCheck(
+      testJobs.length > 0 && testJobs.every((test) => needs.includes(test)),
+      `deploys only after the tests pass (needs ${testJobs.join(', ') || 'the test job'})`,
+    );
+    jobCheck(
+      buildJobs.length > 0 && buildJobs.every((build) => needs.includes(build)),
+      `deploys only after every image built (needs ${buildJobs.join(', ') || 'the docker job'})`,
+    );
+    const condition = job.if ?? '';
+    jobCheck(
+      /github\.ref == 'refs\/heads\/main'/.test(condition) &&
+        /github\.event_name != 'pull_request'/.test(condition),
+      "deploys from main only, never for a pull request (if: github.event_name != 'pull_request' && github.ref == 'refs/heads/main')",
+    );
+    jobCheck(
+      !/\b(always|failure|cancelled)\(\)|!\s*cancelled|\bresult\b/.test(condition),
+      'has no if that would run it after a failed or cancelled need',
+    );
+    const source = /^needs\.([\w-]+)\.outputs\.apps$/.exec(expressionBody(job.with?.apps) ?? '')?.[1];
+    jobCheck(
+      source !== undefined && appsJobs.includes(source) && needs.includes(source),
+      "deploys the docker-apps job's list (with.apps: ${{ needs.<docker-apps job>.outputs.apps }})",
+    );
+    const permissions = job.permissions;
+    jobCheck(
+      typeof permissions === 'object' &&
+        permissions.packages === 'write' &&
+        Object.keys(permissions).every((scope) => scope === 'packages' || permissions[scope] === 'read'),
+      'grants packages: write and nothing else beyond read',
+    );
+    jobCheck(
+      runsOneAtATime({ jobs: {}, concurrency: job.concurrency }),
+      'runs one deploy at a time without cancelling one halfway (concurrency group, cancel-in-progress: false)',
     );
   }
-
+  const on = triggers(workflow);
+  const dispatch = isRecord(on.workflow_dispatch) ? on.workflow_dispatch : {};
+  const deployAll = isRecord(dispatch.inputs) ? dispatch.inputs['deploy-all'] : undefined;
   check(
-    /docker compose up -d\b/.test(deployText),
-    'says how the compose deployment runs (docker compose up -d)',
+    isRecord(deployAll) && deployAll.type === 'boolean',
+    'can be run by hand to deploy every app (workflow_dispatch input deploy-all, a boolean)',
   );
-  check(
-    /\bdocker (compose )?pull\b/.test(deployText),
-    'says how the compose host gets the images (docker pull)',
-  );
+  for (const id of appsJobs) {
+    const step = stepsOf(workflow.jobs[id]).find(
+      (candidate) => candidate.id === dockerAppsJobs(workflow)[id],
+    );
+    check(
+      expressionBody(step?.with?.all) === 'inputs.deploy-all == true',
+      `job ${id}: lists every app when asked (with.all: \${{ inputs.deploy-all == true }})`,
+    );
+  }
   return problems;
 }

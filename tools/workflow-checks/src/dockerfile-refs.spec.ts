@@ -51,8 +51,19 @@ describe('Dockerfile references', () => {
   it('fail for a matrix that does not come from the docker-apps job', () => {
     const mutated = replaceIn(
       '.github/workflows/deploy.yml',
-      '        app: ${{ fromJSON(needs.apps.outputs.apps) }}',
+      '        app: ${{ fromJSON(inputs.apps) }}',
       '        app: [gateway, e2e]',
+    );
+    expect(dockerfileRefProblems(mutated)).toEqual([
+      ".github/workflows/deploy.yml job images: apps/${{ matrix.app }}/Dockerfile: matrix.app does not come from the docker-apps job's output",
+    ]);
+  });
+
+  it('fail for a reusable workflow whose caller passes a list that is not the docker-apps output', () => {
+    const mutated = replaceIn(
+      '.github/workflows/ci.yml',
+      'apps: ${{ needs.docker-apps.outputs.apps }}',
+      `apps: '["gateway","e2e"]'`,
     );
     expect(dockerfileRefProblems(mutated)).toEqual([
       ".github/workflows/deploy.yml job images: apps/${{ matrix.app }}/Dockerfile: matrix.app does not come from the docker-apps job's output",
@@ -63,8 +74,8 @@ describe('Dockerfile references', () => {
     const ci = githubFile('.github/workflows/ci.yml');
     const text = mutate(
       ci.text,
-      '      - uses: docker/setup-buildx-action@v3\n',
-      '      - uses: docker/setup-buildx-action@v3\n      - run: docker build -f apps/frontend/Dockerfile .\n',
+      '      - uses: docker/setup-buildx-action@8d2750c68a42422c14e847fe6c8ac0403b4cbd6f # v3.12.0\n',
+      '      - uses: docker/setup-buildx-action@8d2750c68a42422c14e847fe6c8ac0403b4cbd6f # v3.12.0\n      - run: docker build -f apps/frontend/Dockerfile .\n',
     );
     expect(dockerfileRefProblems([{ ...ci, text }])).toEqual([
       '.github/workflows/ci.yml job docker: apps/frontend/Dockerfile does not name a deployable app (type:app)',

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DOCKER_APPS_ACTION, matrixSource } from './common-checks';
+import { DOCKER_APPS_ACTION, matrixFromCallers, matrixSource } from './common-checks';
 import { type GithubFile, WORKSPACE_ROOT } from './github-files';
 import { parseWorkflow } from './workflow-model';
 
@@ -49,7 +49,8 @@ export function isDeployableApp(name: string, root = WORKSPACE_ROOT): boolean {
 /**
  * Each Dockerfile reference names an app that exists: a literal name is a deployable app (apps/<name>,
  * tagged type:app) with that Dockerfile; `${{ matrix.app }}` sits in a job whose matrix is the docker-apps
- * output (apps from `nx show projects --affected --type app` with a Dockerfile); `${app}` only in the docker-apps
+ * output (apps from `nx show projects --affected --type app` with a Dockerfile), directly or through the `apps`
+ * input every caller of its reusable workflow fills from a docker-apps job; `${app}` only in the docker-apps
  * action itself; `<app>` only as a placeholder in prose.
  */
 export function dockerfileRefProblems(files: GithubFile[], root = WORKSPACE_ROOT): string[] {
@@ -67,7 +68,12 @@ export function dockerfileRefProblems(files: GithubFile[], root = WORKSPACE_ROOT
     } else if (MATRIX_APP.test(ref.app)) {
       const workflow = workflows.get(ref.file);
       const job = ref.job && workflow ? parseWorkflow(workflow.text).jobs[ref.job] : undefined;
-      if (!workflow || !job || !matrixSource(parseWorkflow(workflow.text), job)) {
+      const fromDockerApps =
+        workflow &&
+        job &&
+        (matrixSource(parseWorkflow(workflow.text), job) !== undefined ||
+          matrixFromCallers(files, ref.file, job));
+      if (!fromDockerApps) {
         problems.push(`${where}: matrix.app does not come from the docker-apps job's output`);
       }
     } else if (ref.app === '${app}') {

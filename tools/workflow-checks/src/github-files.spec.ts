@@ -45,8 +45,8 @@ describe('@action-validator/core rejects', () => {
       'workflow',
       mutate(
         ci,
-        '      - uses: nrwl/nx-set-shas@v4\n      - name: Test data',
-        '      - uses: nrwl/nx-set-shas@v4\n        run: echo\n      - name: Test data',
+        '      - uses: nrwl/nx-set-shas@3e9ad7370203c1e93d109be57f3b72eb0eb511b1 # v4.4.0\n      - name: Test data',
+        '      - uses: nrwl/nx-set-shas@3e9ad7370203c1e93d109be57f3b72eb0eb511b1 # v4.4.0\n        run: echo\n      - name: Test data',
       ),
     );
     expect(errors).not.toEqual([]);

@@ -16,7 +16,11 @@ export interface Job {
   name?: string;
   needs?: string | string[];
   if?: string;
+  /** A reusable workflow the job calls, with its inputs and secrets. */
   uses?: string;
+  with?: Record<string, unknown>;
+  secrets?: 'inherit' | Record<string, unknown>;
+  concurrency?: string | { group?: string; 'cancel-in-progress'?: boolean | string };
   env?: Record<string, unknown>;
   permissions?: string | Record<string, string>;
   services?: Record<string, { image?: string; ports?: unknown[]; options?: string }>;
