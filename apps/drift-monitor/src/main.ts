@@ -1,5 +1,8 @@
+import './instrument';
 import 'reflect-metadata';
-import { ConsoleLogger, Logger, LogLevel } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
+import { Logger as PinoLogger } from 'nestjs-pino';
+import { httpLogger, stopTracing } from '@reputation-monitor/observability';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ConfigError, closeOnSignals, printEnvSchemaIfAsked } from '@reputation-monitor/config';
@@ -17,38 +20,31 @@ async function serve(): Promise<void> {
   const exposure = exposureProblem(config, config.host);
   if (exposure) throw new ConfigError([exposure]);
   const logger = new Logger('drift-monitor');
-  const app = await NestFactory.create<NestExpressApplication>(DriftModule.forConfig(config, 'server'), {
-    bodyParser: false,
-  });
+  const requests = httpLogger('drift-monitor', config.log);
+  const app = await NestFactory.create<NestExpressApplication>(
+    DriftModule.forConfig(config, 'server', requests.params),
+    { bodyParser: false, bufferLogs: true },
+  );
+  app.useLogger(app.get(PinoLogger));
   app.disable('x-powered-by');
+  app.use(requests.middleware);
   app.use(jsonBody({ limitBytes: MAX_BODY_BYTES, maxArrayItems: 16 }));
   // A run in progress finishes before exit; the golden set bounds how long one can wait on the workers.
-  closeOnSignals(app, Math.max(10_000, config.golden.timeoutMs + 5_000));
+  closeOnSignals(app, Math.max(10_000, config.golden.timeoutMs + 5_000), stopTracing);
   await app.listen(config.port, config.host);
   const access = describeAccess(config);
   logger[access.level](access.message);
   logger.log(`listening on ${await app.getUrl()}`);
 }
 
-/** Logs to stderr, so stdout carries only the report JSON. */
-class StderrLogger extends ConsoleLogger {
-  protected override printMessages(
-    messages: unknown[],
-    context?: string,
-    logLevel?: LogLevel,
-    _stream?: 'stdout' | 'stderr',
-    errorStack?: unknown,
-  ): void {
-    super.printMessages(messages, context, logLevel, 'stderr', errorStack);
-  }
-}
-
 /** `main.js --run-once`: evaluates the window ending now, prints the report as JSON, exits 0 (1 on failure). */
 async function runOnce(): Promise<void> {
   const config = loadDriftConfig();
+  // Logs go to stderr (forConfig's one-shot logger), so stdout carries only the report JSON.
   const app = await NestFactory.createApplicationContext(DriftModule.forConfig(config, 'once'), {
-    logger: new StderrLogger(),
+    bufferLogs: true,
   });
+  app.useLogger(app.get(PinoLogger));
   try {
     const report = await app.get(DriftRunService).run({ triggeredBy: 'cli' });
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');

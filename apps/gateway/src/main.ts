@@ -1,5 +1,8 @@
+import './instrument';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import { Logger as PinoLogger } from 'nestjs-pino';
+import { httpLogger, stopTracing } from '@reputation-monitor/observability';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ConfigError, closeOnSignals, printEnvSchemaIfAsked } from '@reputation-monitor/config';
@@ -20,16 +23,20 @@ async function bootstrap(): Promise<void> {
   const exposure = exposureProblem(config, config.host);
   if (exposure) throw new ConfigError([exposure]);
   const logger = new Logger('gateway');
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config), {
+  const requests = httpLogger('gateway', config.log);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config, requests.params), {
     bodyParser: false,
+    bufferLogs: true,
   });
+  app.useLogger(app.get(PinoLogger));
   app.disable('x-powered-by');
+  app.use(requests.middleware);
   app.use(httpMetrics(app.get(GatewayMetrics), SENTIMENT_ROUTES));
   mountQueueBoard(app, app.get(SentimentProducer), app.get(AdminApiKeys));
   // Twice the item cap: a list a little too long gets a 422 naming the field, a huge one never reaches validation.
   app.use(jsonBody({ limitBytes: config.maxBodyBytes, maxArrayItems: 2 * config.maxBatchItems }));
   app.useGlobalPipes(createValidationPipe());
-  closeOnSignals(app, config.shutdownTimeoutMs);
+  closeOnSignals(app, config.shutdownTimeoutMs, stopTracing);
   setupOpenApi(app);
   await app.listen(config.port, config.host);
   const access = describeAccess(config);

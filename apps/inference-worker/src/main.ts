@@ -1,5 +1,8 @@
+import './instrument';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import { Logger as PinoLogger } from 'nestjs-pino';
+import { stopTracing } from '@reputation-monitor/observability';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, closeOnSignals, printEnvSchemaIfAsked } from '@reputation-monitor/config';
 import { WorkerModule } from './app/worker.module';
@@ -10,9 +13,10 @@ async function bootstrap(): Promise<void> {
   const config = loadWorkerConfig();
   // No HTTP API: an application context, plus the health port the module opens itself.
   const app = await NestFactory.createApplicationContext(WorkerModule.forConfig(config), {
-    bufferLogs: false,
+    bufferLogs: true,
   });
-  closeOnSignals(app, config.shutdownTimeoutMs);
+  app.useLogger(app.get(PinoLogger));
+  closeOnSignals(app, config.shutdownTimeoutMs, stopTracing);
 }
 
 const MODEL_HELP = [

@@ -43,4 +43,6 @@ export interface ProblemDetails {
   detail?: string;
   code: ErrorCode;
   errors?: FieldError[];
+  /** The request's id (also in the x-request-id header), to find its log lines and trace. */
+  requestId?: string;
 }

@@ -44,6 +44,8 @@ export interface ClassifyJobPayloadV1 {
   enqueuedAt: number;
   /** Who owns the job (TENANT_PATTERN); absent for unowned jobs (an API served without keys). */
   tenant?: string;
+  /** The request that created it (x-request-id), so its log lines and predictions can be found by it. */
+  requestId?: string;
 }
 
 export type ClassifyJobPayload = ClassifyJobPayloadV1;

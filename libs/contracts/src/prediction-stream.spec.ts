@@ -81,6 +81,22 @@ describe('predictionStreamFields', () => {
     });
   });
 
+  it('carries the request id when there is one, and leaves it out otherwise', () => {
+    const prediction = {
+      id: 'p',
+      label: 'neutral' as const,
+      scores: { negative: 0.1, neutral: 0.8, positive: 0.1 },
+      tokens: 3,
+      truncated: false,
+    };
+    const model = { name: 'm', version: 'v' };
+    const withId = predictionStreamFields(prediction, model, '', 1, 'production', 'req-42').map(String);
+    expect(parseStreamEntry(['1-0', withId])?.requestId).toBe('req-42');
+    const without = predictionStreamFields(prediction, model, '', 1).map(String);
+    expect(without).not.toContain('request');
+    expect(parseStreamEntry(['1-0', without])).not.toHaveProperty('requestId');
+  });
+
   it('reads entries without a role (written before roles existed) as production, and refuses unknown roles', () => {
     expect(parseStreamEntry(entry(7))?.role).toBe('production');
     expect(parseStreamEntry(entry(7, { role: 'champion' }))).toBeUndefined();

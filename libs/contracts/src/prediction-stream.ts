@@ -25,6 +25,8 @@ export interface StreamPrediction {
   version: string;
   source: string;
   role: ModelRole;
+  /** The request that asked for it (the gateway's x-request-id), when one did. */
+  requestId?: string;
 }
 
 /** An XRANGE reply entry as ioredis returns it: the stream id and the flat field/value list. */
@@ -37,7 +39,9 @@ export function predictionStreamFields(
   source: string | undefined,
   at: number,
   role: ModelRole = 'production',
+  requestId?: string,
 ): Array<string | number> {
+  const request = requestId === undefined ? [] : ['request', requestId];
   return [
     'id',
     prediction.id,
@@ -63,6 +67,7 @@ export function predictionStreamFields(
     at,
     'role',
     role,
+    ...request,
   ];
 }
 
@@ -107,6 +112,7 @@ export function parseStreamEntry(entry: StreamEntry): StreamPrediction | undefin
     version,
     source: fields.get('source') ?? '',
     role: role as ModelRole,
+    ...(fields.has('request') && { requestId: fields.get('request') }),
   };
 }
 

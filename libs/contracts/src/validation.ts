@@ -37,6 +37,9 @@ export function clientSourceProblem(source: unknown): string | undefined {
     : undefined;
 }
 
+/** What a request id may look like (the gateway takes a caller's x-request-id only when it matches). */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
 export function tenantProblem(tenant: unknown): string | undefined {
   if (typeof tenant !== 'string' || !TENANT_PATTERN.test(tenant))
     return 'must be 1-40 characters of lower-case letters, digits, "_" or "-", starting with a letter or digit';
@@ -76,6 +79,15 @@ export function checkClassifyPayload(data: unknown, maxChars: number, maxItems: 
   if (candidate.tenant !== undefined) {
     const issue = tenantProblem(candidate.tenant);
     if (issue) return { ok: false, reason: `tenant ${issue}` };
+  }
+  if (
+    candidate.requestId !== undefined &&
+    !(typeof candidate.requestId === 'string' && REQUEST_ID_PATTERN.test(candidate.requestId))
+  ) {
+    return {
+      ok: false,
+      reason: 'requestId must be 1-128 characters of letters, digits, "_", ".", ":" or "-"',
+    };
   }
   if (typeof candidate.enqueuedAt !== 'number' || !Number.isFinite(candidate.enqueuedAt)) {
     return { ok: false, reason: 'enqueuedAt must be a timestamp in ms' };

@@ -45,6 +45,12 @@ export const CallerTenant = createParamDecorator(
   (_data: unknown, context: ExecutionContext) => callerOf(context.switchToHttp().getRequest()).tenant,
 );
 
+/** Route parameter: the request's id (set by the request logger from x-request-id, or made). */
+export const RequestId = createParamDecorator((_data: unknown, context: ExecutionContext) => {
+  const id = context.switchToHttp().getRequest<Request & { id?: unknown }>().id;
+  return typeof id === 'string' ? id : undefined;
+});
+
 export function forbidden(detail: string): ProblemException {
   return new ProblemException(problem(403, ErrorCode.Forbidden, detail));
 }

@@ -5,6 +5,7 @@ export {
   ApiKeyGuard,
   CallerTenant,
   Public,
+  RequestId,
   callerOf,
   isPublicRoute,
   forbidden,

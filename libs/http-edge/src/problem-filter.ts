@@ -100,6 +100,9 @@ export function sendProblem(
 ): void {
   // Kept for request metrics, which see the response after it is sent (e.g. rate_limited vs queue_full).
   response.locals.problemCode = details.code;
+  // The request id the logger gave this request (nestjs-pino sets request.id), so a client can quote it.
+  const requestId = (response.req as { id?: unknown } | undefined)?.id;
+  if (typeof requestId === 'string') details = { ...details, requestId };
   response
     .status(details.status)
     .set({ ...headers, 'content-type': PROBLEM_CONTENT_TYPE })

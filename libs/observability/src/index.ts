@@ -1,2 +1,12 @@
 export * from './buckets';
 export { createAppRegistry, boundedLabel } from './registry';
+export {
+  REQUEST_ID_HEADER,
+  httpLogger,
+  loggerParams,
+  pinoOptions,
+  readLogConfig,
+  requestIdFrom,
+} from './logging';
+export type { LogConfig } from './logging';
+export { queueTelemetry, startTracing, stopTracing, tracingEnabled } from './tracing';

@@ -29,6 +29,8 @@ export interface LoggedPredictions {
   jobId?: string;
   /** The job's owner: prediction ids are streamed and indexed within it (scopedPredictionId). */
   tenant?: string;
+  /** The request that created the job, recorded with each prediction in the stream. */
+  requestId?: string;
   role?: ModelRole;
   /** Shadow predictions go to the stream only: the index points feedback at what the client got. */
   index?: boolean;
@@ -61,7 +63,14 @@ export class PredictionLog {
           '~',
           this.options.streamMaxLen,
           '*',
-          ...predictionStreamFields(prediction, entry.model, entry.source, entry.at, entry.role),
+          ...predictionStreamFields(
+            prediction,
+            entry.model,
+            entry.source,
+            entry.at,
+            entry.role,
+            entry.requestId,
+          ),
         );
       }
       if (this.options.indexHours > 0 && entry.index !== false) {

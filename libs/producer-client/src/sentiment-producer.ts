@@ -1,4 +1,4 @@
-import { Job, Queue, QueueEvents } from 'bullmq';
+import { Job, Queue, QueueEvents, Telemetry } from 'bullmq';
 import IORedis, { Redis } from 'ioredis';
 import {
   ClassifyJobPayload,
@@ -14,6 +14,7 @@ import {
   TextItem,
   clientIdProblem,
   sourceProblem,
+  REQUEST_ID_PATTERN,
   tenantProblem,
   textProblem,
 } from '@reputation-monitor/contracts';
@@ -54,6 +55,8 @@ export interface SentimentProducerOptions {
    * are scoped by it and only `getJob` calls naming it see them. Unset: unowned jobs.
    */
   tenant?: string;
+  /** BullMQ telemetry (e.g. bullmq-otel): a span per enqueue, its trace context carried to the worker. */
+  telemetry?: Telemetry;
 }
 
 export interface EnqueueOptions {
@@ -61,6 +64,8 @@ export interface EnqueueOptions {
   source?: string;
   /** Owner of this job, instead of the producer's `tenant` (the gateway passes each caller's). */
   tenant?: string;
+  /** The request that asks for it (the gateway's x-request-id): in the worker's log lines and the stream. */
+  requestId?: string;
 }
 
 export interface EnqueuedJob {
@@ -92,6 +97,7 @@ export class SentimentProducer {
     this.queue = new Queue(QueueName.Sentiment, {
       connection: this.connection,
       prefix: options.prefix ?? DEFAULT_QUEUE_PREFIX,
+      ...(options.telemetry && { telemetry: options.telemetry }),
       defaultJobOptions: classifyJobOptions(
         options.retention ?? DEFAULT_RETENTION,
         options.attempts ?? DEFAULT_ATTEMPTS,
@@ -130,6 +136,7 @@ export class SentimentProducer {
       enqueuedAt: Date.now(),
       ...(options.source !== undefined && { source: options.source }),
       ...(tenant !== undefined && { tenant }),
+      ...(options.requestId !== undefined && { requestId: options.requestId }),
     };
     if (deterministic) {
       const existing = await this.storedPayload(jobId);
@@ -264,6 +271,11 @@ export class SentimentProducer {
       const issue = tenantProblem(tenant);
       if (issue) errors.push({ field: 'tenant', message: issue });
     }
+    if (options.requestId !== undefined && !REQUEST_ID_PATTERN.test(options.requestId))
+      errors.push({
+        field: 'requestId',
+        message: 'must be 1-128 characters of letters, digits, "_", ".", ":" or "-"',
+      });
     if (items.length === 0) errors.push({ field: 'items', message: 'must hold at least one text' });
     if (items.length > this.maxBatchItems) {
       errors.push({

@@ -1,5 +1,6 @@
 import { DEFAULT_QUEUE_PREFIX } from '@reputation-monitor/contracts';
 import { AccessConfig, readAccessConfig } from '@reputation-monitor/http-edge';
+import { LogConfig, readLogConfig } from '@reputation-monitor/observability';
 import { EnvReader } from '@reputation-monitor/config';
 import {
   DEFAULT_CONSECUTIVE_WINDOWS,
@@ -85,6 +86,7 @@ export interface DriftConfig extends AccessConfig {
     exampleTtlSeconds: number;
   };
   reportRetention: number;
+  log: LogConfig;
 }
 
 /** Where labelled examples go when DATASET_STORE is unset: a local directory, so the loop works offline. */
@@ -194,6 +196,7 @@ export function readDriftConfig(read: EnvReader): DriftConfig {
     },
     dataset: readDatasetConfig(read),
     reportRetention: read.int('REPORT_RETENTION', { default: 500, min: 1, max: 100_000 }),
+    log: readLogConfig(read),
     // Client keys read reports; admin keys also start runs (which may dispatch a retrain).
     ...readAccessConfig(read),
   };

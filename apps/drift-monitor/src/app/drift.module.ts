@@ -12,6 +12,8 @@ import { TerminusModule } from '@nestjs/terminus';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import IORedis, { Redis } from 'ioredis';
 import { register } from 'prom-client';
+import { LoggerModule, Params as LoggerParams } from 'nestjs-pino';
+import { loggerParams, queueTelemetry } from '@reputation-monitor/observability';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
 import { DatasetStore, openDatasetStore } from '@reputation-monitor/dataset-store';
 import { ExampleBuffer } from '@reputation-monitor/prediction-store';
@@ -42,7 +44,9 @@ export class DriftModule implements OnApplicationShutdown {
     @Optional() @Inject(PRODUCER) private readonly producer: SentimentProducer | null,
   ) {}
 
-  static forConfig(config: DriftConfig, mode: DriftMode = 'server'): DynamicModule {
+  /** `logger`: the server's request logger (main.ts mounts its middleware); a one-shot run logs to stderr. */
+  static forConfig(config: DriftConfig, mode: DriftMode = 'server', logger?: LoggerParams): DynamicModule {
+    const logging = LoggerModule.forRoot(logger ?? loggerParams('drift-monitor', config.log, true));
     const providers: Provider[] = [
       { provide: DRIFT_CONFIG, useValue: config },
       { provide: REDIS, useFactory: () => new IORedis(config.redisUrl, { maxRetriesPerRequest: 3 }) },
@@ -57,7 +61,11 @@ export class DriftModule implements OnApplicationShutdown {
         provide: PRODUCER,
         useFactory: async () => {
           if (!config.golden.path) return null;
-          const producer = new SentimentProducer({ redisUrl: config.redisUrl, prefix: config.queuePrefix });
+          const producer = new SentimentProducer({
+            redisUrl: config.redisUrl,
+            prefix: config.queuePrefix,
+            telemetry: queueTelemetry(),
+          });
           await producer.ready();
           return producer;
         },
@@ -110,10 +118,11 @@ export class DriftModule implements OnApplicationShutdown {
       GoldenSetRunner,
       DriftRunService,
     ];
-    if (mode === 'once') return { module: DriftModule, providers };
+    if (mode === 'once') return { module: DriftModule, imports: [logging], providers };
     return {
       module: DriftModule,
       imports: [
+        logging,
         TerminusModule.forRoot({ errorLogStyle: 'pretty' }),
         PrometheusModule.register({
           controller: MetricsController,

@@ -4,6 +4,8 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { ThrottlerModule } from '@nestjs/throttler';
+import { LoggerModule, Params as LoggerParams } from 'nestjs-pino';
+import { queueTelemetry } from '@reputation-monitor/observability';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import IORedis, { Redis } from 'ioredis';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
@@ -31,11 +33,12 @@ export class AppModule implements OnApplicationShutdown {
     @Optional() @Inject(RATE_LIMIT_REDIS) private readonly rateLimitRedis?: Redis,
   ) {}
 
-  static forConfig(config: GatewayConfig): DynamicModule {
+  static forConfig(config: GatewayConfig, logger: LoggerParams): DynamicModule {
     const rateLimitRedis = config.rateLimitPerMinute > 0 ? connectRateLimitStore(config) : undefined;
     return {
       module: AppModule,
       imports: [
+        LoggerModule.forRoot(logger),
         ...(rateLimitRedis
           ? [
               ThrottlerModule.forRoot({
@@ -72,6 +75,7 @@ export class AppModule implements OnApplicationShutdown {
               retryAfterSeconds: config.retryAfterSeconds,
               retention: config.jobRetention,
               attempts: config.jobAttempts,
+              telemetry: queueTelemetry(),
             });
             await producer.ready();
             return producer;

@@ -5,6 +5,7 @@ import {
 } from '@reputation-monitor/contracts';
 import { EnvReader } from '@reputation-monitor/config';
 import { AccessConfig, readAccessConfig } from '@reputation-monitor/http-edge';
+import { LogConfig, readLogConfig } from '@reputation-monitor/observability';
 
 /** A directory of model directories, e.g. what `npm run retrain -- --out models/registry/<name>` writes. */
 export const DEFAULT_MODEL_REGISTRY = 'models/registry';
@@ -32,6 +33,7 @@ export interface GatewayConfig extends AccessConfig {
   /** Waiting jobs above which new work is refused with 429 (0 = unlimited). */
   maxQueueDepth: number;
   retryAfterSeconds: number;
+  log: LogConfig;
   /** How long a stopping gateway waits for requests in flight before it exits. */
   shutdownTimeoutMs: number;
   /** Requests one key (tenant) may send per minute, across gateway replicas (0 = no limit). */
@@ -92,6 +94,7 @@ export function readGatewayConfig(read: EnvReader): GatewayConfig {
     maxQueueDepth: read.int('MAX_QUEUE_DEPTH', { default: 10_000, min: 0, max: 100_000_000 }),
     retryAfterSeconds: read.int('RETRY_AFTER_SECONDS', { default: 2, min: 1, max: 3_600 }),
     ...readAccessConfig(read),
+    log: readLogConfig(read),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', { default: 10_000, min: 0, max: 600_000 }),
     rateLimitPerMinute: read.int('RATE_LIMIT_PER_MINUTE', { default: 6_000, min: 0, max: 10_000_000 }),
     modelRegistry: read.string('MODEL_REGISTRY', DEFAULT_MODEL_REGISTRY),

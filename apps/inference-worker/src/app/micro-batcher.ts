@@ -1,3 +1,4 @@
+import { Span, SpanStatusCode, trace } from '@opentelemetry/api';
 export interface BatchPolicy {
   /** Upper bound on padded tokens (texts x longest text) in one batch. */
   maxTokens: number;
@@ -26,7 +27,11 @@ interface Pending {
   arrivedAt: number;
   resolve: (scores: number[]) => void;
   reject: (error: Error) => void;
+  /** The span of the job that submitted it (when traced): linked to and from the batch that runs it. */
+  span: Span | undefined;
 }
+
+const tracer = trace.getTracer('inference-worker');
 
 /**
  * Packs texts from concurrent jobs into inference batches. One batch runs at a time; texts that
@@ -54,6 +59,7 @@ export class MicroBatcher {
   /** Scores for each sequence, in the order given. */
   submit(sequences: number[][]): Promise<number[][]> {
     const now = performance.now();
+    const span = trace.getActiveSpan();
     const results = sequences.map(
       (ids) =>
         new Promise<number[]>((resolve, reject) => {
@@ -65,7 +71,7 @@ export class MicroBatcher {
             );
             return;
           }
-          this.pending.push({ ids, arrivedAt: now, resolve, reject });
+          this.pending.push({ ids, arrivedAt: now, resolve, reject, span });
         }),
     );
     this.schedule();
@@ -130,10 +136,15 @@ export class MicroBatcher {
   private async runIsolating(batch: Pending[]): Promise<void> {
     const sequences = batch.map((item) => item.ids);
     let result: Awaited<ReturnType<BatchRunner>>;
+    const span = this.batchSpan(batch);
     try {
       result = await this.runner(sequences);
+      span.end();
     } catch (thrown) {
       const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+      span.recordException(error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+      span.end();
       if (batch.length === 1) {
         batch[0].reject(error);
         return;
@@ -151,6 +162,25 @@ export class MicroBatcher {
     this.report(() =>
       this.onBatch({ texts: batch.length, realTokens, paddedTokens: batch.length * longest, computeMs }),
     );
+  }
+
+  /**
+   * A batch serves many jobs, so its span is a root of its own, linked to each job's span, and each job's
+   * span links back to it: from a request's trace one reaches the batch it joined, and from the batch every
+   * request it served. (No-op spans when tracing is off.)
+   */
+  private batchSpan(batch: Pending[]): Span {
+    const jobs = [...new Set(batch.map((item) => item.span).filter((span) => span !== undefined))];
+    const span = tracer.startSpan('inference batch', {
+      root: true,
+      links: jobs.map((job) => ({ context: job.spanContext() })),
+      attributes: {
+        'sentiment.batch.texts': batch.length,
+        'sentiment.batch.padded_tokens': batch.length * Math.max(...batch.map((item) => item.ids.length)),
+      },
+    });
+    for (const job of jobs) job.addLink({ context: span.spanContext() });
+    return span;
   }
 
   /** Calls a stats callback; a failing callback must not stop the batcher. */

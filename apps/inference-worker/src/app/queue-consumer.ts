@@ -8,6 +8,7 @@ import {
 import { Job, UnrecoverableError, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { QueueName, SentimentJobName, SentimentJobs } from '@reputation-monitor/contracts';
+import { queueTelemetry } from '@reputation-monitor/observability';
 import { ClassifyHandler, INVALID_PAYLOAD } from './classify-handler';
 import { Heartbeat } from './heartbeat';
 import { ModelManager } from './model-manager';
@@ -49,6 +50,7 @@ export class QueueConsumer implements OnApplicationBootstrap, BeforeApplicationS
   async onApplicationBootstrap(): Promise<void> {
     await this.models.load();
     const { queue } = this.config;
+    const telemetry = queueTelemetry();
     this.worker = new Worker(QueueName.Sentiment, (job) => this.process(job), {
       connection: new IORedis(this.config.redisUrl, { maxRetriesPerRequest: null }),
       prefix: this.config.queuePrefix,
@@ -57,6 +59,8 @@ export class QueueConsumer implements OnApplicationBootstrap, BeforeApplicationS
       stalledInterval: queue.stalledIntervalMs,
       maxStalledCount: queue.maxStalledCount,
       autorun: false,
+      // A processing span per job in the trace its enqueue started (also after a retry on another worker).
+      ...(telemetry && { telemetry }),
     });
     this.worker.on('failed', (job, error) => {
       this.metrics.failed(failureReason(error));

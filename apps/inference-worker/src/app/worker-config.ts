@@ -7,6 +7,7 @@ import {
   QueueName,
 } from '@reputation-monitor/contracts';
 import { EnvReader } from '@reputation-monitor/config';
+import { LogConfig, readLogConfig } from '@reputation-monitor/observability';
 import type { ModelVariant } from '@reputation-monitor/model-runtime';
 import { QUEUE_WORKER_SETTINGS, QueueWorkerSettings } from './queue-settings';
 
@@ -78,6 +79,7 @@ export interface WorkerConfig {
   healthHost: string;
   heartbeatIntervalMs: number;
   shutdownTimeoutMs: number;
+  log: LogConfig;
 }
 
 export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
@@ -148,6 +150,7 @@ export function readWorkerConfig(read: EnvReader): WorkerConfig {
     healthHost: read.string('HEALTH_HOST', '0.0.0.0'),
     heartbeatIntervalMs: read.int('HEARTBEAT_INTERVAL_MS', { default: 5_000, min: 100, max: 60_000 }),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', { default: 20_000, min: 0, max: 600_000 }),
+    log: readLogConfig(read),
   };
   return config;
 }

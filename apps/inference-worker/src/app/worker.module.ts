@@ -1,5 +1,7 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import IORedis, { Redis } from 'ioredis';
+import { LoggerModule } from 'nestjs-pino';
+import { loggerParams } from '@reputation-monitor/observability';
 import { PredictionLog } from '@reputation-monitor/prediction-store';
 import { ClassifyHandler } from './classify-handler';
 import { HealthServer } from './health-server';
@@ -19,6 +21,7 @@ export class WorkerModule implements OnApplicationShutdown {
   static forConfig(config: WorkerConfig) {
     return {
       module: WorkerModule,
+      imports: [LoggerModule.forRoot(loggerParams('inference-worker', config.log))],
       providers: [
         { provide: WORKER_CONFIG, useValue: config },
         { provide: REDIS, useFactory: () => new IORedis(config.redisUrl, { maxRetriesPerRequest: 3 }) },

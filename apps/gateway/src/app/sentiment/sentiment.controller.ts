@@ -24,7 +24,13 @@ import {
   ResultTimeoutError,
   SentimentProducer,
 } from '@reputation-monitor/producer-client';
-import { CallerTenant, ProblemException, problem, validationProblem } from '@reputation-monitor/http-edge';
+import {
+  CallerTenant,
+  ProblemException,
+  RequestId,
+  problem,
+  validationProblem,
+} from '@reputation-monitor/http-edge';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { GATEWAY_CONFIG } from '../tokens';
 import type { GatewayConfig } from '../gateway-config';
@@ -85,13 +91,14 @@ export class SentimentController {
     @Body() body: SentimentRequestDto,
     @Query('wait') wait: string | undefined,
     @CallerTenant() tenant: string | undefined,
+    @RequestId() requestId: string | undefined,
     @Res({ passthrough: true }) response: Response,
   ): Promise<SentimentResult | AcceptedJob> {
     const started = performance.now();
     const shouldWait = parseWait(wait);
     assertClientSource(body.source);
     const job = await this.producer
-      .enqueue([{ text: body.text, id: body.id }], { source: body.source, tenant })
+      .enqueue([{ text: body.text, id: body.id }], { source: body.source, tenant, requestId })
       .catch((error) => {
         throw asSingleItemError(error);
       });
@@ -126,13 +133,14 @@ export class SentimentController {
     @Body() body: BatchRequestDto,
     @Query('wait') wait: string | undefined,
     @CallerTenant() tenant: string | undefined,
+    @RequestId() requestId: string | undefined,
     @Res({ passthrough: true }) response: Response,
   ): Promise<BatchResult | AcceptedJob> {
     const started = performance.now();
     const shouldWait = parseWait(wait);
     assertClientSource(body.source);
     const items: DraftItem[] = body.items.map((item) => ({ text: item.text, id: item.id }));
-    const job = await this.producer.enqueue(items, { source: body.source, tenant });
+    const job = await this.producer.enqueue(items, { source: body.source, tenant, requestId });
     const result = shouldWait ? await this.awaitResult(job.jobId) : undefined;
     if (!result) return this.accepted(response, job.jobId, started);
     this.metrics.answered('sync', started);
