@@ -67,6 +67,8 @@ export function httpLogger(app: string, config: LogConfig): { middleware: HttpLo
     genReqId: (request: IncomingMessage, response: ServerResponse) => {
       const id = requestIdFrom(request.headers[REQUEST_ID_HEADER]);
       response.setHeader(REQUEST_ID_HEADER, id);
+      // The request's server span (when traced) names the id, so a trace is found from a client's report.
+      trace.getActiveSpan()?.setAttribute('request.id', id);
       return id;
     },
     // Every line logged while serving a request carries `requestId` (the request logger's child binding).
