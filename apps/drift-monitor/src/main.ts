@@ -10,7 +10,14 @@ import { loadDriftConfig, readDriftConfig } from './app/drift-config';
 import { DriftModule } from './app/drift.module';
 import { DriftRunService } from './app/drift-run.service';
 import { GoldenSetError } from '@reputation-monitor/dataset-store';
-import { describeAccess, exposureProblem, jsonBody } from '@reputation-monitor/http-edge';
+import {
+  AdminApiKeys,
+  ApiKeys,
+  describeAccess,
+  exposureProblem,
+  jsonBody,
+  requireKeyBeforeBody,
+} from '@reputation-monitor/http-edge';
 
 /** Largest request body: POST /v1/runs takes at most a window end. */
 const MAX_BODY_BYTES = 16_384;
@@ -28,6 +35,7 @@ async function serve(): Promise<void> {
   app.useLogger(app.get(PinoLogger));
   app.disable('x-powered-by');
   app.use(requests.middleware);
+  app.use('/v1', requireKeyBeforeBody(app.get(ApiKeys), app.get(AdminApiKeys)));
   app.use(jsonBody({ limitBytes: MAX_BODY_BYTES, maxArrayItems: 16 }));
   // A run in progress finishes before exit; the golden set bounds how long one can wait on the workers.
   closeOnSignals(app, Math.max(10_000, config.golden.timeoutMs + 5_000), stopTracing);

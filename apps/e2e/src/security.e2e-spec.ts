@@ -220,6 +220,41 @@ describe('hostile bodies', () => {
   });
 });
 
+describe('before the body is read', () => {
+  it('refuses a request without a valid key with 401, whatever its body', async () => {
+    const response = await request(`${gateway.url}/v1/sentiment/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'not-a-key-0123456789' },
+      body: '{"items": [' + '{"text":"x"},'.repeat(100_000) + '{"text":"x"}]}',
+    });
+    expect(response.status).toBe(401);
+    expect(response.body.code).toBe('unauthorized');
+    // Malformed JSON without a key is a 401 too: nothing is parsed for an anonymous caller.
+    const malformed = await request(`${gateway.url}/v1/sentiment`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"text":',
+    });
+    expect(malformed.status).toBe(401);
+  });
+
+  it('refuses JSON in a charset other than UTF-8 with 415', async () => {
+    const response = await request(`${gateway.url}/v1/sentiment`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-16be', ...acme },
+      body: Buffer.from('{"text":"x"}', 'utf16le').swap16(),
+    });
+    expect(response.status).toBe(415);
+    expect(response.body.detail).toBe('send JSON as UTF-8 (got charset utf-16be)');
+    const utf8 = await request(`${gateway.url}/v1/sentiment?wait=false`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=UTF-8', ...acme },
+      body: '{"text":"fine"}',
+    });
+    expect(utf8.status).toBe(202);
+  });
+});
+
 describe('rate limits', () => {
   let replicas: AppProcess[];
   const limited = uniquePrefix('ratelimit');

@@ -9,7 +9,14 @@ import { ConfigError, closeOnSignals, printEnvSchemaIfAsked } from '@reputation-
 import { SentimentProducer } from '@reputation-monitor/producer-client';
 import { mountQueueBoard } from './app/admin/queue-board';
 import { AppModule } from './app/app.module';
-import { AdminApiKeys, describeAccess, exposureProblem, jsonBody } from '@reputation-monitor/http-edge';
+import {
+  AdminApiKeys,
+  ApiKeys,
+  describeAccess,
+  exposureProblem,
+  jsonBody,
+  requireKeyBeforeBody,
+} from '@reputation-monitor/http-edge';
 import { loadGatewayConfig, readGatewayConfig } from './app/gateway-config';
 import { setupOpenApi } from './app/openapi';
 import { GatewayMetrics } from './app/metrics/gateway-metrics';
@@ -33,6 +40,7 @@ async function bootstrap(): Promise<void> {
   app.use(requests.middleware);
   app.use(httpMetrics(app.get(GatewayMetrics), SENTIMENT_ROUTES));
   mountQueueBoard(app, app.get(SentimentProducer), app.get(AdminApiKeys));
+  app.use('/v1', requireKeyBeforeBody(app.get(ApiKeys), app.get(AdminApiKeys)));
   // Twice the item cap: a list a little too long gets a 422 naming the field, a huge one never reaches validation.
   app.use(jsonBody({ limitBytes: config.maxBodyBytes, maxArrayItems: 2 * config.maxBatchItems }));
   app.useGlobalPipes(createValidationPipe());

@@ -7,7 +7,8 @@ import {
   createParamDecorator,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
+import type { NextFunction, Request, Response } from 'express';
+import { sendProblem } from './problem-filter';
 import { ErrorCode } from '@reputation-monitor/contracts';
 import { ProblemException, problem } from './problem';
 import { AdminApiKeys, ApiKeys } from './api-keys';
@@ -64,6 +65,19 @@ export function unauthorized(): ProblemException {
     ),
     { 'www-authenticate': 'Bearer realm="reputation-monitor"' },
   );
+}
+
+/**
+ * Express middleware for the API's paths, mounted before body parsing: when client keys are required, a
+ * request presenting no valid key (client or admin) is answered 401 before its body is read, so nobody without
+ * a key can make the app read and parse MAX_BODY_BYTES. Roles are still the guard's (after parsing).
+ */
+export function requireKeyBeforeBody(keys: ApiKeys, adminKeys: AdminApiKeys) {
+  return (request: Request, response: Response, next: NextFunction) => {
+    if (!keys.required || keys.matches(request) || adminKeys.matches(request)) return next();
+    const refusal = unauthorized();
+    sendProblem(response, refusal.details, refusal.headers);
+  };
 }
 
 /**

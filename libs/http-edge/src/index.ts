@@ -8,6 +8,7 @@ export {
   RequestId,
   callerOf,
   isPublicRoute,
+  requireKeyBeforeBody,
   forbidden,
   unauthorized,
 } from './api-key.guard';

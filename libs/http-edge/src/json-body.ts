@@ -84,6 +84,19 @@ export function jsonBody(limits: JsonBodyLimits) {
   });
   return (request: Request, response: Response, next: NextFunction) => {
     const hasBody = request.method === 'POST' || request.method === 'PUT' || request.method === 'PATCH';
+    const charset = /;\s*charset=("?)([^";]+)\1/i.exec(request.headers['content-type'] ?? '')?.[2];
+    if (hasBody && charset !== undefined && !/^utf-?8$/i.test(charset.trim())) {
+      // RFC 8259: JSON between systems is UTF-8; other charsets are refused rather than half-supported.
+      sendProblem(
+        response,
+        problem(
+          415,
+          ErrorCode.UnsupportedMediaType,
+          `send JSON as UTF-8 (got charset ${charset.slice(0, 40)})`,
+        ),
+      );
+      return;
+    }
     if (hasBody && !request.is('application/json')) {
       const type = request.headers['content-type'] ?? 'none';
       sendProblem(

@@ -16,10 +16,14 @@ export interface LogConfig {
 /** The header a request id comes in and goes out with. */
 export const REQUEST_ID_HEADER = 'x-request-id';
 
-/** LOG_FORMAT (default: pretty on a terminal, JSON otherwise) and LOG_LEVEL. */
+/**
+ * LOG_FORMAT and LOG_LEVEL; also declares OTEL_EXPORTER_OTLP_ENDPOINT (read by the OpenTelemetry SDK itself,
+ * see startTracing) so `--env-schema` and the deployment checks know every app takes it.
+ */
 export function readLogConfig(read: EnvReader): LogConfig {
+  read.optionalString('OTEL_EXPORTER_OTLP_ENDPOINT');
   return {
-    format: read.oneOf('LOG_FORMAT', ['json', 'pretty'] as const, process.stdout.isTTY ? 'pretty' : 'json'),
+    format: read.oneOf('LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
     level: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const, 'info'),
   };
 }

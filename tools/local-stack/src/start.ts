@@ -167,6 +167,8 @@ async function main(): Promise<void> {
   env.REDIS_URL ??= 'redis://127.0.0.1:6379';
   // A development stack: loopback only, so no client keys are needed; admin routes still need a key.
   env.HOST ??= '127.0.0.1';
+  // Readable lines on a terminal (the apps log JSON by default, for log pipelines).
+  if (process.stdout.isTTY) env.LOG_FORMAT ??= 'pretty';
   env.ADMIN_API_KEYS ??= `local-admin:${randomBytes(16).toString('hex')}`;
   const adminKey = firstKey(env.ADMIN_API_KEYS);
   // For `npm run demo:loop` in another terminal (owner-only file, in the ignored tmp/).

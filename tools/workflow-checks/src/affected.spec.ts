@@ -40,6 +40,7 @@ const CASES: { touch: string; apps: string[]; all: string[] }[] = [
       'model-registry',
       'model-runtime',
       'monitoring-checks',
+      'observability',
       'prediction-store',
       'producer-client',
       'retrain',

@@ -1,42 +1,58 @@
 import { DEFAULT_REPORT_LIMIT, parseLimit, parseRunRequest } from './requests';
 
 const NOW = Date.parse('2025-01-02T03:00:00Z');
+const HOUR = 3_600_000;
 
 describe('parseRunRequest', () => {
   it('takes no body, an empty object or a window end', () => {
-    expect(parseRunRequest(undefined, NOW)).toEqual({ ok: true, value: {} });
-    expect(parseRunRequest({}, NOW)).toEqual({ ok: true, value: {} });
-    expect(parseRunRequest({ windowEnd: '2025-01-02T02:00:00Z' }, NOW)).toEqual({
+    expect(parseRunRequest(undefined, NOW, HOUR)).toEqual({ ok: true, value: {} });
+    expect(parseRunRequest({}, NOW, HOUR)).toEqual({ ok: true, value: {} });
+    expect(parseRunRequest({ windowEnd: '2025-01-02T02:00:00Z' }, NOW, HOUR)).toEqual({
       ok: true,
       value: { windowEnd: Date.parse('2025-01-02T02:00:00Z') },
     });
-    expect(parseRunRequest({ windowEnd: '2025-01-02T03:00:30.500+00:00' }, NOW)).toMatchObject({ ok: true });
-    expect(parseRunRequest({ retrain: true }, NOW)).toEqual({ ok: true, value: { retrain: true } });
-    expect(parseRunRequest({ retrain: false }, NOW)).toEqual({ ok: true, value: {} });
+    expect(parseRunRequest({ windowEnd: '2025-01-02T03:00:30.500+00:00' }, NOW, HOUR)).toMatchObject({
+      ok: true,
+    });
+    expect(parseRunRequest({ retrain: true }, NOW, HOUR)).toEqual({ ok: true, value: { retrain: true } });
+    expect(parseRunRequest({ retrain: false }, NOW, HOUR)).toEqual({ ok: true, value: {} });
   });
 
   it('refuses a retrain flag that is not a boolean', () => {
-    expect(parseRunRequest({ retrain: 'yes' }, NOW)).toEqual({
+    expect(parseRunRequest({ retrain: 'yes' }, NOW, HOUR)).toEqual({
       ok: false,
       errors: [{ field: 'retrain', message: 'must be true or false' }],
     });
   });
 
   it('names each bad field', () => {
-    expect(parseRunRequest({ windowEnd: 'yesterday', model: 'x' }, NOW)).toEqual({
+    expect(parseRunRequest({ windowEnd: 'yesterday', model: 'x' }, NOW, HOUR)).toEqual({
       ok: false,
       errors: [
         { field: 'model', message: 'is not an allowed field' },
         { field: 'windowEnd', message: 'must be an ISO 8601 date-time such as 2025-01-02T03:00:00Z' },
       ],
     });
-    expect(parseRunRequest({ windowEnd: 1735786800000 }, NOW)).toMatchObject({ ok: false });
-    expect(parseRunRequest({ windowEnd: '2025-01-02' }, NOW)).toMatchObject({ ok: false });
-    expect(parseRunRequest({ windowEnd: '2025-01-02T04:00:00Z' }, NOW)).toEqual({
+    expect(parseRunRequest({ windowEnd: 1735786800000 }, NOW, HOUR)).toMatchObject({ ok: false });
+    expect(parseRunRequest({ windowEnd: '2025-01-02' }, NOW, HOUR)).toMatchObject({ ok: false });
+    expect(parseRunRequest({ windowEnd: '2025-01-02T04:00:00Z' }, NOW, HOUR)).toEqual({
       ok: false,
       errors: [{ field: 'windowEnd', message: 'must not be in the future (got 2025-01-02T04:00:00Z)' }],
     });
-    expect(parseRunRequest([1], NOW)).toEqual({
+    // A window that would start before 1970 (found by the HTTP fuzzer: Redis refuses such a stream range).
+    for (const early of ['1970-01-01T00:00:00Z', '1969-12-31T23:59:59.999Z', '0000-01-01T00:00:00Z']) {
+      expect(parseRunRequest({ windowEnd: early }, NOW, HOUR)).toEqual({
+        ok: false,
+        errors: [
+          {
+            field: 'windowEnd',
+            message: `must be at least one window (60 min) after 1970-01-01T00:00:00Z (got ${early})`,
+          },
+        ],
+      });
+    }
+    expect(parseRunRequest({ windowEnd: '1970-01-01T01:00:00Z' }, NOW, HOUR)).toMatchObject({ ok: true });
+    expect(parseRunRequest([1], NOW, HOUR)).toEqual({
       ok: false,
       errors: [{ field: '(body)', message: 'must be a JSON object' }],
     });

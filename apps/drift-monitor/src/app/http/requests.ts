@@ -18,7 +18,7 @@ export interface RunRequest {
  * `{ "windowEnd": "2025-01-02T03:00:00Z" }` evaluates the window ending then (to re-run or backfill one);
  * `{ "retrain": true }` also requests a retrain on the latest labelled data, whatever the rules decide.
  */
-export function parseRunRequest(body: unknown, now: number): Parsed<RunRequest> {
+export function parseRunRequest(body: unknown, now: number, windowMs: number): Parsed<RunRequest> {
   if (body === undefined || body === null) return { ok: true, value: {} };
   if (typeof body !== 'object' || Array.isArray(body)) {
     return { ok: false, errors: [{ field: '(body)', message: 'must be a JSON object' }] };
@@ -42,6 +42,12 @@ export function parseRunRequest(body: unknown, now: number): Parsed<RunRequest> 
       });
     } else if (parsed > now + MAX_CLOCK_SKEW_MS) {
       errors.push({ field: 'windowEnd', message: `must not be in the future (got ${raw})` });
+    } else if (parsed - windowMs < 0) {
+      // The window would start before 1970: no prediction can be in it, and stream ids cannot express it.
+      errors.push({
+        field: 'windowEnd',
+        message: `must be at least one window (${windowMs / 60_000} min) after 1970-01-01T00:00:00Z (got ${raw})`,
+      });
     } else {
       windowEnd = parsed;
     }

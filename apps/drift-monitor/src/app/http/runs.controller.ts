@@ -1,4 +1,6 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
+import { DRIFT_CONFIG } from '../tokens';
+import type { DriftConfig } from '../drift-config';
 import { ErrorCode } from '@reputation-monitor/contracts';
 import { AdminOnly, ProblemException, problem, validationProblem } from '@reputation-monitor/http-edge';
 import { DriftRunService, RunBusyError } from '../drift-run.service';
@@ -9,7 +11,10 @@ import { parseRunRequest } from './requests';
 @AdminOnly()
 @Controller('v1/runs')
 export class RunsController {
-  constructor(private readonly runs: DriftRunService) {}
+  constructor(
+    private readonly runs: DriftRunService,
+    @Inject(DRIFT_CONFIG) private readonly config: DriftConfig,
+  ) {}
 
   /**
    * Evaluates one window now and answers with its report (also stored like a scheduled run's); 409 when
@@ -18,7 +23,7 @@ export class RunsController {
   @Post()
   @HttpCode(200)
   async run(@Body() body: unknown): Promise<RunReport> {
-    const request = parseRunRequest(body, Date.now());
+    const request = parseRunRequest(body, Date.now(), this.config.windowMinutes * 60_000);
     if (!request.ok) throw validationProblem(request.errors);
     try {
       return await this.runs.run({
