@@ -103,6 +103,25 @@ describe('one trace per request, across the gateway, the queue and the worker', 
     expect(expectBatchLinks(spans).attributes['sentiment.batch.texts']).toBeGreaterThanOrEqual(1);
   });
 
+  it("puts the trace ids on the gateway's latency buckets as exemplars (OpenMetrics)", async () => {
+    const metrics = await fetch(`${gateway.url}/metrics`);
+    expect(metrics.headers.get('content-type')).toMatch(/application\/openmetrics-text/);
+    const text = await metrics.text();
+    const spans = await traceOf('trace-single-1');
+    const exemplar = new RegExp(
+      `^sentiment_request_latency_seconds_bucket\\{[^}]*mode="sync"[^}]*\\} \\d+ # \\{trace_id="([0-9a-f]{32})"\\}`,
+      'm',
+    );
+    const traceIds = [...text.matchAll(new RegExp(exemplar.source, 'gm'))].map((match) => match[1]);
+    expect(traceIds.length).toBeGreaterThan(0);
+    // Every exemplar names a trace the collector received from the gateway.
+    for (const traceId of traceIds)
+      expect(receiver.spans.some((span) => span.traceId === traceId && span.service === 'gateway')).toBe(
+        true,
+      );
+    expect(spans.length).toBeGreaterThan(0);
+  });
+
   it('for a batch of texts, the same shape', async () => {
     const answer = await postJson(
       `${gateway.url}/v1/sentiment/batch`,

@@ -1,6 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { Counter, Gauge, Histogram } from 'prom-client';
-import { LATENCY_BUCKETS_SECONDS } from '@reputation-monitor/observability';
+import { Span } from '@opentelemetry/api';
+import { Counter, Gauge } from 'prom-client';
+import { LATENCY_BUCKETS_SECONDS, TracedHistogram } from '@reputation-monitor/observability';
 import { ErrorCode } from '@reputation-monitor/contracts';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
 import { withTimeout } from '@reputation-monitor/http-edge';
@@ -28,13 +29,13 @@ const MAX_TRACKED_ASYNC_JOBS = 100_000;
  */
 @Injectable()
 export class GatewayMetrics implements OnModuleInit {
-  private readonly httpDuration = new Histogram({
+  private readonly httpDuration = new TracedHistogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by route template, method and status.',
     labelNames: ['route', 'method', 'status'],
     buckets: LATENCY_BUCKETS_SECONDS,
   });
-  private readonly latency = new Histogram({
+  private readonly latency = new TracedHistogram({
     name: 'sentiment_request_latency_seconds',
     help: 'Accepted -> answered, for results returned in the request (sync) or completed after a 202 (async).',
     labelNames: ['mode'],
@@ -85,8 +86,15 @@ export class GatewayMetrics implements OnModuleInit {
     });
   }
 
-  request(route: string, method: string, status: number, seconds: number, problemCode?: string): void {
-    this.httpDuration.observe({ route, method, status: String(status) }, seconds);
+  request(
+    route: string,
+    method: string,
+    status: number,
+    seconds: number,
+    problemCode?: string,
+    span?: Span,
+  ): void {
+    this.httpDuration.observe({ route, method, status: String(status) }, seconds, span);
     const reason = rejectionReason(status, problemCode);
     if (reason) this.rejections.inc({ reason });
   }

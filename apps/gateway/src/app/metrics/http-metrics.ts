@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import type { NextFunction, Request, Response } from 'express';
 import type { GatewayMetrics } from './gateway-metrics';
 
@@ -8,6 +9,8 @@ import type { GatewayMetrics } from './gateway-metrics';
 export function httpMetrics(metrics: GatewayMetrics, knownPaths: ReadonlySet<string>) {
   return (request: Request, response: Response, next: NextFunction) => {
     const started = performance.now();
+    // The request's server span (when traced), for the duration's exemplar: 'finish' runs outside its context.
+    const span = trace.getActiveSpan();
     response.once('finish', () => {
       const template = (request.route as { path?: string } | undefined)?.path;
       const route = template ?? (knownPaths.has(request.path) ? request.path : 'unmatched');
@@ -17,6 +20,7 @@ export function httpMetrics(metrics: GatewayMetrics, knownPaths: ReadonlySet<str
         response.statusCode,
         (performance.now() - started) / 1000,
         response.locals.problemCode as string | undefined,
+        span,
       );
     });
     next();
