@@ -31,7 +31,14 @@ import {
   retrainSection,
 } from './report';
 import { DRIFT_CONFIG } from './tokens';
-import { StreamPrediction, chooseModelVersion, readWindow, windowBounds } from './window';
+import {
+  StreamPrediction,
+  WindowBounds,
+  WindowContents,
+  chooseModelVersion,
+  readWindow,
+  windowBounds,
+} from './window';
 
 export interface RunOptions {
   /** End of the window (ms since epoch, exclusive); default now. */
@@ -134,25 +141,67 @@ export class DriftRunService implements OnApplicationShutdown {
     }
   }
 
+  /** gather → measure → decide → act, then the report that says what each step found and did. */
   private async evaluate(options: RunOptions, startedAt: Date, started: number): Promise<RunReport> {
-    const config = this.config;
     const id = newReportId(startedAt);
-    const bounds = windowBounds(options.windowEnd ?? startedAt.getTime(), config.windowMinutes);
+    const bounds = windowBounds(options.windowEnd ?? startedAt.getTime(), this.config.windowMinutes);
     const errors: string[] = [];
 
-    // The golden set waits on the workers, the reads on Redis: all at once.
+    const inputs = await this.gather(bounds);
+    if (inputs.goldenAttempt?.error) errors.push(inputs.goldenAttempt.error);
+    const measured = await this.measureWindow(inputs, bounds, id);
+    const decision = this.decideRetrain(measured, options);
+    const outcome = await this.act(inputs, measured, decision, options, id, errors);
+
+    const report: RunReport = {
+      id,
+      createdAt: startedAt.toISOString(),
+      durationMs: Math.round(performance.now() - started),
+      triggeredBy: options.triggeredBy,
+      outcome: errors.length === 0 ? 'success' : 'partial',
+      errors,
+      window: {
+        start: new Date(bounds.start).toISOString(),
+        end: new Date(bounds.end).toISOString(),
+        minutes: this.config.windowMinutes,
+      },
+      model: outcome.model,
+      samples: outcome.samples,
+      reference: measured.reference,
+      drift: measured.drift,
+      quality: measured.quality,
+      baseline: measured.baseline,
+      decision,
+      dataset: outcome.dataset,
+      retrain: outcome.retrain,
+      ...(measured.candidate && { candidate: measured.candidate }),
+    };
+    await this.store.saveReport(report);
+    return report;
+  }
+
+  /** Reads the window's predictions and feedback and the assignment, and runs the golden set, all at once. */
+  private async gather(bounds: WindowBounds): Promise<RunInputs> {
+    const config = this.config;
     const [stream, feedback, assignment, goldenAttempt] = await Promise.all([
       this.store.readStream(bounds, config.maxWindowSamples),
       this.store.readFeedback(bounds, config.maxWindowSamples),
       this.store.readAssignment(),
       this.runGolden(),
     ]);
-    const golden = goldenAttempt?.run;
-    if (goldenAttempt?.error) errors.push(goldenAttempt.error);
     const window = readWindow(stream.entries, GOLDEN_SOURCE);
-    const version = chooseModelVersion(window, golden?.modelVersion) ?? null;
+    const version = chooseModelVersion(window, goldenAttempt?.run?.modelVersion) ?? null;
     const samples = version === null ? [] : window.predictions.filter((p) => p.version === version);
+    return { stream, feedback, assignment, goldenAttempt, window, version, samples };
+  }
 
+  /**
+   * Quality (golden set, feedback), the candidate against production, the baseline, drift against the
+   * reference, and this window in the version's drift history (a window that says nothing is not kept).
+   */
+  private async measureWindow(inputs: RunInputs, bounds: WindowBounds, id: string): Promise<Measurements> {
+    const { feedback, version, samples, window, goldenAttempt } = inputs;
+    const golden = goldenAttempt?.run;
     const goldenQuality = this.goldenSection(goldenAttempt);
     const matched = feedback.records.filter((record) => record.modelVersion === version);
     const feedbackQuality = qualitySection(
@@ -163,51 +212,70 @@ export class DriftRunService implements OnApplicationShutdown {
         ignored: { otherVersions: feedback.records.length - matched.length, unreadable: feedback.unreadable },
       },
     );
-
     const candidate = compareCandidate({
       answered: window.predictions,
       shadow: window.shadowPredictions,
       feedback: feedback.records,
-      assignment,
+      assignment: inputs.assignment,
       evaluatedVersion: version,
-      settings: { alpha: config.candidate.alpha, minLabelled: config.quality.minSamples },
+      settings: { alpha: this.config.candidate.alpha, minLabelled: this.config.quality.minSamples },
     });
-
     const baseline = await this.baseline(version, golden, goldenQuality, id);
     const { reference, drift } = await this.compare(version, samples, golden, id);
 
-    const entry: DriftHistoryEntry = {
-      reportId: id,
-      windowStart: bounds.start,
-      windowEnd: bounds.end,
-      drifted: drift.drifted,
-    };
-    // A window with nothing to compare, or too few predictions, says nothing either way and is not kept.
-    const counts = version !== null && drift.status !== 'no_reference' && !drift.insufficient;
     let chain: DriftHistoryEntry[] = [];
-    if (counts) {
-      const history = await this.store.history(version);
-      chain = consecutiveWindows(history, entry, config.drift.historyLength);
+    if (version !== null && drift.status !== 'no_reference' && !drift.insufficient) {
+      const entry = {
+        reportId: id,
+        windowStart: bounds.start,
+        windowEnd: bounds.end,
+        drifted: drift.drifted,
+      };
+      chain = consecutiveWindows(await this.store.history(version), entry, this.config.drift.historyLength);
       await this.store.recordWindow(version, entry);
     }
-    // Golden quality is only comparable with this version's baseline when this version answered it.
-    const goldenComparable = golden !== undefined && golden.modelVersion === version;
-    const decision = decide({
+    return {
+      quality: { golden: goldenQuality, feedback: feedbackQuality },
+      candidate,
+      baseline,
+      reference,
+      drift,
+      chain,
+      // Golden quality is only comparable with this version's baseline when this version answered it.
+      goldenComparable: golden !== undefined && golden.modelVersion === version,
+    };
+  }
+
+  private decideRetrain(measured: Measurements, options: RunOptions) {
+    const { quality } = this.config;
+    return decide({
       requested: options.requestRetrain === true,
       quality: {
-        feedback: qualitySummary(feedbackQuality),
-        golden: goldenComparable ? qualitySummary(goldenQuality) : undefined,
+        feedback: qualitySummary(measured.quality.feedback),
+        golden: measured.goldenComparable ? qualitySummary(measured.quality.golden) : undefined,
       },
-      baseline: baselineFor(baseline),
-      chain,
+      baseline: baselineFor(measured.baseline),
+      chain: measured.chain,
       settings: {
-        tolerance: config.quality.tolerance,
-        minQualitySamples: config.quality.minSamples,
-        absoluteAccuracyFloor: config.quality.absoluteAccuracyFloor,
-        consecutiveWindows: config.drift.consecutiveWindows,
+        tolerance: quality.tolerance,
+        minQualitySamples: quality.minSamples,
+        absoluteAccuracyFloor: quality.absoluteAccuracyFloor,
+        consecutiveWindows: this.config.drift.consecutiveWindows,
       },
     });
+  }
 
+  /** Exports the labelled examples (before any retrain request, so its snapshot holds every label so far), then asks for the retrain. */
+  private async act(
+    inputs: RunInputs,
+    measured: Measurements,
+    decision: ReturnType<typeof decide>,
+    options: RunOptions,
+    id: string,
+    errors: string[],
+  ): Promise<Pick<RunReport, 'model' | 'samples' | 'dataset' | 'retrain'>> {
+    const { version, window, samples, stream, goldenAttempt } = inputs;
+    const golden = goldenAttempt?.run;
     const partial = {
       id,
       model: {
@@ -215,7 +283,8 @@ export class DriftRunService implements OnApplicationShutdown {
         name:
           version === null
             ? null
-            : (window.modelNames[version] ?? (goldenComparable ? golden.modelName : null)),
+            : (window.modelNames[version] ??
+              (measured.goldenComparable ? (golden?.modelName ?? null) : null)),
       },
       samples: {
         entries: window.entries,
@@ -227,12 +296,11 @@ export class DriftRunService implements OnApplicationShutdown {
         byVersion: window.byVersion,
         capped: stream.capped,
       },
-      reference,
-      drift,
-      quality: { golden: goldenQuality, feedback: feedbackQuality },
-      baseline,
+      reference: measured.reference,
+      drift: measured.drift,
+      quality: measured.quality,
+      baseline: measured.baseline,
       decision,
-      // Before any retrain request, so the snapshot it names holds every label given so far.
       dataset: await this.exporter.export(decision.retrain),
     };
     this.metrics.datasetExported(partial.dataset);
@@ -246,32 +314,7 @@ export class DriftRunService implements OnApplicationShutdown {
       if (result.outcome === 'failed')
         errors.push(`retrain request failed: ${result.error ?? 'unknown error'}`);
     }
-
-    const report: RunReport = {
-      id,
-      createdAt: startedAt.toISOString(),
-      durationMs: Math.round(performance.now() - started),
-      triggeredBy: options.triggeredBy,
-      outcome: errors.length === 0 ? 'success' : 'partial',
-      errors,
-      window: {
-        start: new Date(bounds.start).toISOString(),
-        end: new Date(bounds.end).toISOString(),
-        minutes: config.windowMinutes,
-      },
-      model: partial.model,
-      samples: partial.samples,
-      reference,
-      drift,
-      quality: partial.quality,
-      baseline,
-      decision,
-      dataset: partial.dataset,
-      retrain,
-      ...(candidate && { candidate }),
-    };
-    await this.store.saveReport(report);
-    return report;
+    return { model: partial.model, samples: partial.samples, dataset: partial.dataset, retrain };
   }
 
   /** The golden set's predictions or why it failed; undefined when there is no golden set. */
@@ -428,6 +471,31 @@ export class DriftRunService implements OnApplicationShutdown {
 interface GoldenAttempt {
   run?: GoldenRun;
   error?: string;
+}
+
+/** What a run reads: the window's stream and feedback, the assignment, the golden set's answers. */
+interface RunInputs {
+  stream: Awaited<ReturnType<DriftStore['readStream']>>;
+  feedback: Awaited<ReturnType<DriftStore['readFeedback']>>;
+  assignment: Awaited<ReturnType<DriftStore['readAssignment']>>;
+  goldenAttempt: GoldenAttempt | undefined;
+  window: WindowContents;
+  /** The model version the window is evaluated for (null: no traffic and no golden answers). */
+  version: string | null;
+  /** That version's predictions in the window. */
+  samples: StreamPrediction[];
+}
+
+/** What a run measures from its inputs. */
+interface Measurements {
+  quality: { golden: QualitySection; feedback: QualitySection };
+  candidate: ReturnType<typeof compareCandidate>;
+  baseline: BaselineSection;
+  reference: ReferenceSection;
+  drift: DriftSection;
+  /** This version's consecutive drift history, this window included. */
+  chain: DriftHistoryEntry[];
+  goldenComparable: boolean;
 }
 
 function describe(
