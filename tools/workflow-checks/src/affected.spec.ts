@@ -34,6 +34,7 @@ const CASES: { touch: string; apps: string[]; all: string[] }[] = [
       'golden-eval',
       'http-edge',
       'inference-worker',
+      'k8s-checks',
       'local-stack',
       'model-admin',
       'model-pull',
@@ -50,7 +51,16 @@ const CASES: { touch: string; apps: string[]; all: string[] }[] = [
   {
     touch: 'libs/tokenizer/src/preprocess.ts',
     apps: ['inference-worker'],
-    all: ['bench', 'deploy-checks', 'e2e', 'inference-worker', 'monitoring-checks', 'retrain', 'tokenizer'],
+    all: [
+      'bench',
+      'deploy-checks',
+      'e2e',
+      'inference-worker',
+      'k8s-checks',
+      'monitoring-checks',
+      'retrain',
+      'tokenizer',
+    ],
   },
   {
     // Tests and tools run the generator's CLI by path; their implicitDependencies put them in the graph. The
@@ -62,6 +72,7 @@ const CASES: { touch: string; apps: string[]; all: string[] }[] = [
       'deploy-checks',
       'e2e',
       'inference-worker',
+      'k8s-checks',
       'local-stack',
       'model-runtime',
       'monitoring-checks',
@@ -72,12 +83,12 @@ const CASES: { touch: string; apps: string[]; all: string[] }[] = [
   {
     touch: 'apps/gateway/src/main.ts',
     apps: ['gateway'],
-    all: ['deploy-checks', 'e2e', 'gateway', 'monitoring-checks'],
+    all: ['deploy-checks', 'e2e', 'gateway', 'k8s-checks', 'monitoring-checks'],
   },
   {
     touch: 'apps/drift-monitor/src/main.ts',
     apps: ['drift-monitor'],
-    all: ['deploy-checks', 'drift-monitor', 'e2e', 'monitoring-checks'],
+    all: ['deploy-checks', 'drift-monitor', 'e2e', 'k8s-checks', 'monitoring-checks'],
   },
   { touch: 'README.md', apps: [], all: [] },
 ];
