@@ -133,13 +133,19 @@ function steadyLoad(clients: number, tag: string): { stop(): Promise<Answer[]> }
 }
 
 /** Answered predictions (not shadow ones) per id in the stream: each must appear exactly once. */
+/** The stream's predictions, ids as the client named them (the stream scopes them by tenant: `<tenant>/<id>`). */
+async function streamPredictions() {
+  return (await redis.xrange(redisKeys.predictionStream(prefix), '-', '+')).flatMap((entry) => {
+    const prediction = parseStreamEntry(entry as [string, string[]]);
+    return prediction ? [{ ...prediction, id: prediction.id.slice(prediction.id.indexOf('/') + 1) }] : [];
+  });
+}
+
 async function answeredPerId(ids: string[]): Promise<Map<string, number>> {
-  const entries = await redis.xrange(redisKeys.predictionStream(prefix), '-', '+');
   const wanted = new Set(ids);
   const counts = new Map<string, number>();
-  for (const entry of entries) {
-    const prediction = parseStreamEntry(entry as [string, string[]]);
-    if (prediction && prediction.role !== 'shadow' && wanted.has(prediction.id))
+  for (const prediction of await streamPredictions()) {
+    if (prediction.role !== 'shadow' && wanted.has(prediction.id))
       counts.set(prediction.id, (counts.get(prediction.id) ?? 0) + 1);
   }
   return counts;
@@ -383,17 +389,15 @@ describe('shadow and canary', () => {
     );
     const pairs = await waitFor(
       async () => {
-        const entries = (await redis.xrange(redisKeys.predictionStream(prefix), '-', '+')).map((e) =>
-          parseStreamEntry(e as [string, string[]]),
-        );
-        const shadow = entries.filter((e) => e?.role === 'shadow' && ids.includes(e.id));
+        const entries = await streamPredictions();
+        const shadow = entries.filter((e) => e.role === 'shadow' && ids.includes(e.id));
         return shadow.length === ids.length ? { entries, shadow } : undefined;
       },
       30_000,
       'a shadow prediction for every text',
     );
-    expect(new Set(pairs.shadow.map((e) => e!.version))).toEqual(new Set([versions[other]]));
-    expect(pairs.entries.filter((e) => e?.role === 'production' && ids.includes(e.id))).toHaveLength(
+    expect(new Set(pairs.shadow.map((e) => e.version))).toEqual(new Set([versions[other]]));
+    expect(pairs.entries.filter((e) => e.role === 'production' && ids.includes(e.id))).toHaveLength(
       ids.length,
     );
   });

@@ -9,3 +9,4 @@ export * from './prediction-stream';
 export * from './examples';
 export * from './model-assignment';
 export * from './gate-report';
+export * from './job-schemas';

@@ -4,6 +4,10 @@ import { CLIENT_ID_PATTERN, ClassifyJobPayload, RESERVED_SOURCES, TENANT_PATTERN
 export const DEFAULT_MAX_TEXT_CHARS = 5_000;
 export const DEFAULT_MAX_BATCH_ITEMS = 256;
 export const MAX_SOURCE_CHARS = 64;
+/** What a job's `source` may look like. */
+export const SOURCE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Longest prediction id a job may carry (the worker's bound; client ids are shorter, see CLIENT_ID_PATTERN). */
+export const MAX_PREDICTION_ID_CHARS = 256;
 
 /** Why a text is unusable, or undefined when it is fine. The gateway and the producer client share these rules. */
 export function textProblem(text: unknown, maxChars: number): string | undefined {
@@ -23,7 +27,7 @@ export function clientIdProblem(id: unknown): string | undefined {
 
 export function sourceProblem(source: unknown): string | undefined {
   if (typeof source !== 'string') return 'must be a string';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(source))
+  if (!SOURCE_PATTERN.test(source))
     return `must be 1-${MAX_SOURCE_CHARS} characters of letters, digits, "_", "." or "-"`;
   return undefined;
 }
@@ -67,7 +71,9 @@ export function checkClassifyPayload(data: unknown, maxChars: number, maxItems: 
       return { ok: false, reason: `items[${index}] is not an object` };
     const { id, text } = item as Partial<TextItem>;
     const idIssue =
-      typeof id === 'string' && id.length > 0 && id.length <= 256 ? undefined : 'must be a non-empty string';
+      typeof id === 'string' && id.length > 0 && id.length <= MAX_PREDICTION_ID_CHARS
+        ? undefined
+        : 'must be a non-empty string';
     if (idIssue) return { ok: false, reason: `items[${index}].id ${idIssue}` };
     const textIssue = textProblem(text, maxChars);
     if (textIssue) return { ok: false, reason: `items[${index}].text ${textIssue}` };

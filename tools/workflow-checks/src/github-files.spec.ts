@@ -4,12 +4,13 @@ import { mutate } from './mutate';
 const files = listGithubFiles();
 
 describe('the workflow and action files', () => {
-  it('are the CI, deploy and retrain workflows and their two local actions', () => {
+  it('are the CI, deploy, retrain and release workflows and their two local actions', () => {
     expect(files.map((file) => `${file.kind} ${file.path}`)).toEqual(
       expect.arrayContaining([
         'workflow .github/workflows/ci.yml',
         'workflow .github/workflows/deploy.yml',
         'workflow .github/workflows/retrain.yml',
+        'workflow .github/workflows/release.yml',
         'action .github/actions/docker-apps/action.yml',
         'action .github/actions/shared-data/action.yml',
       ]),
