@@ -72,6 +72,7 @@ async function bootstrap(): Promise<void> {
 
 bootstrap().catch((error: Error) => {
   if (error instanceof ConfigError || error instanceof GoldenSetError) console.error(error.message);
-  else new Logger('drift-monitor').error(error.message, error.stack);
+  // Straight to stderr: the app's logger buffers until the app exists, which it may never.
+  else console.error(error.stack ?? error.message);
   process.exit(1);
 });

@@ -1,6 +1,5 @@
 import './instrument';
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { stopTracing } from '@reputation-monitor/observability';
 import { NestFactory } from '@nestjs/core';
@@ -30,7 +29,8 @@ const MODEL_HELP = [
 
 bootstrap().catch((error: Error) => {
   if (error instanceof ConfigError) console.error(error.message);
-  else new Logger('inference-worker').error(error.message, error.stack);
+  // Straight to stderr: the app's logger buffers until the app exists, which it may never.
+  else console.error(error.stack ?? error.message);
   if (/model directory|ONNX graph|config\.json/.test(error.message)) console.error(MODEL_HELP);
   process.exit(1);
 });

@@ -1,4 +1,4 @@
-import { ExecutionContext, Injectable } from '@nestjs/common';
+import { ExecutionContext, Injectable, Logger } from '@nestjs/common';
 import { ThrottlerGuard, ThrottlerLimitDetail } from '@nestjs/throttler';
 import type { Request } from 'express';
 import { ErrorCode } from '@reputation-monitor/contracts';
@@ -14,6 +14,23 @@ export const RATE_LIMIT_WINDOW_MS = 60_000;
  */
 @Injectable()
 export class TenantThrottlerGuard extends ThrottlerGuard {
+  private readonly limitLogger = new Logger('RateLimit');
+
+  /**
+   * Fails open when the counters cannot be read (Redis down or full): the request then stands or falls on
+   * its own (bad input is still a 422; work that needs Redis gets its 503), rather than every answer
+   * becoming a 503 of the limiter's.
+   */
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    try {
+      return await super.canActivate(context);
+    } catch (error) {
+      if (error instanceof ProblemException) throw error;
+      this.limitLogger.warn(`rate limit not counted: ${(error as Error).message}`);
+      return true;
+    }
+  }
+
   protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
     return isPublicRoute(this.reflector, context);
   }

@@ -54,10 +54,13 @@ export class GatewayMetrics implements OnModuleInit {
     // Every reason from the start, so rates read 0 rather than nothing before the first rejection.
     for (const reason of REJECTION_REASONS) this.rejections.inc({ reason }, 0);
     const producer = this.producer;
-    const redisUp = new Gauge({
-      name: 'gateway_redis_up',
-      help: '1 when the last scrape read the queue from Redis, 0 when Redis did not answer.',
-    });
+    // One read of the queue per scrape, shared by both gauges: prom-client starts their collects together,
+    // so the second joins the read still in flight.
+    let pending: Promise<Record<string, number> | undefined> | undefined;
+    const readQueue = () =>
+      (pending ??= withTimeout(producer.queue.getJobCounts(...QUEUE_STATES), SCRAPE_READ_TIMEOUT_MS)
+        .catch(() => undefined)
+        .finally(() => (pending = undefined)));
     // Read at scrape time, so the figure is never older than the scrape. While Redis is down the
     // series is left out (not a stale figure) and the scrape itself still succeeds.
     new Gauge({
@@ -65,17 +68,16 @@ export class GatewayMetrics implements OnModuleInit {
       help: 'Jobs in the sentiment queue by state, read from Redis at scrape time.',
       labelNames: ['state'],
       async collect() {
-        try {
-          const counts = await withTimeout(
-            producer.queue.getJobCounts(...QUEUE_STATES),
-            SCRAPE_READ_TIMEOUT_MS,
-          );
-          for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
-          redisUp.set(1);
-        } catch {
-          this.reset();
-          redisUp.set(0);
-        }
+        const counts = await readQueue();
+        if (!counts) this.reset();
+        else for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'gateway_redis_up',
+      help: '1 when this scrape read the queue from Redis, 0 when Redis did not answer.',
+      async collect() {
+        this.set((await readQueue()) ? 1 : 0);
       },
     });
     producer.onCompleted((jobId) => {
