@@ -2,6 +2,7 @@ export {
   AttributeType,
   encodeModel,
   float32RawData,
+  int32RawData,
   int64RawData,
   TensorDataType,
   writeModelFile,
@@ -14,7 +15,7 @@ export {
   type UnknownFields,
   type ValueInfoProto,
 } from './onnx-proto';
-export { decodeModel, readModelFile } from './onnx-reader';
+export { decodeModel, readModelFile, readModelStructure } from './onnx-reader';
 export {
   DEFAULT_QUANTIZE_OPTIONS,
   float32Values,
@@ -38,3 +39,20 @@ export {
   type HeadWeights,
   type WeightLayout,
 } from './classifier-head';
+export {
+  chooseWeightType,
+  cpuFeaturesFrom,
+  INT8_DOT_PRODUCT_FLAGS,
+  isSlowWeightTypeFor,
+  MEASURED_INT8_SPEEDUP,
+  parseCpuFlags,
+  readCpuFeatures,
+  type CpuFeatures,
+  type WeightTypeChoice,
+} from './cpu-int8';
+export {
+  describeQuantization,
+  QUANTIZED_OP_TYPES,
+  type GraphQuantization,
+  type QuantizedWeightType,
+} from './quantization-info';

@@ -13,7 +13,7 @@ import { endianness } from 'node:os';
 import { open, rename, rm } from 'node:fs/promises';
 
 /** TensorProto.DataType values used by this package (any other value may appear in a model read from disk). */
-export const TensorDataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7 } as const;
+export const TensorDataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9 } as const;
 
 /** Encoded fields (tag and value) that a message's interface does not model, kept in their original order. */
 export type UnknownFields = readonly Uint8Array[];
@@ -109,6 +109,12 @@ export function float32RawData(values: Float32Array): Uint8Array {
 export function int64RawData(values: readonly number[]): Uint8Array {
   const bytes = Buffer.alloc(values.length * 8);
   values.forEach((value, index) => bytes.writeBigInt64LE(BigInt(value), index * 8));
+  return bytes;
+}
+
+export function int32RawData(values: readonly number[]): Uint8Array {
+  const bytes = Buffer.alloc(values.length * 4);
+  values.forEach((value, index) => bytes.writeInt32LE(value, index * 4));
   return bytes;
 }
 

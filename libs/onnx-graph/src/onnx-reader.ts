@@ -7,7 +7,7 @@
  * Field numbers follow onnx/onnx.proto (proto2). The decoder accepts what any protobuf writer may emit:
  * packed or unpacked repeated scalars, fields in any order, float_data as well as raw_data.
  */
-import { readFile } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import {
   AttributeType,
   type AttributeProto,
@@ -382,6 +382,139 @@ export async function readModelFile(path: string): Promise<ModelProto> {
   } catch (error) {
     throw new Error(`${path}: ${(error as Error).message}`);
   }
+}
+
+/** Reads a file window by window: a model's structure is a few MB spread over hundreds of MB of weights. */
+class FileWindow {
+  private window = new Uint8Array(0);
+  private windowStart = 0;
+
+  constructor(
+    private readonly file: FileHandle,
+    readonly size: number,
+  ) {}
+
+  /** `length` bytes at `position`; a view that stays valid (each window is a new buffer). */
+  async bytes(position: number, length: number): Promise<Uint8Array> {
+    if (position < 0 || position + length > this.size) {
+      throw new MalformedModelError(`field at byte ${position} runs past the end of the file`);
+    }
+    const offset = position - this.windowStart;
+    if (offset < 0 || offset + length > this.window.length) {
+      const size = Math.min(Math.max(length, 1 << 16), this.size - position);
+      const buffer = Buffer.allocUnsafe(size);
+      const { bytesRead } = await this.file.read(buffer, 0, size, position);
+      if (bytesRead < length) throw new MalformedModelError(`file ends at byte ${position + bytesRead}`);
+      this.window = buffer.subarray(0, bytesRead);
+      this.windowStart = position;
+    }
+    return this.window.subarray(position - this.windowStart, position - this.windowStart + length);
+  }
+
+  /** The tag and extent of the field at `position` (no payload read). */
+  async field(
+    position: number,
+    end: number,
+  ): Promise<{ number: number; wireType: number; varint: bigint; start: number; next: number }> {
+    const head = await this.bytes(position, Math.min(20, end - position));
+    const [tag, afterTag] = readVarint(head, 0);
+    const number = Number(tag >> 3n);
+    const wireType = Number(tag & 7n);
+    let varint = 0n;
+    let start = position + afterTag;
+    let next: number;
+    if (wireType === WireType.VARINT) {
+      const [value, after] = readVarint(head, afterTag);
+      varint = value;
+      next = position + after;
+    } else if (wireType === WireType.FIXED64) next = start + 8;
+    else if (wireType === WireType.FIXED32) next = start + 4;
+    else if (wireType === WireType.LENGTH_DELIMITED) {
+      const [length, afterLength] = readVarint(head, afterTag);
+      start = position + afterLength;
+      next = start + Number(length);
+    } else throw new MalformedModelError(`unsupported wire type ${wireType} at byte ${position}`);
+    if (number === 0 || next > end)
+      throw new MalformedModelError(`field at byte ${position} runs past the end of its message`);
+    return { number, wireType, varint, start, next };
+  }
+}
+
+/** TensorProto fields that hold element data (float_data … raw_data, double_data, uint64_data). */
+const TENSOR_DATA_FIELDS = new Set([4, 5, 6, 7, 9, 10, 11]);
+
+/** An initializer's name, dims and type, its element data skipped. */
+async function skimTensor(file: FileWindow, start: number, end: number): Promise<TensorProto> {
+  const kept: Uint8Array[] = [];
+  for (let position = start; position < end;) {
+    const field = await file.field(position, end);
+    if (!(field.wireType === WireType.LENGTH_DELIMITED && TENSOR_DATA_FIELDS.has(field.number))) {
+      kept.push(await file.bytes(position, field.next - position));
+    }
+    position = field.next;
+  }
+  const { name, dims, dataType } = decodeTensor(Buffer.concat(kept));
+  return { name, dims, dataType };
+}
+
+/**
+ * The structure of an ONNX file without reading its weights: opsets, nodes (with their attributes, small
+ * Constant tensors included), graph inputs and outputs, and each initializer's name, dims and data type but
+ * no data. Reads a few MB of a 500 MB model. For inspection only: the result cannot be written back.
+ */
+export async function readModelStructure(path: string): Promise<ModelProto> {
+  const handle = await open(path, 'r');
+  try {
+    const file = new FileWindow(handle, (await handle.stat()).size);
+    let irVersion = 0;
+    let producerName = '';
+    let producerVersion = '';
+    const opsetImports: OperatorSetIdProto[] = [];
+    let graph: GraphProto | undefined;
+    for (let position = 0; position < file.size;) {
+      const field = await file.field(position, file.size);
+      const isMessage = field.wireType === WireType.LENGTH_DELIMITED;
+      if (field.number === 1 && field.wireType === WireType.VARINT) irVersion = Number(field.varint);
+      else if (field.number === 2 && isMessage)
+        producerName = textDecoder.decode(await file.bytes(field.start, field.next - field.start));
+      else if (field.number === 3 && isMessage)
+        producerVersion = textDecoder.decode(await file.bytes(field.start, field.next - field.start));
+      else if (field.number === 8 && isMessage)
+        opsetImports.push(decodeOpset(await file.bytes(field.start, field.next - field.start)));
+      else if (field.number === 7 && isMessage) graph = await skimGraph(file, field.start, field.next);
+      position = field.next;
+    }
+    if (!graph) throw new MalformedModelError('it has no graph');
+    return { irVersion, opsetImports, producerName, producerVersion, graph };
+  } catch (error) {
+    if (error instanceof MalformedModelError || error instanceof TypeError) {
+      throw new Error(`${path}: not a valid ONNX model: ${error.message}`);
+    }
+    throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function skimGraph(file: FileWindow, start: number, end: number): Promise<GraphProto> {
+  const nodes: NodeProto[] = [];
+  const initializers: TensorProto[] = [];
+  const inputs: ValueInfoProto[] = [];
+  const outputs: ValueInfoProto[] = [];
+  let name = '';
+  for (let position = start; position < end;) {
+    const field = await file.field(position, end);
+    if (field.wireType === WireType.LENGTH_DELIMITED) {
+      const payload = () => file.bytes(field.start, field.next - field.start);
+      if (field.number === 1) nodes.push(decodeNode(await payload()));
+      else if (field.number === 2) name = textDecoder.decode(await payload());
+      else if (field.number === 5) initializers.push(await skimTensor(file, field.start, field.next));
+      else if (field.number === 11) inputs.push(decodeValueInfo(await payload()));
+      else if (field.number === 12) outputs.push(decodeValueInfo(await payload()));
+    }
+    position = field.next;
+  }
+  return { name, nodes, initializers, inputs, outputs };
 }
 
 function withUnknown(fields: Uint8Array[]): { unknownFields?: Uint8Array[] } {

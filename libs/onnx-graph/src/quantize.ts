@@ -70,13 +70,12 @@ export interface QuantizationSummary {
 }
 
 /**
- * The defaults, measured on the base preset with onnxruntime-node 1.30 on a 2-core AVX2 host without VNNI
- * (figures in the README, Benchmarks):
- * - uint8 weights: onnxruntime's AVX2 kernel for uint8 × int8 (vpmaddubsw) adds pairs of products into a
- *   saturating int16, so full-range int8 weights give wrong sums there (a 255 × 127 × 2 pair is clipped to
- *   32767). uint8 × uint8 is exact on every CPU, keeps all 8 bits and is only ~5-10 % slower than 7-bit int8,
- *   which agreed on the label about 5 points less often. On a VNNI host, `weightType: 'int8'` is exact and
- *   the fastest kernel; measure it there.
+ * The library's defaults (the CLIs choose the weight type per CPU, see cpu-int8.ts):
+ * - uint8 weights: exact on every CPU. onnxruntime's AVX2 kernel for uint8 × int8 (vpmaddubsw) adds pairs of
+ *   products into a saturating int16, so full-range int8 weights can give wrong sums on a CPU without VNNI.
+ *   With VNNI or AMX, int8 weights are exact and take the u8 × s8 dot-product kernel, which ran about twice
+ *   as fast as uint8 on the base preset (README, Benchmarks): `npm run model:quantize` (--weight-type auto)
+ *   and `npm run model:synthetic -- --int8` pick int8 there.
  * - per column: one scale per output feature costs nothing at run time (a vector Mul) and follows each
  *   column's own range.
  * - MatMulInteger: as fast as the contrib DynamicQuantizeMatMul (onnxruntime fuses the standard ops into

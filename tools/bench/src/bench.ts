@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import IORedis from 'ioredis';
 import { stopAll } from '@reputation-monitor/app-harness';
 import { describeMachine } from './machine';
-import { ensureInt8, ensureModel, Int8Availability } from './model-files';
+import { describeInt8Graph, ensureInt8, ensureModel, Int8Availability } from './model-files';
 import { BenchOptions, parseBenchArgs, SCENARIOS, usage, UsageError } from './options';
 import { evaluateChecks, formatNumber, markdownReport } from './report';
 import { BenchResults, failed, Measurement, skipped } from './results';
@@ -24,7 +24,7 @@ import { readTexts } from './workload';
 const ROOT = resolve(__dirname, '../../..');
 const TWEETS = resolve(ROOT, '../shared/data/tweeteval/sentiment/test_text.txt');
 /** Scenarios that need no built apps and no Redis. */
-const IN_PROCESS = new Set(['raw', 'seed', 'peer']);
+const IN_PROCESS = new Set(['raw', 'weights', 'seed', 'peer']);
 
 const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
@@ -84,10 +84,22 @@ async function run(options: BenchOptions): Promise<BenchResults> {
 
   const tweets = readTexts(TWEETS);
   const context: ScenarioContext = { root: ROOT, options, tweets, log };
+  const machine = describeMachine(ROOT);
+  log(
+    `CPU: ${machine.cpuModel}, ${machine.cores} cores; flags ${machine.cpuFlags?.join(' ') ?? 'unknown'}; ` +
+      `int8 dot product: ${machine.int8DotProduct?.join(', ') || 'none'} (${machine.cpuFlagsSource})`,
+  );
+  const int8Graph = int8?.available ? await describeInt8Graph(options.modelDir) : undefined;
+  if (int8Graph) log(`the directory's int8 graph: ${int8Graph}`);
   const results: BenchResults = {
     startedAt: new Date().toISOString(),
-    machine: describeMachine(ROOT),
-    settings: { ...options, runs: options.runs.map((r) => `${r.scenario}:${r.variant}`), tweets: TWEETS },
+    machine,
+    settings: {
+      ...options,
+      runs: options.runs.map((r) => `${r.scenario}:${r.variant}`),
+      tweets: TWEETS,
+      ...(int8Graph && { int8Graph }),
+    },
     measurements: [],
     checks: [],
   };
@@ -100,7 +112,8 @@ async function run(options: BenchOptions): Promise<BenchResults> {
     const what = SCENARIOS.find((s) => s.key === scenario)?.what ?? scenario;
     const base = { id: `${scenario}:${variant}`, scenario, variant, label: what };
     let rows: Measurement[];
-    if (variant === 'int8' && !int8?.available) {
+    // The weights scenario quantizes the fp32 graph itself; the other int8 rows need the directory's int8 graph.
+    if (variant === 'int8' && scenario !== 'weights' && !int8?.available) {
       rows = [skipped(base, `no int8 graph: ${int8?.note ?? 'not checked'}`)];
     } else {
       log(`${scenario} (${variant}): ${what}`);

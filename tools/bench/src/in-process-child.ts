@@ -8,6 +8,10 @@ async function run(task: InProcessTask) {
       return rawCeiling(task);
     case 'batch-of-one':
       return [await batchOfOne(task)];
+    case 'weights': {
+      const { weightTypesSideBySide } = await import('./scenarios/weights');
+      return weightTypesSideBySide(task);
+    }
     case 'peer': {
       // Loaded only here: transformers.js brings its own module graph (sharp, onnxruntime-web ...).
       const { transformersJs } = await import('./scenarios/peer');

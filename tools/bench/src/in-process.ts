@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Measurement } from './results';
 import type { PeerTask } from './scenarios/peer';
 import type { ModelTask, RawTask } from './scenarios/raw';
+import type { WeightsTask } from './scenarios/weights';
 
 export type InProcessTask =
   | ({ kind: 'raw' } & RawTask)
@@ -19,7 +20,8 @@ export type InProcessTask =
       label: string;
       spinning?: boolean;
     } & ModelTask)
-  | ({ kind: 'peer' } & PeerTask);
+  | ({ kind: 'peer' } & PeerTask)
+  | ({ kind: 'weights' } & WeightsTask);
 
 export type ChildReply = { ok: true; measurements: Measurement[] } | { ok: false; error: string };
 

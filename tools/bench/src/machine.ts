@@ -3,7 +3,13 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { readCpuFeatures } from '@reputation-monitor/onnx-graph';
 import type { MachineInfo } from './results';
+
+/** The flags that matter to ONNX Runtime's kernels: SSE4, AVX, FMA, F16C, AVX-512, VNNI, AMX. */
+export function simdFlags(flags: readonly string[]): string[] {
+  return flags.filter((flag) => /^(sse4_[12]|avx|fma|f16c|amx)/.test(flag));
+}
 
 function packageVersion(root: string, name: string): string | undefined {
   try {
@@ -30,9 +36,13 @@ export function describeMachine(root: string): MachineInfo {
   } catch {
     lscpu = undefined;
   }
+  const cpu = readCpuFeatures();
   return {
     cpuModel: cpuModel(lscpu),
     cores: cpus().length,
+    ...(cpu.flags && { cpuFlags: simdFlags(cpu.flags) }),
+    int8DotProduct: cpu.int8Flags,
+    cpuFlagsSource: cpu.source,
     node: process.version,
     onnxruntime: packageVersion(root, 'onnxruntime-node') ?? 'unknown',
     transformersJs: packageVersion(root, '@huggingface/transformers'),

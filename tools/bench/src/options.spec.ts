@@ -31,6 +31,7 @@ describe('parseBenchArgs', () => {
     expect(options.runs[0]).toEqual({ scenario: 'raw', variant: 'fp32' });
     expect(names(options.runs).filter((n) => n.endsWith(':int8'))).toEqual([
       'raw:int8',
+      'weights:int8',
       'seed:int8',
       'peer:int8',
       'full-batch:int8',
@@ -84,6 +85,7 @@ describe('selectRuns', () => {
     expect(names(selectRuns(['producer'], 'all'))).toEqual(['producer-batch:fp32', 'producer-single:fp32']);
     expect(names(selectRuns(['int8'], 'all'))).toEqual([
       'raw:int8',
+      'weights:int8',
       'seed:int8',
       'peer:int8',
       'full-batch:int8',

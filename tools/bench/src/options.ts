@@ -34,6 +34,11 @@ export interface ScenarioSpec {
 /** Every scenario, in the order they run (in-process ones first, then those that start the apps). */
 export const SCENARIOS: readonly ScenarioSpec[] = [
   { key: 'raw', variants: ['fp32', 'int8'], what: 'raw ONNX Runtime on length-sorted batches (the ceiling)' },
+  {
+    key: 'weights',
+    variants: ['int8'],
+    what: 'the int8 graph with int8 vs uint8 weights, batch by batch on the same texts',
+  },
   { key: 'seed', variants: ['fp32', 'int8'], what: "the seed's way: one ONNX Runtime run per text" },
   {
     key: 'peer',

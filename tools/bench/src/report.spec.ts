@@ -124,6 +124,22 @@ describe('evaluateChecks', () => {
     expect(overloadMet({ refused: 250, refusedP99Ms: 12, boundMs: 2842 }, 4000)).toBe(false);
   });
 
+  it('compares int8 with uint8 weights, against 1.7x only on a CPU with an int8 dot product', () => {
+    const weights = (flags: string) => [
+      row('weights-uint8:int8', 57, { extra: { int8Flags: flags } }),
+      row('weights-int8:int8', 105, { extra: { int8Flags: flags, perBatchRatioMedian: 1.86 } }),
+    ];
+    const check = (flags: string) =>
+      evaluateChecks(weights(flags)).find((c) => c.name.startsWith('int8 graph: int8 weights / uint8'));
+    expect(check('avx512_vnni')).toMatchObject({
+      target: '>= 1.7 (CPU with avx512_vnni)',
+      met: true,
+      detail: expect.stringContaining('per batch 1.86x (median)'),
+    });
+    expect(check('avx512_vnni')?.value).toBeCloseTo(105 / 57);
+    expect(check('none')).toMatchObject({ target: undefined, met: undefined });
+  });
+
   it('prints ratios as multiples and misses as NO', () => {
     const table = checksTable([
       { name: 'r', value: 0.8512, unit: 'ratio', target: '>= 0.9', met: false, detail: 'd' },
@@ -156,6 +172,11 @@ describe('markdownReport', () => {
     expect(report).toContain('| seed:fp32 | fp32 |');
     expect(report).toContain('| comparison | value | target | met | detail |');
     expect(report).not.toContain('Disturbed');
+    const withFlags = markdownReport({
+      ...results,
+      machine: { ...results.machine, cpuFlags: ['avx2', 'avx512_vnni'], int8DotProduct: ['avx512_vnni'] },
+    });
+    expect(withFlags).toContain('; CPU flags avx2 avx512_vnni (int8 dot product: avx512_vnni);');
   });
 
   it('flags measurements that other processes disturbed', () => {

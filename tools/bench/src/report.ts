@@ -146,6 +146,8 @@ export const OVERLOAD_REFUSED_P99_LIMIT_MS = 500;
 export const IDLE_OVERHEAD_LIMIT_MS = 10;
 /** CPU used by others during a measurement (in cores) from which the report flags it as disturbed. */
 export const DISTURBED_CPU_CORES = 0.15;
+/** Signed over unsigned int8 weights on a CPU with VNNI/AMX (issue 13's acceptance). */
+export const INT8_WEIGHTS_MIN_SPEEDUP = 1.7;
 
 /** The comparisons the project tracks, with their targets where it has one. */
 export function evaluateChecks(measurements: readonly Measurement[]): RatioCheck[] {
@@ -274,6 +276,24 @@ export function evaluateChecks(measurements: readonly Measurement[]): RatioCheck
     checks.push({ name: overloadName, unit: 'ms', detail: 'not measured in this run' });
   }
 
+  const signed = find(measurements, 'weights-int8:int8');
+  const unsigned = find(measurements, 'weights-uint8:int8');
+  const weightsCheck = throughputRatio(
+    'int8 graph: int8 weights / uint8 weights (raw, same batches, alternating)',
+    signed,
+    unsigned,
+  );
+  const vnni = signed?.extra?.int8Flags;
+  if (weightsCheck.value !== undefined && typeof vnni === 'string' && vnni !== 'none') {
+    // The target holds where the CPU has an int8 dot product; elsewhere uint8 is the right choice anyway.
+    weightsCheck.target = `>= ${INT8_WEIGHTS_MIN_SPEEDUP} (CPU with ${vnni})`;
+    weightsCheck.met = weightsCheck.value >= INT8_WEIGHTS_MIN_SPEEDUP;
+  }
+  if (signed?.extra?.perBatchRatioMedian !== undefined) {
+    weightsCheck.detail += `; per batch ${Number(signed.extra.perBatchRatioMedian).toFixed(2)}x (median)`;
+  }
+  checks.push(weightsCheck);
+
   const cacheOff = find(measurements, 'cache-off:fp32');
   const cacheOn = find(measurements, 'cache-on:fp32');
   const cacheCheck = throughputRatio('duplicate workload: cache on / cache off', cacheOn, cacheOff);
@@ -303,6 +323,9 @@ export function markdownReport(results: BenchResults): string {
   const { machine } = results;
   const header =
     `Machine: ${machine.cpuModel}, ${machine.cores} cores; Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}` +
+    (machine.cpuFlags
+      ? `; CPU flags ${machine.cpuFlags.join(' ')} (int8 dot product: ${machine.int8DotProduct?.join(', ') || 'none'})`
+      : '') +
     (machine.transformersJs ? `, @huggingface/transformers ${machine.transformersJs}` : '') +
     `; load average ${machine.loadAverageAtStart.map((n) => n.toFixed(2)).join(' ')} at start` +
     (machine.loadAverageAtEnd

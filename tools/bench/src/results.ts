@@ -35,6 +35,11 @@ export interface Measurement {
 export interface MachineInfo {
   cpuModel: string;
   cores: number;
+  /** The CPU's SIMD flags (SSE4/AVX/AVX-512/AMX/VNNI …) as /proc/cpuinfo lists them; absent where unknown. */
+  cpuFlags?: string[];
+  /** Those that give ONNX Runtime a fast int8 dot product (avx512_vnni, avx_vnni, amx_int8). */
+  int8DotProduct?: string[];
+  cpuFlagsSource?: string;
   node: string;
   onnxruntime: string;
   transformersJs?: string;

@@ -101,7 +101,7 @@ describe('generateSyntheticModel', () => {
       pad_token_id: 1,
       id2label: { '0': 'negative', '1': 'neutral', '2': 'positive' },
       label2id: { negative: 0, neutral: 1, positive: 2 },
-      synthetic: { preset: 'tiny', seed: DEFAULT_SEED },
+      synthetic: { preset: 'tiny', seed: DEFAULT_SEED, layout: { opset: 11, attention: 'eager' } },
     });
   });
 
@@ -156,6 +156,33 @@ describe('generateSyntheticModel', () => {
     const original = await readFile(tiny.modelPath);
     expect((await readFile(again.modelPath)).equals(original)).toBe(true);
     expect((await readFile(otherSeed.modelPath)).equals(original)).toBe(false);
+  });
+
+  // Every export layout computes the same function from the same weights: only the node pattern changes.
+  it.each([
+    { opset: 14, attention: 'sdpa' as const },
+    { opset: 17, attention: 'eager' as const },
+  ])('computes the same logits in the layout of opset $opset, $attention attention', async (layout) => {
+    const other = await generateSyntheticModel({
+      outDir: join(workDir, `layout-${layout.opset}-${layout.attention}`),
+      preset: 'tiny',
+      tokenizerDir: TOKENIZER_DIR,
+      layout,
+    });
+    expect(other.config.synthetic.layout).toEqual(layout);
+    const otherSession = await InferenceSession.create(other.modelPath);
+    try {
+      const { logits: expected } = await classify(session, ALL_SEQUENCES);
+      const { logits } = await classify(otherSession, ALL_SEQUENCES);
+      const largestDifference = Math.max(
+        ...logits.flatMap((row, index) =>
+          row.map((value, label) => Math.abs(value - expected[index][label])),
+        ),
+      );
+      expect(largestDifference).toBeLessThan(1e-4);
+    } finally {
+      await otherSession.release();
+    }
   });
 
   it('applies overrides to the graph and the config', async () => {

@@ -13,7 +13,14 @@ import {
 } from '@reputation-monitor/onnx-graph';
 import { fitOutputProjection } from './calibrate';
 import { resolveDimensions, type PresetName, type RobertaDimensions } from './presets';
-import { buildRobertaGraph, LAYER_NORM_EPS, PAD_TOKEN_ID } from './roberta-graph';
+import {
+  buildRobertaGraph,
+  checkLayout,
+  DEFAULT_LAYOUT,
+  LAYER_NORM_EPS,
+  PAD_TOKEN_ID,
+  type GraphLayout,
+} from './roberta-graph';
 
 export const DEFAULT_SEED = 42;
 export const SYNTHETIC_MODEL_NAME = 'synthetic/twitter-roberta-base-sentiment-latest';
@@ -36,6 +43,8 @@ export interface GenerateSyntheticModelOptions {
   /** Folder holding the real RoBERTa tokenizer files (tokenizer.json at least). */
   tokenizerDir: string;
   overrides?: Partial<RobertaDimensions>;
+  /** Which export to reproduce (opset, attention); default DEFAULT_LAYOUT, the optimum/Xenova export of the real model. */
+  layout?: GraphLayout;
   /** Also write onnx/model_quantized.onnx, the dynamically quantized graph (MODEL_VARIANT=int8). */
   int8?: boolean | QuantizeOptions;
 }
@@ -62,7 +71,7 @@ export interface RobertaConfigJson {
   label2id: Record<string, number>;
   torch_dtype: 'float32';
   /** Present only in synthetic models, so they can never be mistaken for the real one. */
-  synthetic: { preset: PresetName; seed: number };
+  synthetic: { preset: PresetName; seed: number; layout: GraphLayout };
 }
 
 export interface SyntheticModelResult {
@@ -76,7 +85,12 @@ export interface SyntheticModelResult {
   config: RobertaConfigJson;
 }
 
-function buildConfig(dimensions: RobertaDimensions, preset: PresetName, seed: number): RobertaConfigJson {
+function buildConfig(
+  dimensions: RobertaDimensions,
+  preset: PresetName,
+  seed: number,
+  layout: GraphLayout,
+): RobertaConfigJson {
   return {
     _name_or_path: SYNTHETIC_MODEL_NAME,
     architectures: ['RobertaForSequenceClassification'],
@@ -97,7 +111,7 @@ function buildConfig(dimensions: RobertaDimensions, preset: PresetName, seed: nu
     id2label: Object.fromEntries(LABELS.map((label, index) => [String(index), label])),
     label2id: Object.fromEntries(LABELS.map((label, index) => [label, index])),
     torch_dtype: 'float32',
-    synthetic: { preset, seed },
+    synthetic: { preset, seed, layout },
   };
 }
 
@@ -117,6 +131,8 @@ export async function generateSyntheticModel(
     throw new Error(`seed must be an integer from 0 to 4294967295, got ${seed}`);
   }
   const dimensions = resolveDimensions(options.preset, options.overrides);
+  const layout = options.layout ?? DEFAULT_LAYOUT;
+  checkLayout(layout);
   const tokenizerDir = resolve(options.tokenizerDir);
   if (!existsSync(join(tokenizerDir, REQUIRED_TOKENIZER_FILE))) {
     throw new Error(`Tokenizer directory ${tokenizerDir} has no ${REQUIRED_TOKENIZER_FILE}`);
@@ -132,7 +148,7 @@ export async function generateSyntheticModel(
   await rm(quantizedPath, { force: true });
   await mkdir(join(outDir, 'onnx'), { recursive: true });
 
-  const graph = buildRobertaGraph(dimensions, seed);
+  const graph = buildRobertaGraph(dimensions, seed, layout);
   const outputProjection = await fitOutputProjection(graph, dimensions, join(outDir, 'onnx'));
   const model = graph.classifierModel(outputProjection);
   const bytes = await writeModelFile(modelPath, model);
@@ -147,7 +163,7 @@ export async function generateSyntheticModel(
   }
   await copyTokenizerFiles(tokenizerDir, outDir);
 
-  const config = buildConfig(dimensions, options.preset, seed);
+  const config = buildConfig(dimensions, options.preset, seed, graph.layout);
   await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
   return {
     outDir,

@@ -8,3 +8,4 @@ export {
   type SyntheticModelResult,
 } from './generate';
 export { isPresetName, PRESETS, resolveDimensions, type PresetName, type RobertaDimensions } from './presets';
+export { DEFAULT_LAYOUT, SUPPORTED_OPSETS, type AttentionLayout, type GraphLayout } from './roberta-graph';

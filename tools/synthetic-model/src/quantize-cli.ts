@@ -1,6 +1,10 @@
 /**
- * Usage: tsx tools/synthetic-model/src/quantize-cli.ts MODEL_DIR [--weight-type uint8|int8] [--reduce-range]
- *        [--per-tensor] [--operator MatMulInteger|DynamicQuantizeMatMul] [--exclude NODE]...
+ * Usage: tsx tools/synthetic-model/src/quantize-cli.ts MODEL_DIR [--weight-type auto|int8|uint8]
+ *        [--reduce-range] [--per-tensor] [--operator MatMulInteger|DynamicQuantizeMatMul] [--exclude NODE]...
+ *
+ * --weight-type auto (the default) picks signed int8 weights where the CPU has a VNNI/AMX int8 dot product
+ * (avx512_vnni, avx_vnni or amx_int8 in /proc/cpuinfo) and uint8 elsewhere, and says which and why: quantize
+ * on (a CPU like) the one that will serve the graph.
  *
  * Quantizes MODEL_DIR's onnx/model.onnx (or model.onnx), any fp32 ONNX graph such as the Hub export, into
  * model_quantized.onnx beside it, which the worker loads with MODEL_VARIANT=int8. The file appears
@@ -10,19 +14,35 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  chooseWeightType,
   DEFAULT_QUANTIZE_OPTIONS,
   modelPaths,
   quantizeModelFile,
+  readCpuFeatures,
+  type CpuFeatures,
   type QuantizeOptions,
+  type WeightType,
+  type WeightTypeChoice,
 } from '@reputation-monitor/onnx-graph';
 
 const USAGE =
-  'Usage: npm run model:quantize -- MODEL_DIR [--weight-type uint8|int8] [--reduce-range] [--per-tensor] ' +
+  'Usage: npm run model:quantize -- MODEL_DIR [--weight-type auto|int8|uint8] [--reduce-range] [--per-tensor] ' +
   '[--operator MatMulInteger|DynamicQuantizeMatMul] [--exclude NODE]...';
 
 class UsageError extends Error {}
 
-function parseCliOptions(args: string[]): { modelDir: string; options: QuantizeOptions } {
+interface CliOptions {
+  modelDir: string;
+  options: QuantizeOptions & { weightType: WeightType };
+  /** Why this weight type (auto), or that it was asked for. */
+  weightTypeReason: string;
+}
+
+/** Parses the command line; `cpu` is only read for --weight-type auto. */
+export function parseCliOptions(
+  args: string[],
+  cpu: () => CpuFeatures = () => readCpuFeatures(),
+): CliOptions {
   let parsed;
   try {
     parsed = parseArgs({
@@ -30,7 +50,7 @@ function parseCliOptions(args: string[]): { modelDir: string; options: QuantizeO
       strict: true,
       allowPositionals: true,
       options: {
-        'weight-type': { type: 'string', default: DEFAULT_QUANTIZE_OPTIONS.weightType },
+        'weight-type': { type: 'string', default: 'auto' },
         'reduce-range': { type: 'boolean', default: DEFAULT_QUANTIZE_OPTIONS.reduceRange },
         'per-tensor': { type: 'boolean', default: !DEFAULT_QUANTIZE_OPTIONS.perChannel },
         operator: { type: 'string', default: DEFAULT_QUANTIZE_OPTIONS.operator },
@@ -42,18 +62,23 @@ function parseCliOptions(args: string[]): { modelDir: string; options: QuantizeO
   }
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError('Give exactly one model directory');
-  const weightType = values['weight-type'];
-  if (weightType !== 'int8' && weightType !== 'uint8') {
-    throw new UsageError(`--weight-type must be int8 or uint8, got "${weightType}"`);
+  const asked = values['weight-type'];
+  if (asked !== 'auto' && asked !== 'int8' && asked !== 'uint8') {
+    throw new UsageError(`--weight-type must be auto, int8 or uint8, got "${asked}"`);
   }
+  const choice: WeightTypeChoice =
+    asked === 'auto'
+      ? chooseWeightType(cpu())
+      : { weightType: asked, reason: 'asked for with --weight-type' };
   const operator = values.operator;
   if (operator !== 'MatMulInteger' && operator !== 'DynamicQuantizeMatMul') {
     throw new UsageError(`--operator must be MatMulInteger or DynamicQuantizeMatMul, got "${operator}"`);
   }
   return {
     modelDir: resolve(positionals[0]),
+    weightTypeReason: choice.reason,
     options: {
-      weightType,
+      weightType: choice.weightType,
       operator,
       reduceRange: values['reduce-range'],
       perChannel: !values['per-tensor'],
@@ -63,7 +88,8 @@ function parseCliOptions(args: string[]): { modelDir: string; options: QuantizeO
 }
 
 async function main(): Promise<void> {
-  const { modelDir, options } = parseCliOptions(process.argv.slice(2));
+  const { modelDir, options, weightTypeReason } = parseCliOptions(process.argv.slice(2));
+  console.log(`${options.weightType} weights: ${weightTypeReason}`);
   const { fp32, int8 } = modelPaths(modelDir);
   const started = performance.now();
   const result = await quantizeModelFile(fp32, int8, options);
@@ -81,12 +107,13 @@ async function main(): Promise<void> {
   for (const [reason, count] of reasons) console.log(`  ${count} MatMul(s) left in float: ${reason}`);
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof UsageError) {
-    console.error(`${error.message}\n${USAGE}`);
-    process.exitCode = 2;
-  } else {
-    console.error(error instanceof Error ? error.message : error);
-    process.exitCode = 1;
-  }
-});
+if (require.main === module)
+  main().catch((error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n${USAGE}`);
+      process.exitCode = 2;
+    } else {
+      console.error(error instanceof Error ? error.message : error);
+      process.exitCode = 1;
+    }
+  });

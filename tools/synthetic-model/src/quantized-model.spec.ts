@@ -117,17 +117,19 @@ describe('the quantized tiny synthetic model', () => {
     const quantized = await readModelFile(tiny.quantized?.modelPath ?? 'missing');
     const count = (model: ModelProto, opType: string) =>
       model.graph.nodes.filter((node) => node.opType === opType).length;
-    // 2 layers x (query, key, value, attention output, intermediate, output) + classifier dense and out_proj.
-    expect(count(original, 'MatMul')).toBe(18);
-    expect(count(quantized, 'MatMulInteger')).toBe(14);
-    expect(tiny.quantized?.quantized).toHaveLength(14);
+    // 2 layers x (query, key, value, attention output, intermediate, output). The head's dense and out_proj
+    // are Gemms, as in the torch export, and stay in float as onnxruntime's quantize_dynamic leaves them.
+    expect(count(original, 'MatMul')).toBe(16);
+    expect(count(quantized, 'MatMulInteger')).toBe(12);
+    expect(tiny.quantized?.quantized).toHaveLength(12);
+    expect(count(quantized, 'Gemm')).toBe(2);
     // The two attention products per layer multiply activations by activations.
     const initializerNames = new Set(quantized.graph.initializers.map((tensor) => tensor.name));
     const floatMatMuls = quantized.graph.nodes.filter((node) => node.opType === 'MatMul');
     expect(floatMatMuls).toHaveLength(4);
     expect(floatMatMuls.every((node) => !initializerNames.has(node.inputs[1]))).toBe(true);
     // One DynamicQuantizeLinear per activation: query, key and value share theirs.
-    expect(count(quantized, 'DynamicQuantizeLinear')).toBe(2 * 4 + 2);
+    expect(count(quantized, 'DynamicQuantizeLinear')).toBe(2 * 4);
 
     const tensor = (model: ModelProto, name: string) => model.graph.initializers.find((t) => t.name === name);
     expect(tensor(quantized, 'roberta.embeddings.word_embeddings.weight')?.dataType).toBe(
@@ -192,7 +194,7 @@ describe('the quantized tiny synthetic model', () => {
   ])('stays within the same tolerance with %s', async (name, options, optimization) => {
     const path = join(workDir, `${name.replace(/\W+/g, '-')}.onnx`);
     const summary = await quantizeModelFile(tiny.modelPath, path, options);
-    expect(summary.quantized).toHaveLength(14);
+    expect(summary.quantized).toHaveLength(12);
     const session = await InferenceSession.create(path, { graphOptimizationLevel: optimization });
     try {
       withinTolerance(await logitsOf(session, SEQUENCES));

@@ -1,7 +1,17 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { Logger } from '@nestjs/common';
 import { ModelInfo, SENTIMENT_LABELS, SentimentLabel, SentimentScores } from '@reputation-monitor/contracts';
 import { ModelVariant, SentimentModel, openModelDirectory } from '@reputation-monitor/model-runtime';
+import {
+  CpuFeatures,
+  GraphQuantization,
+  MEASURED_INT8_SPEEDUP,
+  describeQuantization,
+  isSlowWeightTypeFor,
+  readCpuFeatures,
+  readModelStructure,
+} from '@reputation-monitor/onnx-graph';
 import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
 import { BatchPolicy, BatchStats, MicroBatcher } from './micro-batcher';
 
@@ -29,6 +39,47 @@ export interface LoadOptions {
   /** A failed batch was split in halves to isolate the failing texts. */
   onBatchSplit?: () => void;
   onTokenized: (ms: number) => void;
+  /** The CPU's features, for the check of the graph's weight type; default this machine's. */
+  cpu?: CpuFeatures;
+}
+
+/** What the served graph is quantized with, and whether that is the slow kind for this CPU. */
+export interface ServedQuantization extends GraphQuantization {
+  slowForCpu: boolean;
+}
+
+const logger = new Logger('LoadedModel');
+
+/**
+ * Reads the quantization of a graph from its nodes (not its weights: a few MB of a 500 MB file). Undefined,
+ * with a warning, when the file cannot be read that way: ONNX Runtime is the judge of whether it serves.
+ */
+export async function readServedQuantization(
+  modelPath: string,
+  cpu: CpuFeatures,
+): Promise<ServedQuantization | undefined> {
+  let quantization: GraphQuantization;
+  try {
+    quantization = describeQuantization(await readModelStructure(modelPath));
+  } catch (error) {
+    logger.warn(`cannot tell how ${modelPath} is quantized: ${(error as Error).message}`);
+    return undefined;
+  }
+  return { ...quantization, slowForCpu: isSlowWeightTypeFor(quantization.weightType, cpu) };
+}
+
+/** The warning for a graph whose weights are slow on this CPU (uint8 where VNNI makes int8 fast), else undefined. */
+export function slowGraphWarning(
+  modelPath: string,
+  quantization: ServedQuantization | undefined,
+  cpu: CpuFeatures,
+): string | undefined {
+  if (!quantization?.slowForCpu) return undefined;
+  return (
+    `${modelPath} has ${quantization.weightType} weights, but this CPU has ${cpu.int8Flags.join(', ')}: ` +
+    `signed int8 weights ran ${MEASURED_INT8_SPEEDUP} as fast here (README, Benchmarks). Re-quantize it on this ` +
+    `kind of CPU: npm run model:quantize -- <model dir> (--weight-type auto picks int8 where VNNI is present)`
+  );
 }
 
 /**
@@ -49,6 +100,8 @@ export class LoadedModel {
     readonly info: ModelInfo,
     readonly variant: ModelVariant,
     readonly synthetic: boolean,
+    /** Undefined when the graph could not be inspected. */
+    readonly quantization: ServedQuantization | undefined,
     private readonly model: SentimentModel,
     private readonly tokenizer: SentimentTokenizer,
     private readonly batcher: MicroBatcher,
@@ -62,6 +115,10 @@ export class LoadedModel {
     // The tokenizer first: it is cheap, and a session must not be left open when it fails.
     const tokenizer = await SentimentTokenizer.fromDirectory(options.dir, { maxTokens: options.maxTokens });
     const version = options.version ?? `${options.variant}-${await fileDigest(directory.modelPath)}`;
+    const cpu = options.cpu ?? readCpuFeatures();
+    const quantization = await readServedQuantization(directory.modelPath, cpu);
+    const warning = slowGraphWarning(directory.modelPath, quantization, cpu);
+    if (warning) logger.warn(warning);
     const model = await SentimentModel.open(directory, {
       intraOpThreads: options.intraOpThreads,
       allowSpinning: options.allowSpinning,
@@ -78,6 +135,7 @@ export class LoadedModel {
       { name: options.name, version },
       options.variant,
       directory.config.synthetic !== undefined,
+      quantization,
       model,
       tokenizer,
       batcher,

@@ -344,6 +344,7 @@ export class ModelManager implements OnApplicationShutdown {
         version: model.info.version,
         dtype: model.variant,
         role,
+        quantization: model.quantization,
       })),
     );
   }

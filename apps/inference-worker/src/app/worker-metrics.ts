@@ -10,6 +10,7 @@ import {
   boundedLabel,
   createAppRegistry,
 } from '@reputation-monitor/observability';
+import type { GraphQuantization } from '@reputation-monitor/onnx-graph';
 import type { BatchStats } from './micro-batcher';
 import { WORKER_CONFIG } from './tokens';
 import type { WorkerConfig } from './worker-config';
@@ -27,6 +28,33 @@ export type CacheLookupOutcome = (typeof CACHE_LOOKUP_OUTCOMES)[number];
 /** The Redis round trip of the result cache that failed. */
 export const CACHE_OPERATIONS = ['lookup', 'store'] as const;
 export type CacheOperation = (typeof CACHE_OPERATIONS)[number];
+
+/** A served model version for the model-info metrics. */
+export interface ServedModelLabels {
+  name: string;
+  version: string;
+  dtype: string;
+  role: string;
+  /** The graph's quantization as LoadedModel read it; absent or undefined: unknown. */
+  quantization?: (GraphQuantization & { slowForCpu: boolean }) | undefined;
+}
+
+/**
+ * The quantization labels, each from a closed set: `ops` joins op types from QUANTIZED_OP_TYPES (onnx-graph),
+ * so even every combination stays a bounded label.
+ */
+export function quantizationLabels(
+  quantization: ServedModelLabels['quantization'],
+): Record<'weight_type' | 'per_channel' | 'ops' | 'slow_for_cpu', string> {
+  if (!quantization)
+    return { weight_type: 'unknown', per_channel: 'unknown', ops: 'unknown', slow_for_cpu: 'false' };
+  return {
+    weight_type: quantization.weightType,
+    per_channel: quantization.perChannel === undefined ? 'none' : String(quantization.perChannel),
+    ops: quantization.opTypes.join('+') || 'none',
+    slow_for_cpu: String(quantization.slowForCpu),
+  };
+}
 
 /** The worker's Prometheus metrics, served on the health port at /metrics. */
 @Injectable()
@@ -117,6 +145,14 @@ export class WorkerMetrics {
     labelNames: ['name', 'version', 'dtype', 'role'],
     registers: [this.registry],
   });
+  private readonly modelQuantization = new Gauge({
+    name: 'sentiment_model_quantization_info',
+    help:
+      'How each served graph is quantized: weight_type (int8, uint8, mixed, other, none, unknown), per_channel, ' +
+      'the quantized op types, and slow_for_cpu (uint8 weights on a CPU where int8 runs about twice as fast); value 1.',
+    labelNames: ['name', 'version', 'weight_type', 'per_channel', 'ops', 'slow_for_cpu'],
+    registers: [this.registry],
+  });
   private readonly reloads = new Counter({
     name: 'sentiment_model_reloads_total',
     help: 'Model assignment changes this worker applied (success) or refused (failed: the old versions kept serving).',
@@ -146,9 +182,16 @@ export class WorkerMetrics {
     for (const outcome of ['scored', 'dropped']) this.shadowTexts.inc({ outcome }, 0);
   }
 
-  models(serving: ReadonlyArray<{ name: string; version: string; dtype: string; role: string }>): void {
+  models(serving: ReadonlyArray<ServedModelLabels>): void {
     this.modelInfo.reset();
-    for (const labels of serving) this.modelInfo.set(labels, 1);
+    this.modelQuantization.reset();
+    for (const { quantization, ...labels } of serving) {
+      this.modelInfo.set(labels, 1);
+      this.modelQuantization.set(
+        { name: labels.name, version: labels.version, ...quantizationLabels(quantization) },
+        1,
+      );
+    }
   }
 
   reloaded(outcome: 'success' | 'failed'): void {

@@ -1,4 +1,5 @@
 /** Scenario key -> what runs it. Keys and order are those of SCENARIOS in options.ts. */
+import { join } from 'node:path';
 import { runInChild } from '../in-process';
 import { ScenarioContext, ScenarioRunner, slowTexts, throughputTexts } from './context';
 import { cache, fullBatch, fullSingle, idle, overload } from './full-path';
@@ -19,6 +20,15 @@ export const RUNNERS: Record<string, ScenarioRunner> = {
       texts: throughputTexts(context),
       batchSizes: context.options.rawBatchSizes,
       workerSettingsBatchSize: Math.max(...context.options.rawBatchSizes),
+    }),
+  // int8 only: the directory's fp32 graph quantized both ways, compared batch by batch.
+  weights: (context) =>
+    runInChild({
+      kind: 'weights',
+      ...model(context),
+      texts: throughputTexts(context),
+      batchSize: Math.max(...context.options.rawBatchSizes),
+      cacheDir: join(context.root, 'tmp/bench/int8-weights'),
     }),
   seed: (context, variant) =>
     runInChild({

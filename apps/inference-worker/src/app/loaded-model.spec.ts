@@ -1,0 +1,146 @@
+import { execFileSync } from 'node:child_process';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Logger } from '@nestjs/common';
+import { cpuFeaturesFrom, quantizeModelFile, type WeightType } from '@reputation-monitor/onnx-graph';
+import { LoadedModel, readServedQuantization, slowGraphWarning } from './loaded-model';
+import { quantizationLabels, WorkerMetrics } from './worker-metrics';
+import type { WorkerConfig } from './worker-config';
+
+const ROOT = resolve(__dirname, '../../../..');
+const VNNI = cpuFeaturesFrom('flags\t: sse4_2 avx avx2 avx512f avx512_vnni\n', '/proc/cpuinfo');
+const AVX2 = cpuFeaturesFrom('flags\t: sse4_2 avx avx2\n', '/proc/cpuinfo');
+
+let workDir: string;
+/** The tiny synthetic model, and copies whose int8 graph has int8 / uint8 weights. */
+let fp32Dir: string;
+const int8Dirs = {} as Record<WeightType, string>;
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'loaded-model-'));
+  fp32Dir = join(workDir, 'tiny');
+  execFileSync(join(ROOT, 'node_modules/.bin/tsx'), [
+    join(ROOT, 'tools/synthetic-model/src/cli.ts'),
+    ...['--preset', 'tiny', '--out', fp32Dir],
+  ]);
+  for (const weightType of ['int8', 'uint8'] as const) {
+    const dir = join(workDir, weightType);
+    await cp(fp32Dir, dir, { recursive: true });
+    await quantizeModelFile(join(dir, 'onnx/model.onnx'), join(dir, 'onnx/model_quantized.onnx'), {
+      weightType,
+    });
+    int8Dirs[weightType] = dir;
+  }
+}, 60_000);
+
+afterAll(() => rm(workDir, { recursive: true, force: true }));
+
+function load(dir: string, variant: 'fp32' | 'int8', cpu = VNNI): Promise<LoadedModel> {
+  return LoadedModel.load({
+    dir,
+    variant,
+    name: 'tiny',
+    versionId: 'static',
+    intraOpThreads: 1,
+    allowSpinning: false,
+    maxTokens: 128,
+    batch: { maxTokens: 1024, maxTexts: 16, maxPaddingRatio: 0.5, maxWaitMs: 0 },
+    onBatch: () => undefined,
+    onTokenized: () => undefined,
+    cpu,
+  });
+}
+
+describe('the served graph’s quantization', () => {
+  let warn: jest.SpyInstance;
+  beforeEach(() => {
+    warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+  });
+  afterEach(() => warn.mockRestore());
+
+  it.each([
+    ['int8', false],
+    ['uint8', true],
+  ] as const)(
+    'is read from a graph with %s weights, which is slow on a VNNI CPU: %s',
+    async (weightType, slow) => {
+      const model = await load(int8Dirs[weightType], 'int8');
+      try {
+        expect(model.quantization).toEqual({
+          weightType,
+          perChannel: true,
+          opTypes: ['DynamicQuantizeLinear', 'MatMulInteger'],
+          quantizedWeights: 12,
+          slowForCpu: slow,
+        });
+        // The session serves it either way.
+        const [score] = await model.score(['I love this so much!']);
+        expect(score.tokens).toBeGreaterThan(2);
+        const warnings = warn.mock.calls.map(([message]) => String(message));
+        expect(warnings.some((message) => message.includes('avx512_vnni'))).toBe(slow);
+      } finally {
+        await model.close();
+      }
+    },
+  );
+
+  it('warns for uint8 weights on a VNNI CPU only, with the measured factor and the fix', async () => {
+    const path = join(int8Dirs.uint8, 'onnx/model_quantized.onnx');
+    const onVnni = await readServedQuantization(path, VNNI);
+    expect(slowGraphWarning(path, onVnni, VNNI)).toMatch(
+      /has uint8 weights, but this CPU has avx512_vnni: signed int8 weights ran [\d.-]+x as fast here .*npm run model:quantize/,
+    );
+    const onAvx2 = await readServedQuantization(path, AVX2);
+    expect(onAvx2?.slowForCpu).toBe(false);
+    expect(slowGraphWarning(path, onAvx2, AVX2)).toBeUndefined();
+
+    const int8Path = join(int8Dirs.int8, 'onnx/model_quantized.onnx');
+    expect(slowGraphWarning(int8Path, await readServedQuantization(int8Path, VNNI), VNNI)).toBeUndefined();
+  });
+
+  it('is none for the fp32 graph, and unknown (with a warning, still served) for an unreadable file', async () => {
+    const model = await load(fp32Dir, 'fp32');
+    try {
+      expect(model.quantization).toMatchObject({ weightType: 'none', opTypes: [], slowForCpu: false });
+    } finally {
+      await model.close();
+    }
+    expect(await readServedQuantization(join(workDir, 'missing.onnx'), VNNI)).toBeUndefined();
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('cannot tell how'));
+  });
+
+  it('becomes bounded labels of sentiment_model_quantization_info', async () => {
+    const metrics = new WorkerMetrics({ metricSources: [] } as unknown as WorkerConfig);
+    const quantization = await readServedQuantization(
+      join(int8Dirs.uint8, 'onnx/model_quantized.onnx'),
+      VNNI,
+    );
+    metrics.models([
+      { name: 'tiny', version: 'int8-abc', dtype: 'int8', role: 'production', quantization },
+      { name: 'tiny', version: 'fp32-def', dtype: 'fp32', role: 'candidate-shadow' },
+    ]);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain(
+      'sentiment_model_quantization_info{name="tiny",version="int8-abc",weight_type="uint8",per_channel="true",' +
+        'ops="DynamicQuantizeLinear+MatMulInteger",slow_for_cpu="true",app="inference-worker"} 1',
+    );
+    expect(text).toContain(
+      'sentiment_model_quantization_info{name="tiny",version="fp32-def",weight_type="unknown",per_channel="unknown",' +
+        'ops="unknown",slow_for_cpu="false",app="inference-worker"} 1',
+    );
+    // The model-info series keep their labels.
+    expect(text).toContain(
+      'sentiment_model_info{name="tiny",version="int8-abc",dtype="int8",role="production",app="inference-worker"} 1',
+    );
+    expect(
+      quantizationLabels({
+        weightType: 'none',
+        perChannel: undefined,
+        opTypes: [],
+        quantizedWeights: 0,
+        slowForCpu: false,
+      }),
+    ).toEqual({ weight_type: 'none', per_channel: 'none', ops: 'none', slow_for_cpu: 'false' });
+  });
+});
