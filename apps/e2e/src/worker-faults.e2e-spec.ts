@@ -158,8 +158,8 @@ describe('inference worker faults', () => {
     events.on('stalled', ({ jobId }) => stalled.push(jobId));
     try {
       await withProducer(prefix, async (producer) => {
-        // 32 texts of 512 tokens in one batch: several seconds of compute on the small model.
-        const items = Array.from({ length: 32 }, (_, index) => ({
+        // 64 texts of 512 tokens in one batch: seconds of compute on the small model, even on a fast idle core.
+        const items = Array.from({ length: 64 }, (_, index) => ({
           text: `${index} ` + 'a long complaint about the service '.repeat(120),
         }));
         const { jobId } = await producer.enqueue(items);

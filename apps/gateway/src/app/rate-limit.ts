@@ -31,13 +31,14 @@ export class TenantThrottlerGuard extends ThrottlerGuard {
     }
   }
 
+  /** Limits are per key: public routes and anonymous callers (an API served without keys) are not counted. */
   protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
-    return isPublicRoute(this.reflector, context);
+    if (isPublicRoute(this.reflector, context)) return true;
+    return callerOf(context.switchToHttp().getRequest<Request>()).tenant === undefined;
   }
 
-  /** Anonymous callers (an API served without keys) are counted per address. */
   protected override async getTracker(request: Request): Promise<string> {
-    return callerOf(request).tenant ?? `ip:${request.ip ?? 'unknown'}`;
+    return callerOf(request).tenant ?? 'anonymous';
   }
 
   /** One budget per tenant across every route, readable in Redis (`<prefix>:rate-limit:{default:acme}:hits`). */
