@@ -53,6 +53,11 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
   { key: 'overload', variants: ['fp32'], what: 'more clients than capacity, small MAX_QUEUE_DEPTH' },
   { key: 'cache', variants: ['fp32'], what: '30 % duplicates, result cache off vs on' },
   { key: 'shadow', variants: ['fp32'], what: 'a candidate shadowing every text vs production alone' },
+  {
+    key: 'tracing',
+    variants: ['fp32'],
+    what: 'no OTLP endpoint vs every span exported to a loopback collector',
+  },
 ];
 
 export interface Run {

@@ -5,6 +5,7 @@ import { ScenarioContext, ScenarioRunner, slowTexts, throughputTexts } from './c
 import { cache, fullBatch, fullSingle, idle, overload } from './full-path';
 import { producerBatch, producerSingle } from './producer';
 import { shadow } from './shadow';
+import { tracing } from './tracing';
 
 const model = (context: ScenarioContext) => ({
   modelDir: context.options.modelDir,
@@ -57,6 +58,7 @@ export const RUNNERS: Record<string, ScenarioRunner> = {
   overload,
   cache,
   shadow,
+  tracing,
 };
 
 export type { ScenarioContext } from './context';
