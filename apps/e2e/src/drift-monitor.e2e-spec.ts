@@ -392,6 +392,10 @@ describe('drift monitor against a real worker, Redis and a fake GitHub', () => {
       { authorization: 'Bearer not-the-key-at-all' },
     );
     expect(wrongKey.status).toBe(401);
+    // No body at all is the run of the window ending now (curl -X POST with a key and nothing else).
+    const bodyless = await request(`${monitor.url}/v1/runs`, { method: 'POST', headers: adminAuth });
+    expect(bodyless.status).toBe(200);
+    reports.push(bodyless.body);
     // A client key reads reports but cannot start a run (a run may dispatch a retrain).
     const clientRun = await postJson(`${monitor.url}/v1/runs`, {}, auth);
     expect(clientRun.status).toBe(403);

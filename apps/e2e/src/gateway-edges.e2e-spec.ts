@@ -115,6 +115,12 @@ describe('bad input gets a 4xx problem that names the field, and nothing is enqu
     expect(response.body.code).toBe('unsupported_media_type');
   });
 
+  it('a POST without any body -> 422 naming the missing field', async () => {
+    const response = await request(`${gateway.url}/v1/sentiment`, { method: 'POST' });
+    expect(response.status).toBe(422);
+    expect(response.body.errors).toContainEqual(expect.objectContaining({ field: 'text' }));
+  });
+
   it('a wait flag that is not true or false -> 422', async () => {
     const response = await postJson(`${gateway.url}/v1/sentiment?wait=maybe`, { text: 'ok' });
     expect(response.status).toBe(422);

@@ -97,7 +97,11 @@ export function jsonBody(limits: JsonBodyLimits) {
       );
       return;
     }
-    if (hasBody && !request.is('application/json')) {
+    // A POST with no body at all (POST /v1/runs; elsewhere the route's own 422) needs no content type.
+    const empty =
+      request.headers['transfer-encoding'] === undefined &&
+      (request.headers['content-length'] ?? '0') === '0';
+    if (hasBody && !empty && !request.is('application/json')) {
       const type = request.headers['content-type'] ?? 'none';
       sendProblem(
         response,

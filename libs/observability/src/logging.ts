@@ -87,9 +87,9 @@ export function httpLogger(app: string, config: LogConfig): { middleware: HttpLo
       res: (response: { statusCode: number }) => ({ status: response.statusCode }),
     },
     customSuccessMessage: (request, response) =>
-      `${request.method} ${pathOf(request.url)} ${response.statusCode}`,
+      `${request.method} ${pathOf(originalUrl(request))} ${response.statusCode}`,
     customErrorMessage: (request, response) =>
-      `${request.method} ${pathOf(request.url)} ${response.statusCode}`,
+      `${request.method} ${pathOf(originalUrl(request))} ${response.statusCode}`,
   };
   // nestjs-pino binds each request's logger (from this middleware) to the app's Logger calls.
   return { middleware: pinoHttp(options), params: { pinoHttp: options, useExisting: true } };
@@ -101,6 +101,11 @@ export function loggerParams(app: string, config: LogConfig, toStderr = false): 
   const stream: DestinationStream | undefined =
     toStderr && config.format === 'json' ? pino.destination(2) : undefined;
   return { pinoHttp: stream ? [options, stream] : options };
+}
+
+/** Express rewrites `url` inside mounted routers (the queue board); `originalUrl` is what the client asked for. */
+function originalUrl(request: IncomingMessage): string | undefined {
+  return (request as IncomingMessage & { originalUrl?: string }).originalUrl ?? request.url;
 }
 
 function pathOf(url: string | undefined): string {
