@@ -103,7 +103,7 @@ describe('one trace per request, across the gateway, the queue and the worker', 
     expect(expectBatchLinks(spans).attributes['sentiment.batch.texts']).toBeGreaterThanOrEqual(1);
   });
 
-  it("puts the trace ids on the gateway's latency buckets as exemplars (OpenMetrics)", async () => {
+  it("puts the trace ids on the gateway's and the worker's latency buckets as exemplars (OpenMetrics)", async () => {
     const metrics = await fetch(`${gateway.url}/metrics`);
     expect(metrics.headers.get('content-type')).toMatch(/application\/openmetrics-text/);
     const text = await metrics.text();
@@ -120,6 +120,15 @@ describe('one trace per request, across the gateway, the queue and the worker', 
         true,
       );
     expect(spans.length).toBeGreaterThan(0);
+    // The worker's queue wait too, with the trace of the job that waited.
+    const workerMetrics = await (await fetch(`${worker.url}/metrics`)).text();
+    const waited = [
+      ...workerMetrics.matchAll(
+        /^sentiment_queue_wait_seconds_bucket\{[^}]*\} \d+ # \{trace_id="([0-9a-f]{32})"\}/gm,
+      ),
+    ].map((match) => match[1]);
+    expect(waited.length).toBeGreaterThan(0);
+    for (const traceId of waited) expect(receiver.spans.some((span) => span.traceId === traceId)).toBe(true);
   });
 
   it('for a batch of texts, the same shape', async () => {

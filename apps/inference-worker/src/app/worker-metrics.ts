@@ -8,6 +8,7 @@ import {
   QUEUE_WAIT_BUCKETS_SECONDS,
   RATIO_BUCKETS,
   boundedLabel,
+  TracedHistogram,
   createAppRegistry,
 } from '@reputation-monitor/observability';
 import type { GraphQuantization } from '@reputation-monitor/onnx-graph';
@@ -62,7 +63,8 @@ export class WorkerMetrics {
   readonly registry: Registry = createAppRegistry('inference-worker');
   private readonly sources: ReadonlySet<string>;
 
-  private readonly queueWait = new Histogram({
+  // A trace id per bucket while tracing is on: a slow queue wait in Grafana opens the request's trace.
+  private readonly queueWait = new TracedHistogram({
     name: 'sentiment_queue_wait_seconds',
     help: 'Time from enqueue to a worker picking the job up.',
     labelNames: ['queue'],
