@@ -34,9 +34,7 @@ export interface PayloadSchemaLimits {
 }
 
 const LENGTH_NOTE =
-  'Lengths are counted by the worker in UTF-16 code units (JavaScript String length); JSON Schema maxLength ' +
-  'counts code points, so a character outside the Basic Multilingual Plane (most emoji) counts 1 here and 2 for ' +
-  'the worker.';
+  'Lengths count characters as code points (JSON Schema maxLength), as the worker does: an emoji is one.';
 
 /** Version 1 of the `classify` job payload (`ClassifyJobPayloadV1`), for a worker with the given limits. */
 export function classifyPayloadSchemaV1(limits: PayloadSchemaLimits = {}) {

@@ -9,11 +9,35 @@ export const SOURCE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Longest prediction id a job may carry (the worker's bound; client ids are shorter, see CLIENT_ID_PATTERN). */
 export const MAX_PREDICTION_ID_CHARS = 256;
 
+/**
+ * Characters in a text as people and JSON Schema's `maxLength` count them: code points, so an emoji is one
+ * (String.length counts UTF-16 units, two for it). A lone surrogate counts one, as in JSON Schema.
+ */
+export function characterCount(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i++, count++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+  }
+  return count;
+}
+
+/** Whether `text` holds more than `max` characters; counts only when its UTF-16 length says it might. */
+function longerThan(text: string, max: number): number | undefined {
+  if (text.length <= max) return undefined;
+  const characters = characterCount(text);
+  return characters > max ? characters : undefined;
+}
+
 /** Why a text is unusable, or undefined when it is fine. The gateway and the producer client share these rules. */
 export function textProblem(text: unknown, maxChars: number): string | undefined {
   if (typeof text !== 'string') return 'must be a string';
   if (text.trim().length === 0) return 'must not be empty or only whitespace';
-  if (text.length > maxChars) return `must be at most ${maxChars} characters (got ${text.length})`;
+  const characters = longerThan(text, maxChars);
+  if (characters !== undefined) return `must be at most ${maxChars} characters (got ${characters})`;
   return undefined;
 }
 
@@ -71,7 +95,7 @@ export function checkClassifyPayload(data: unknown, maxChars: number, maxItems: 
       return { ok: false, reason: `items[${index}] is not an object` };
     const { id, text } = item as Partial<TextItem>;
     const idIssue =
-      typeof id === 'string' && id.length > 0 && id.length <= MAX_PREDICTION_ID_CHARS
+      typeof id === 'string' && id.length > 0 && longerThan(id, MAX_PREDICTION_ID_CHARS) === undefined
         ? undefined
         : 'must be a non-empty string';
     if (idIssue) return { ok: false, reason: `items[${index}].id ${idIssue}` };
