@@ -13,6 +13,7 @@ import { GoldenSetError } from '@reputation-monitor/dataset-store';
 import {
   AdminApiKeys,
   ApiKeys,
+  answerMalformedRequests,
   describeAccess,
   exposureProblem,
   jsonBody,
@@ -34,6 +35,7 @@ async function serve(): Promise<void> {
   );
   app.useLogger(app.get(PinoLogger));
   app.disable('x-powered-by');
+  answerMalformedRequests(app.getHttpServer());
   app.use(requests.middleware);
   app.use('/v1', requireKeyBeforeBody(app.get(ApiKeys), app.get(AdminApiKeys)));
   app.use(jsonBody({ limitBytes: MAX_BODY_BYTES, maxArrayItems: 16 }));

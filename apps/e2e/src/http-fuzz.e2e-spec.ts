@@ -34,9 +34,9 @@ import { JsonEntries, OMIT, RawJson, encodeJson, percentEncode, preview } from '
  *   - Bull Board under /admin/queues: a third-party UI with its own router and answers (a text 401 with a Basic
  *     prompt, its own JSON errors);
  *   - Swagger UI under /docs (static assets served by swagger-ui-express);
- *   - answers written by Node's HTTP parser before any app code runs: a request line or header Node refuses
- *     (400 "Bad Request", 431 headers too large; no Date, no Content-Type, no body) and Node's 417 for an
- *     unknown `Expect`. They are counted apart in the histogram as `400(node)`, `431(node)`, `417(node)`.
+ *   - a bare answer of Node's HTTP parser (no Date, no Content-Type, no body), counted apart in the histogram as
+ *     `400(node)` etc. The apps answer what Node's parser refuses (a bad request line or header, 431 headers too
+ *     large, an unknown `Expect`) with problem+json themselves (answerMalformedRequests), so none is expected.
  *
  * Settings (environment):
  *   FUZZ_SEED           seed of every property (default 20240917; printed at the start)

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import type { Redis } from 'ioredis';
 import { AppProcess, spawnApp, startGateway, startWorker, stopAll, waitFor } from './support/apps';
 import { connectRedis, deletePrefix, uniquePrefix } from './support/redis';
@@ -216,6 +217,46 @@ describe('hostile bodies', () => {
     expect(response.body.code).toBe('json_too_complex');
     // Not a timing assertion on the app: a bound that only an unbounded loop would cross.
     expect(performance.now() - started).toBeLessThan(5_000);
+    expect(gateway.child.exitCode).toBeNull();
+  });
+});
+
+/** Sends raw bytes and resolves with everything the server answers before it closes. */
+function rawExchange(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(bytes));
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+    socket.setTimeout(5_000, () => socket.destroy(new Error('no answer within 5 s')));
+  });
+}
+
+describe('requests Node refuses before the app runs', () => {
+  it.each([
+    [
+      'a header with a space in its name',
+      'GET /health/live HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n',
+      400,
+    ],
+    [
+      'headers over the size limit',
+      `GET /v1/jobs/x HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      431,
+    ],
+    [
+      'an unsupported Expect',
+      'POST /v1/sentiment HTTP/1.1\r\nHost: x\r\nExpect: magic\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+      417,
+    ],
+  ])('answers %s with a problem+json', async (_name, bytes, status) => {
+    const answer = await rawExchange(gateway.url, bytes);
+    const [head, body] = answer.split('\r\n\r\n');
+    expect(head).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+    expect(head.toLowerCase()).toContain('content-type: application/problem+json');
+    expect(JSON.parse(body)).toMatchObject({ status, code: expect.any(String) });
     expect(gateway.child.exitCode).toBeNull();
   });
 });

@@ -12,6 +12,7 @@ import { AppModule } from './app/app.module';
 import {
   AdminApiKeys,
   ApiKeys,
+  answerMalformedRequests,
   describeAccess,
   exposureProblem,
   jsonBody,
@@ -37,6 +38,7 @@ async function bootstrap(): Promise<void> {
   });
   app.useLogger(app.get(PinoLogger));
   app.disable('x-powered-by');
+  answerMalformedRequests(app.getHttpServer());
   app.use(requests.middleware);
   app.use(httpMetrics(app.get(GatewayMetrics), SENTIMENT_ROUTES));
   mountQueueBoard(app, app.get(SentimentProducer), app.get(AdminApiKeys));

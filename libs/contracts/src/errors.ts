@@ -2,6 +2,8 @@
 export enum ErrorCode {
   ValidationFailed = 'validation_failed',
   MalformedJson = 'malformed_json',
+  /** Not valid HTTP/1.1: a bad request line or header, or an Expect the server does not support. */
+  MalformedRequest = 'malformed_request',
   PayloadTooLarge = 'payload_too_large',
   UnsupportedMediaType = 'unsupported_media_type',
   Unauthorized = 'unauthorized',

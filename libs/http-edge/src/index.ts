@@ -26,3 +26,4 @@ export type { JsonBodyLimits } from './json-body';
 export { ProblemFilterBase, sendProblem } from './problem-filter';
 export type { ProblemAnswer } from './problem-filter';
 export { withTimeout } from './with-timeout';
+export { answerMalformedRequests } from './malformed-requests';
