@@ -11,13 +11,10 @@ import { DriftModule } from './app/drift.module';
 import { DriftRunService } from './app/drift-run.service';
 import { GoldenSetError } from '@reputation-monitor/dataset-store';
 import {
-  AdminApiKeys,
-  ApiKeys,
-  answerMalformedRequests,
+  assertNotExposed,
   describeAccess,
-  exposureProblem,
-  jsonBody,
-  requireKeyBeforeBody,
+  openHttpEdge,
+  parseBodiesAfterKeys,
 } from '@reputation-monitor/http-edge';
 
 /** Largest request body: POST /v1/runs takes at most a window end. */
@@ -25,20 +22,15 @@ const MAX_BODY_BYTES = 16_384;
 
 async function serve(): Promise<void> {
   const config = loadDriftConfig();
-  const exposure = exposureProblem(config, config.host);
-  if (exposure) throw new ConfigError([exposure]);
+  assertNotExposed(config, config.host);
   const logger = new Logger('drift-monitor');
   const requests = httpLogger('drift-monitor', config.log);
   const app = await NestFactory.create<NestExpressApplication>(
     DriftModule.forConfig(config, 'server', requests.params),
     { bodyParser: false, bufferLogs: true },
   );
-  app.useLogger(app.get(PinoLogger));
-  app.disable('x-powered-by');
-  answerMalformedRequests(app.getHttpServer());
-  app.use(requests.middleware);
-  app.use('/v1', requireKeyBeforeBody(app.get(ApiKeys), app.get(AdminApiKeys)));
-  app.use(jsonBody({ limitBytes: MAX_BODY_BYTES, maxArrayItems: 16 }));
+  openHttpEdge(app, requests.middleware);
+  parseBodiesAfterKeys(app, { limitBytes: MAX_BODY_BYTES, maxArrayItems: 16 });
   // A run in progress finishes before exit; the golden set bounds how long one can wait on the workers.
   closeOnSignals(app, Math.max(10_000, config.golden.timeoutMs + 5_000), stopTracing);
   await app.listen(config.port, config.host);

@@ -1,7 +1,6 @@
 import './instrument';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { Logger as PinoLogger } from 'nestjs-pino';
 import { httpLogger, stopTracing } from '@reputation-monitor/observability';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -11,12 +10,10 @@ import { mountQueueBoard } from './app/admin/queue-board';
 import { AppModule } from './app/app.module';
 import {
   AdminApiKeys,
-  ApiKeys,
-  answerMalformedRequests,
+  assertNotExposed,
   describeAccess,
-  exposureProblem,
-  jsonBody,
-  requireKeyBeforeBody,
+  openHttpEdge,
+  parseBodiesAfterKeys,
 } from '@reputation-monitor/http-edge';
 import { loadGatewayConfig, readGatewayConfig } from './app/gateway-config';
 import { setupOpenApi } from './app/openapi';
@@ -28,23 +25,18 @@ import { createValidationPipe } from './app/problem/validation-pipe';
 async function bootstrap(): Promise<void> {
   printEnvSchemaIfAsked(readGatewayConfig);
   const config = loadGatewayConfig();
-  const exposure = exposureProblem(config, config.host);
-  if (exposure) throw new ConfigError([exposure]);
+  assertNotExposed(config, config.host);
   const logger = new Logger('gateway');
   const requests = httpLogger('gateway', config.log);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config, requests.params), {
     bodyParser: false,
     bufferLogs: true,
   });
-  app.useLogger(app.get(PinoLogger));
-  app.disable('x-powered-by');
-  answerMalformedRequests(app.getHttpServer());
-  app.use(requests.middleware);
+  openHttpEdge(app, requests.middleware);
   app.use(httpMetrics(app.get(GatewayMetrics), SENTIMENT_ROUTES));
   mountQueueBoard(app, app.get(SentimentProducer), app.get(AdminApiKeys));
-  app.use('/v1', requireKeyBeforeBody(app.get(ApiKeys), app.get(AdminApiKeys)));
   // Twice the item cap: a list a little too long gets a 422 naming the field, a huge one never reaches validation.
-  app.use(jsonBody({ limitBytes: config.maxBodyBytes, maxArrayItems: 2 * config.maxBatchItems }));
+  parseBodiesAfterKeys(app, { limitBytes: config.maxBodyBytes, maxArrayItems: 2 * config.maxBatchItems });
   app.useGlobalPipes(createValidationPipe());
   closeOnSignals(app, config.shutdownTimeoutMs, stopTracing);
   setupOpenApi(app);

@@ -58,9 +58,8 @@ export class ApiKeys {
 
   /** The tenant of the key the request presents, or undefined when it presents none of these keys. */
   tenantOf(request: IncomingMessage): string | undefined {
-    const presented = presentedKey(request);
-    if (presented === undefined) return undefined;
-    const candidate = digest(presented);
+    const candidate = presentedDigest(request);
+    if (candidate === undefined) return undefined;
     let tenant: string | undefined;
     // Every entry is compared, matched or not, so the time taken does not tell which one matched.
     for (const entry of this.entries) {
@@ -78,8 +77,24 @@ export class AdminApiKeys extends ApiKeys {}
 
 /** Who presented a key, for audit records: `key:<first 12 hex of its sha256>` (the key itself is never kept). */
 export function keyFingerprint(request: IncomingMessage): string {
-  const presented = presentedKey(request);
-  return presented === undefined ? 'anonymous' : `key:${digest(presented).toString('hex').slice(0, 12)}`;
+  const presented = presentedDigest(request);
+  return presented === undefined ? 'anonymous' : `key:${presented.toString('hex').slice(0, 12)}`;
+}
+
+const PRESENTED_DIGESTS = new WeakMap<IncomingMessage, Buffer | null>();
+
+/**
+ * The SHA-256 of the key a request presents, hashed once per request: the pre-body check, the guard (admin
+ * keys, then client keys) and the audit fingerprint all ask.
+ */
+function presentedDigest(request: IncomingMessage): Buffer | undefined {
+  let known = PRESENTED_DIGESTS.get(request);
+  if (known === undefined) {
+    const key = presentedKey(request);
+    known = key === undefined ? null : digest(key);
+    PRESENTED_DIGESTS.set(request, known);
+  }
+  return known ?? undefined;
 }
 
 function presentedKey(request: IncomingMessage): string | undefined {
