@@ -205,7 +205,7 @@ describe('docker-compose.yml', () => {
       ]);
       const zero = loadCompose(
         compose,
-        mutate(read('envExample'), 'REDIS_MAXMEMORY=512mb', 'REDIS_MAXMEMORY=0'),
+        mutate(read('envExample'), 'REDIS_MAXMEMORY=1gb', 'REDIS_MAXMEMORY=0'),
       ).file;
       expect(checkRedis(zero, DEPLOYABLE_APPS, schemas)).toEqual(['redis: --maxmemory 0 (no cap)']);
     });
@@ -219,11 +219,11 @@ describe('docker-compose.yml', () => {
       expect(checkRedisSettings(parseCompose(defaulted))).toEqual([
         'redis: --requirepass ${REDIS_PASSWORD:-redis} is not a required variable (${NAME:?message})',
       ]);
-      const noDefaultCap = mutate(compose, '${REDIS_MAXMEMORY:-512mb}', '${REDIS_MAXMEMORY:-0}');
+      const noDefaultCap = mutate(compose, '${REDIS_MAXMEMORY:-1gb}', '${REDIS_MAXMEMORY:-0}');
       expect(checkRedisSettings(parseCompose(noDefaultCap))).toEqual([
         'redis: --maxmemory ${REDIS_MAXMEMORY:-0} has no cap when .env leaves it out; give it a default such as 512mb',
       ]);
-      const fixed = mutate(compose, '${REDIS_MAXMEMORY:-512mb}', '512mb');
+      const fixed = mutate(compose, '${REDIS_MAXMEMORY:-1gb}', '512mb');
       expect(checkRedisSettings(parseCompose(fixed))).toEqual([
         'redis: --maxmemory 512mb is fixed; take it from .env (${REDIS_MAXMEMORY:-512mb})',
       ]);

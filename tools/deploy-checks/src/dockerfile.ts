@@ -3,18 +3,18 @@ import { DeployableApp } from './apps';
 import { defaultText, EnvSchema } from './env-schema';
 import { digestPinProblem } from './images';
 
-interface Stage {
+export interface Stage {
   name: string | undefined;
   from: From;
   instructions: Instruction[];
 }
 
 /** Runtime variables the image may set besides the app's own. */
-const RUNTIME_ENV = new Set(['NODE_ENV', 'NODE_OPTIONS', 'ONNXRUNTIME_NODE_INSTALL']);
+export const RUNTIME_ENV = new Set(['NODE_ENV', 'NODE_OPTIONS', 'ONNXRUNTIME_NODE_INSTALL']);
 /** Files `npm ci` needs; copying anything else before it busts the dependency layer on every change. */
 const MANIFESTS = new Set(['package.json', 'package-lock.json', '.npmrc']);
 
-function stagesOf(text: string): Stage[] {
+export function stagesOf(text: string): Stage[] {
   const stages: Stage[] = [];
   for (const instruction of DockerfileParser.parse(text).getInstructions()) {
     if (instruction instanceof From) {
@@ -26,30 +26,30 @@ function stagesOf(text: string): Stage[] {
   return stages;
 }
 
-function keyword(instruction: Instruction): string {
+export function keyword(instruction: Instruction): string {
   return instruction.getKeyword().toUpperCase();
 }
 
-function argumentValues(instruction: Instruction): string[] {
+export function argumentValues(instruction: Instruction): string[] {
   return instruction.getArguments().map((argument) => argument.getValue());
 }
 
-function copyFrom(instruction: Instruction): string | undefined {
+export function copyFrom(instruction: Instruction): string | undefined {
   return instruction instanceof Copy ? (instruction.getFromFlag()?.getValue() ?? undefined) : undefined;
 }
 
 /** A COPY's or ADD's sources (every argument but the destination). */
-function copySources(instruction: Instruction): string[] {
+export function copySources(instruction: Instruction): string[] {
   const json = instruction instanceof JSONInstruction ? instruction.getJSONStrings() : [];
   const values = json.length > 0 ? json.map((arg) => arg.getJSONValue()) : argumentValues(instruction);
   return values.slice(0, -1);
 }
 
-function runText(instruction: Instruction): string {
+export function runText(instruction: Instruction): string {
   return instruction.getRawArgumentsContent() ?? '';
 }
 
-function envOf(stage: Stage, before = stage.instructions.length): Map<string, string> {
+export function envOf(stage: Stage, before = stage.instructions.length): Map<string, string> {
   const env = new Map<string, string>();
   for (const instruction of stage.instructions.slice(0, before)) {
     if (instruction instanceof Env) {
@@ -60,27 +60,19 @@ function envOf(stage: Stage, before = stage.instructions.length): Map<string, st
   return env;
 }
 
-const NPM_CI = /\bnpm\s+ci\b/;
+export const NPM_CI = /\bnpm\s+ci\b/;
 const NPM_INSTALL = /\bnpm\s+(install|i|add)\b/;
 
-/**
- * One app's Dockerfile: a build stage on a Node image pinned by tag and digest that installs from the lockfile before copying
- * the sources and builds this app with Nx; a runtime stage that installs the app's production dependencies
- * from the generated manifest, runs as a non-root user, checks /health/live and exposes the app's port.
- */
-export function checkDockerfile(text: string, app: DeployableApp, schema: EnvSchema): string[] {
-  const problems: string[] = [];
-  let stages: Stage[];
-  try {
-    stages = stagesOf(text);
-  } catch (error) {
-    return [`${app.dockerfile} does not parse: ${(error as Error).message}`];
-  }
-  const at = (stage: Stage) => `${app.dockerfile} stage ${stage.name ?? stages.indexOf(stage)}`;
-  if (stages.length < 2) problems.push(`${app.dockerfile} is not multi-stage (${stages.length} FROM)`);
-  if (stages.length === 0) return problems;
-  const stageNames = new Set(stages.map((stage) => stage.name).filter(Boolean));
+/** Where a problem is: the Dockerfile and the stage's name (or index). */
+export type StageLabel = (stage: Stage) => string;
 
+/**
+ * What every stage of every image must do: start from an image pinned by tag and digest (or an earlier stage),
+ * copy no model, install with npm ci (never npm install) and without onnxruntime-node's CUDA download.
+ */
+export function stageProblems(stages: Stage[], at: StageLabel): string[] {
+  const problems: string[] = [];
+  const stageNames = new Set(stages.map((stage) => stage.name).filter(Boolean));
   for (const stage of stages) {
     const image = stage.from.getImage() ?? '';
     if (!stageNames.has(image)) {
@@ -110,44 +102,81 @@ export function checkDockerfile(text: string, app: DeployableApp, schema: EnvSch
       }
     }
   }
+  return problems;
+}
 
-  // The build stage: manifests, npm ci, sources, then this app's Nx build.
-  const buildRun = new RegExp(`\\bnx\\s+(build\\s+${app.project}|run\\s+${app.project}:build)\\b`);
-  const build = stages.find((stage) =>
+const nxBuildOf = (project: string) =>
+  new RegExp(`\\bnx\\s+(build\\s+${project}|run\\s+${project}:build)\\b`);
+
+/** The stage that runs `nx build <project>`. */
+export function findBuildStage(stages: Stage[], project: string): Stage | undefined {
+  const buildRun = nxBuildOf(project);
+  return stages.find((stage) =>
     stage.instructions.some((i) => keyword(i) === 'RUN' && buildRun.test(runText(i))),
   );
-  if (!build) {
-    problems.push(`${app.dockerfile}: no stage runs "nx build ${app.project}"`);
-  } else {
-    const list = build.instructions;
-    const manifests = list.findIndex(
-      (i) =>
-        keyword(i) === 'COPY' &&
-        !copyFrom(i) &&
-        ['package.json', 'package-lock.json'].every((file) => copySources(i).includes(file)),
+}
+
+/** The build stage: manifests, npm ci, sources, then the project's Nx build without the daemon. */
+export function buildStageProblems(
+  build: Stage | undefined,
+  dockerfile: string,
+  project: string,
+  at: StageLabel,
+): string[] {
+  if (!build) return [`${dockerfile}: no stage runs "nx build ${project}"`];
+  const problems: string[] = [];
+  const buildRun = nxBuildOf(project);
+  const list = build.instructions;
+  const manifests = list.findIndex(
+    (i) =>
+      keyword(i) === 'COPY' &&
+      !copyFrom(i) &&
+      ['package.json', 'package-lock.json'].every((file) => copySources(i).includes(file)),
+  );
+  const install = list.findIndex((i) => keyword(i) === 'RUN' && NPM_CI.test(runText(i)));
+  const sources = list.findIndex(
+    (i) =>
+      (keyword(i) === 'COPY' || keyword(i) === 'ADD') &&
+      !copyFrom(i) &&
+      copySources(i).some((s) => !MANIFESTS.has(s)),
+  );
+  const nxBuild = list.findIndex((i) => keyword(i) === 'RUN' && buildRun.test(runText(i)));
+  if (manifests < 0)
+    problems.push(`${at(build)}: does not copy package.json and package-lock.json on their own`);
+  if (install < 0) problems.push(`${at(build)}: does not run npm ci`);
+  if (sources >= 0 && (manifests < 0 || sources < manifests || (install >= 0 && sources < install))) {
+    problems.push(
+      `${at(build)}: copies sources before the manifests and npm ci (every change would reinstall)`,
     );
-    const install = list.findIndex((i) => keyword(i) === 'RUN' && NPM_CI.test(runText(i)));
-    const sources = list.findIndex(
-      (i) =>
-        (keyword(i) === 'COPY' || keyword(i) === 'ADD') &&
-        !copyFrom(i) &&
-        copySources(i).some((s) => !MANIFESTS.has(s)),
-    );
-    const nxBuild = list.findIndex((i) => keyword(i) === 'RUN' && buildRun.test(runText(i)));
-    if (manifests < 0)
-      problems.push(`${at(build)}: does not copy package.json and package-lock.json on their own`);
-    if (install < 0) problems.push(`${at(build)}: does not run npm ci`);
-    if (sources >= 0 && (manifests < 0 || sources < manifests || (install >= 0 && sources < install))) {
-      problems.push(
-        `${at(build)}: copies sources before the manifests and npm ci (every change would reinstall)`,
-      );
-    }
-    if (install > nxBuild) problems.push(`${at(build)}: builds before npm ci`);
-    const buildEnv = envOf(build, nxBuild);
-    if (buildEnv.get('NX_DAEMON') !== 'false' && !/NX_DAEMON=false\s/.test(runText(list[nxBuild]))) {
-      problems.push(`${at(build)}: the Nx build runs without NX_DAEMON=false`);
-    }
   }
+  if (install > nxBuild) problems.push(`${at(build)}: builds before npm ci`);
+  const buildEnv = envOf(build, nxBuild);
+  if (buildEnv.get('NX_DAEMON') !== 'false' && !/NX_DAEMON=false\s/.test(runText(list[nxBuild]))) {
+    problems.push(`${at(build)}: the Nx build runs without NX_DAEMON=false`);
+  }
+  return problems;
+}
+
+/**
+ * One app's Dockerfile: a build stage on a Node image pinned by tag and digest that installs from the lockfile before copying
+ * the sources and builds this app with Nx; a runtime stage that installs the app's production dependencies
+ * from the generated manifest, runs as a non-root user, checks /health/live and exposes the app's port.
+ */
+export function checkDockerfile(text: string, app: DeployableApp, schema: EnvSchema): string[] {
+  const problems: string[] = [];
+  let stages: Stage[];
+  try {
+    stages = stagesOf(text);
+  } catch (error) {
+    return [`${app.dockerfile} does not parse: ${(error as Error).message}`];
+  }
+  const at = (stage: Stage) => `${app.dockerfile} stage ${stage.name ?? stages.indexOf(stage)}`;
+  if (stages.length < 2) problems.push(`${app.dockerfile} is not multi-stage (${stages.length} FROM)`);
+  if (stages.length === 0) return problems;
+  problems.push(...stageProblems(stages, at));
+
+  const build = findBuildStage(stages, app.project);
+  problems.push(...buildStageProblems(build, app.dockerfile, app.project, at));
 
   // The runtime stage: the last one.
   const runtime = stages[stages.length - 1];

@@ -24,6 +24,11 @@ export const MUST_KEEP = [
   'apps/inference-worker/src/main.ts',
   'libs/model-runtime/src/inference-thread.js',
   'libs/config/src/index.ts',
+  // The all-in-one image: its project (nx build all-in-one), the CLI it bundles, the files it copies.
+  'apps/all-in-one/project.json',
+  'apps/all-in-one/entrypoint.sh',
+  'apps/all-in-one/supervisord.conf',
+  'tools/model-pull/src/cli.ts',
 ];
 
 interface Rule {

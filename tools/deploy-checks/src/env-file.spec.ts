@@ -71,8 +71,8 @@ describe('.env.example', () => {
         '.env.example shows REDIS_URL=redis://127.0.0.1:6379, but the default is "redis://:${REDIS_PASSWORD}@redis:6379"',
       ),
     ]);
-    expect(check(mutate(envExample, 'REDIS_MAXMEMORY=512mb', 'REDIS_MAXMEMORY=0'))).toEqual([
-      '.env.example shows REDIS_MAXMEMORY=0, but the default is "512mb" (docker-compose.yml)',
+    expect(check(mutate(envExample, 'REDIS_MAXMEMORY=1gb', 'REDIS_MAXMEMORY=0'))).toEqual([
+      '.env.example shows REDIS_MAXMEMORY=0, but the default is "1gb" (docker-compose.yml)',
     ]);
   });
 

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { affectedProjects } from './affected';
-import { githubFile } from './github-files';
+import { githubFile, WORKSPACE_ROOT } from './github-files';
 import { mutate } from './mutate';
 import { WorkspaceSandbox } from './sandbox';
 import { runActionStep } from './step-script';
@@ -15,13 +17,15 @@ import { runActionStep } from './step-script';
  * on both apps. Tools are libraries in the graph, so `--type app` is exactly the deployable apps; bench imports
  * the tokenizer (and through it the contracts), golden-eval and the app harness the contracts (the harness
  * writes golden sets with the label schema), local-stack the app harness (the admin key file of `npm start`), the
- * trainer the tokenizer and the stores, and the deployment and monitoring checks depend on the apps.
+ * trainer the tokenizer and the stores, and the deployment and monitoring checks depend on the apps. The
+ * all-in-one image (apps/all-in-one) is an app that depends on the gateway, the worker and model-pull.
  */
 const CASES: { touch: string; apps: string[]; all: string[] }[] = [
   {
     touch: 'libs/contracts/src/labels.ts',
-    apps: ['drift-monitor', 'gateway', 'inference-worker'],
+    apps: ['all-in-one', 'drift-monitor', 'gateway', 'inference-worker'],
     all: [
+      'all-in-one',
       'app-harness',
       'bench',
       'contracts',
@@ -50,8 +54,9 @@ const CASES: { touch: string; apps: string[]; all: string[] }[] = [
   },
   {
     touch: 'libs/tokenizer/src/preprocess.ts',
-    apps: ['inference-worker'],
+    apps: ['all-in-one', 'inference-worker'],
     all: [
+      'all-in-one',
       'bench',
       'deploy-checks',
       'e2e',
@@ -66,8 +71,9 @@ const CASES: { touch: string; apps: string[]; all: string[] }[] = [
     // Tests and tools run the generator's CLI by path; their implicitDependencies put them in the graph. The
     // worker follows from model-runtime, whose tests generate their model with it.
     touch: 'tools/synthetic-model/src/roberta-graph.ts',
-    apps: ['inference-worker'],
+    apps: ['all-in-one', 'inference-worker'],
     all: [
+      'all-in-one',
       'bench',
       'deploy-checks',
       'e2e',
@@ -82,8 +88,8 @@ const CASES: { touch: string; apps: string[]; all: string[] }[] = [
   },
   {
     touch: 'apps/gateway/src/main.ts',
-    apps: ['gateway'],
-    all: ['deploy-checks', 'e2e', 'gateway', 'k8s-checks', 'monitoring-checks'],
+    apps: ['all-in-one', 'gateway'],
+    all: ['all-in-one', 'deploy-checks', 'e2e', 'gateway', 'k8s-checks', 'monitoring-checks'],
   },
   {
     touch: 'apps/drift-monitor/src/main.ts',
@@ -102,11 +108,17 @@ describe('nx affected on a throwaway clone of the workspace', () => {
 
   beforeAll(() => {
     sandbox = WorkspaceSandbox.clone();
-    // A fixed Dockerfile layout for the matrix cases: the gateway has one, the other apps none.
+    // A fixed Dockerfile layout for the matrix cases: the gateway has one, the other apps none. The all-in-one
+    // project as the working tree has it, so the cases count it whether or not it is committed yet.
     sandbox.commit('workflow-checks: Dockerfile layout', {
       'apps/gateway/Dockerfile': 'FROM scratch\n',
       'apps/inference-worker/Dockerfile': null,
       'apps/drift-monitor/Dockerfile': null,
+      'apps/all-in-one/project.json': readFileSync(
+        join(WORKSPACE_ROOT, 'apps/all-in-one/project.json'),
+        'utf8',
+      ),
+      'apps/all-in-one/Dockerfile': null,
     });
     for (const { touch } of CASES) {
       const comment = touch.endsWith('.md')
@@ -177,14 +189,19 @@ describe('nx affected on a throwaway clone of the workspace', () => {
     );
 
     it(
-      'would hand the inference worker and the drift monitor (no Dockerfile here) to docker build without its filter',
+      'would hand the all-in-one image, the inference worker and the drift monitor (no Dockerfile here) to docker build without its filter',
       () => {
         const unfiltered = mutate(action, '.filter((app) => existsSync(`apps/${app}/Dockerfile`))', '');
         const result = runActionStep(unfiltered, 'list', {
           cwd: sandbox.repoDir,
           env: { ...sandbox.env, ...shas('libs/contracts/src/labels.ts') },
         });
-        expect(JSON.parse(result.outputs.apps)).toEqual(['drift-monitor', 'gateway', 'inference-worker']);
+        expect(JSON.parse(result.outputs.apps)).toEqual([
+          'all-in-one',
+          'drift-monitor',
+          'gateway',
+          'inference-worker',
+        ]);
       },
       NX_TIMEOUT_MS,
     );

@@ -42,7 +42,7 @@ describe('in every workflow and action', () => {
     );
     expect(scriptSyntaxProblems({ ...deploy, text })).toEqual([
       expect.stringMatching(
-        /^\.github\/workflows\/deploy\.yml job huggingface-space step HF_TOKEN is set: .*syntax error/,
+        /^\.github\/workflows\/deploy\.yml job huggingface-space step HF_TOKEN and the model pin are set: .*syntax error/,
       ),
     ]);
   });

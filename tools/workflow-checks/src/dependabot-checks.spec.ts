@@ -8,7 +8,12 @@ const text = readFileSync(join(WORKSPACE_ROOT, DEPENDABOT_FILE), 'utf8');
 
 describe('.github/dependabot.yml', () => {
   it('updates npm, the actions, every Dockerfile and the compose images, weekly and grouped', () => {
-    expect(dockerfileDirs()).toEqual(['/apps/drift-monitor', '/apps/gateway', '/apps/inference-worker']);
+    expect(dockerfileDirs()).toEqual([
+      '/apps/all-in-one',
+      '/apps/drift-monitor',
+      '/apps/gateway',
+      '/apps/inference-worker',
+    ]);
     expect(dependabotProblems(text)).toEqual([]);
   });
 

@@ -1,5 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { dockerAppsJobs, jobsRunning, problemList, runsOneAtATime } from './common-checks';
-import type { GithubFile } from './github-files';
+import { type GithubFile, WORKSPACE_ROOT } from './github-files';
 import {
   type Job,
   type Workflow,
@@ -12,6 +14,8 @@ import {
 } from './workflow-model';
 
 const WHERE = '.github/workflows/deploy.yml';
+/** The image the Space runs: the gateway, one inference worker and Redis in one container. */
+const ALL_IN_ONE_DOCKERFILE = 'apps/all-in-one/Dockerfile';
 /** How a job of another workflow calls deploy.yml. */
 export const DEPLOY_WORKFLOW = './.github/workflows/deploy.yml';
 /** The commit the run is for: in a called workflow, the caller's, i.e. the commit CI tested. */
@@ -88,15 +92,21 @@ function imagesJobProblems(workflow: Workflow, id: string, job: Job): string[] {
   return problems;
 }
 
-function spaceJobProblems(id: string, job: Job, imagesJobs: string[]): string[] {
+/** The port the all-in-one image serves on (its EXPOSE), which the Space's app_port must name. */
+export function allInOnePort(root = WORKSPACE_ROOT): string | undefined {
+  const dockerfile = join(root, ALL_IN_ONE_DOCKERFILE);
+  return existsSync(dockerfile) ? /^EXPOSE (\d+)$/m.exec(readFileSync(dockerfile, 'utf8'))?.[1] : undefined;
+}
+
+function spaceJobProblems(id: string, job: Job, imagesJobs: string[], port: string | undefined): string[] {
   const { problems, check } = problemList(`${WHERE} job ${id}`);
   check(
     typeof job.if === 'string' && /\bvars\.\w+\s*!=\s*''/.test(job.if),
     "runs only when its target is configured (if: vars.… != '')",
   );
   check(
-    typeof job.if === 'string' && /contains\(fromJSON\(inputs\.apps\), 'gateway'\)/.test(job.if),
-    'deploys only when a new gateway image was pushed',
+    typeof job.if === 'string' && /contains\(fromJSON\(inputs\.apps\), 'all-in-one'\)/.test(job.if),
+    'deploys only when a new all-in-one image was pushed',
   );
   check(
     needsOf(job).some((need) => imagesJobs.includes(need)),
@@ -117,10 +127,31 @@ function spaceJobProblems(id: string, job: Job, imagesJobs: string[]): string[] 
     'pushes to the Space with git',
   );
   check(
-    String(job.env?.IMAGE ?? '').endsWith(`/gateway:${SHA}`) &&
+    String(job.env?.IMAGE ?? '').endsWith(`/all-in-one:${SHA}`) &&
       scripts.some((script) => /^\s*FROM \$\{IMAGE\}\s*$/m.test(script)),
-    `runs the gateway image of the commit CI tested (FROM <base>/gateway:${SHA})`,
+    `runs the all-in-one image of the commit CI tested (FROM <base>/all-in-one:${SHA})`,
   );
+  // A Docker Space whose traffic goes to the port the image serves on.
+  const frontMatter = scripts
+    .map((script) => /^\s*---\n([\s\S]*?)\n\s*---$/m.exec(script)?.[1] ?? '')
+    .join('\n');
+  check(/^\s*sdk: docker$/m.test(frontMatter), 'writes a README whose front matter says sdk: docker');
+  check(
+    port !== undefined && new RegExp(`^\\s*app_port: ${port}$`, 'm').test(frontMatter),
+    `writes app_port: ${port ?? '<the EXPOSE of apps/all-in-one/Dockerfile>'} (the all-in-one image's port)`,
+  );
+  // The model pin: from variables, checked before the push, written into the Space's Dockerfile.
+  for (const name of ['MODEL_REVISION', 'MODEL_SHA256']) {
+    check(/^vars\.\w+$/.test(expressionBody(job.env?.[name]) ?? ''), `takes ${name} from a variable`);
+    check(
+      scripts.some((script) => new RegExp(`\\$${name} =~ \\^\\[0-9a-f\\]\\{(40|64)\\}\\$`).test(script)),
+      `fails with a message when ${name} is not a pin (a commit, a sha256)`,
+    );
+    check(
+      scripts.some((script) => new RegExp(`^\\s*ENV .*\\b${name}=\\$\\{${name}\\}`, 'm').test(script)),
+      `writes ${name} into the Space's Dockerfile (ENV ${name}=\${${name}})`,
+    );
+  }
   return problems;
 }
 
@@ -144,6 +175,10 @@ function composeJobProblems(id: string, job: Job, imagesJobs: string[]): string[
   );
   check(/\bdocker compose up -d\b/.test(script), 'restarts the stack (docker compose up -d)');
   check(expressionBody(job.env?.APPS) === 'inputs.apps', 'deploys the apps it is given (APPS: inputs.apps)');
+  check(
+    /map\(select\(\. != "all-in-one"\)\)/.test(script),
+    'leaves all-in-one (the Space\'s image) out of the stack (jq map(select(. != "all-in-one")))',
+  );
   return problems;
 }
 
@@ -152,7 +187,7 @@ function composeJobProblems(id: string, job: Job, imagesJobs: string[]): string[
  * the tests passed, see deployCallerProblems), images pushed by the commit sha only, never `latest`, every
  * target deploying that commit.
  */
-export function deployProblems(deployText: string): string[] {
+export function deployProblems(deployText: string, port = allInOnePort()): string[] {
   const workflow = parseWorkflow(deployText);
   const { problems, check } = problemList(WHERE);
   const on = triggers(workflow);
@@ -184,7 +219,7 @@ export function deployProblems(deployText: string): string[] {
     stepsOf(job).some((step) => /huggingface\.co\/spaces\//.test(step.run ?? '')),
   );
   check(spaceJobs.length === 1, 'has one job that deploys to a Hugging Face Space');
-  for (const [id, job] of spaceJobs) problems.push(...spaceJobProblems(id, job, imagesIds));
+  for (const [id, job] of spaceJobs) problems.push(...spaceJobProblems(id, job, imagesIds, port));
 
   const composeJobs = Object.entries(workflow.jobs).filter(([, job]) =>
     stepsOf(job).some((step) => /\bdocker compose up\b/.test(step.run ?? '')),

@@ -26,13 +26,13 @@ describe('release.yml', () => {
     ],
     [
       'no build before the publish',
-      '      - name: Build the packages\n        run: npx nx run-many -t build -p contracts producer-client\n      - name: Publish (dry run)',
+      '      - name: Build the packages\n        run: npx nx run-many -t build -p contracts redis-connection producer-client\n      - name: Publish (dry run)',
       '      - name: Publish (dry run)',
       /job dry-run builds the packages after versioning and before publishing/,
     ],
     [
       'a package left untested',
-      '      - name: Test the packages\n        run: npx nx run-many -t lint typecheck test -p contracts producer-client\n      - name: Version, changelogs',
+      '      - name: Test the packages\n        run: npx nx run-many -t lint typecheck test -p contracts redis-connection producer-client\n      - name: Version, changelogs',
       '      - name: Version, changelogs',
       /job publish tests contracts before releasing it/,
     ],
