@@ -19,7 +19,7 @@ const prefix = uniquePrefix('producer-package');
 /** No worker consumes this prefix: jobs stay waiting (queue full, timeout). */
 const idlePrefix = `${prefix}-idle`;
 const BILLING_KEY = 'e2e-billing-key-0123456789';
-const PACKAGES = ['contracts', 'producer-client'] as const;
+const PACKAGES = ['contracts', 'redis-connection', 'producer-client'] as const;
 const dist = (name: string) => join(WORKSPACE_ROOT, 'dist/libs', name);
 
 let redis: Redis;
@@ -61,7 +61,7 @@ async function timed<T>(what: string, work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Builds both packages with Nx, packs them and installs the tarballs (and bullmq) into a new project. */
+/** Builds the packages with Nx, packs them and installs the tarballs (and bullmq) into a new project. */
 async function installPackages(): Promise<void> {
   const nx = join(WORKSPACE_ROOT, 'node_modules/.bin/nx');
   await timed('nx build', () =>
@@ -113,6 +113,7 @@ async function installPackages(): Promise<void> {
         '--ignore-scripts',
         '--loglevel=error',
         tarballs.contracts.file,
+        tarballs['redis-connection'].file,
         tarballs['producer-client'].file,
         `bullmq@${bullmq}`,
       ],
@@ -185,14 +186,18 @@ describe('the built packages', () => {
     );
   });
 
-  it('make producer-client depend on contracts as a package, at its exact version, never by a path', () => {
+  it('make producer-client depend on contracts and redis-connection as packages, at their exact version, never by a path', () => {
     const contracts = JSON.parse(readFileSync(join(dist('contracts'), 'package.json'), 'utf8'));
+    const connection = JSON.parse(readFileSync(join(dist('redis-connection'), 'package.json'), 'utf8'));
     const client = JSON.parse(readFileSync(join(dist('producer-client'), 'package.json'), 'utf8'));
     expect(client.dependencies['@reputation-monitor/contracts']).toBe(contracts.version);
+    expect(client.dependencies['@reputation-monitor/redis-connection']).toBe(connection.version);
     expect(contracts.dependencies ?? {}).toEqual({});
+    expect(Object.keys(connection.dependencies)).toEqual(['ioredis']);
     // Every import of the built code is relative, a Node builtin or a declared dependency.
     for (const [name, pkg] of [
       ['contracts', contracts],
+      ['redis-connection', connection],
       ['producer-client', client],
     ] as const) {
       const dir = join(dist(name), 'src');

@@ -119,14 +119,15 @@ describe('duplicate-result cache', () => {
     });
   });
 
-  it('keeps its entries under the queue prefix, each with the default TTL', async () => {
-    const keys = await redis.keys(`${prefix}:result-cache:*`);
-    expect(keys).toHaveLength(4); // one per distinct text the tests above sent
-    for (const key of keys) {
-      expect(key).toMatch(new RegExp(`^${prefix}:result-cache:fp32-[0-9a-f]{12}:[0-9a-f]{64}$`));
-      const ttl = await redis.ttl(key);
-      expect(ttl).toBeGreaterThan(0);
-      expect(ttl).toBeLessThanOrEqual(3_600);
-    }
+  it('keeps its entries under the queue prefix, in a capped ring that lives the default TTL x 8/7', async () => {
+    const keys = (await redis.keys(`${prefix}:result-cache:*`)).sort();
+    // One bucket and the ring's state, under the prefix.
+    expect(keys).toEqual([`${prefix}:result-cache:gen:1`, `${prefix}:result-cache:ring`]);
+    const fields = await redis.hkeys(keys[0]);
+    expect(fields).toHaveLength(4); // one per distinct text the tests above sent
+    for (const field of fields) expect(field).toMatch(/^fp32-[0-9a-f]{12}:[0-9a-f]{64}$/);
+    const ttl = await redis.pttl(keys[0]);
+    expect(ttl).toBeGreaterThan(3_000_000);
+    expect(ttl).toBeLessThanOrEqual(Math.ceil(3_600_000 / 7) * 8);
   });
 });

@@ -1,8 +1,9 @@
 import { SentimentLabel, parseLabel } from './labels';
 
 /**
- * Predictions are indexed by id in hourly Redis hashes (one hash per hour, expiring as a whole), so the
- * gateway can match a feedback label to the prediction it corrects without a key per prediction.
+ * Predictions are indexed by id in a capped ring of Redis hashes (`redisKeys.predictionIndex`), so the
+ * gateway can match a feedback label to the prediction it corrects without a key per prediction. Workers
+ * before the ring wrote one hash per hour (`redisKeys.legacyPredictionIndexHour`), numbered by this bucket.
  */
 export const PREDICTION_INDEX_BUCKET_MS = 3_600_000;
 

@@ -20,19 +20,27 @@ export const redisKeys = {
   workerHeartbeats: (prefix: string) => `${prefix}:workers:heartbeats`,
   /** Capped stream of every prediction, the drift monitor's input. */
   predictionStream: (prefix: string) => `${prefix}:predictions`,
-  /** Hash per hour: prediction id -> encoded IndexedPrediction (see feedback.ts). */
-  predictionIndex: (prefix: string, bucket: number) => `${prefix}:prediction-index:${bucket}`,
+  /**
+   * A capped ring of hashes (prediction-store's CappedHashRing: state `<key>:ring`, buckets `<key>:gen:<n>`):
+   * prediction id -> encoded IndexedPrediction (see feedback.ts), at most PREDICTION_INDEX_MAX_ENTRIES.
+   */
+  predictionIndex: (prefix: string) => `${prefix}:prediction-index`,
+  /** Hash per hour, as workers before the ring wrote them; still read until they expire (PREDICTION_INDEX_HOURS). */
+  legacyPredictionIndexHour: (prefix: string, hour: number) => `${prefix}:prediction-index:${hour}`,
   /** One FeedbackRecord (JSON) per prediction id; a new label replaces the old. */
   feedback: (prefix: string, id: string) => `${prefix}:feedback:${id}`,
   /** Sorted set: prediction id -> time of its latest feedback (ms), for windows of feedback. */
   feedbackByTime: (prefix: string) => `${prefix}:feedback-by-time`,
   /**
-   * String with a TTL: one text's cached score (JSON) as computed by one model version. `textHash` is the
-   * worker's sha256 of the text as the model sees it (see the inference worker's result-cache.ts). The
-   * version is in the key, so a new model never reads an old model's results.
+   * A capped ring of hashes (like `predictionIndex`), at most RESULT_CACHE_MAX_ENTRIES: resultCacheField ->
+   * one text's cached score (JSON) as computed by one model version (see the inference worker's result-cache.ts).
    */
-  resultCache: (prefix: string, modelVersion: string, textHash: string) =>
-    `${prefix}:result-cache:${modelVersion}:${textHash}`,
+  resultCache: (prefix: string) => `${prefix}:result-cache`,
+  /**
+   * The field of one text's score in `resultCache`: `textHash` is the worker's sha256 of the text as the model
+   * sees it. The version is in the field, so a new model never reads an old model's results.
+   */
+  resultCacheField: (modelVersion: string, textHash: string) => `${modelVersion}:${textHash}`,
   /** Hash: example id -> encoded LabelledExample waiting to be exported to the dataset store. */
   examplesPending: (prefix: string) => `${prefix}:examples:pending`,
   /** Sorted set: example id -> when it was labelled (ms), to expire pending examples after their TTL. */

@@ -51,6 +51,19 @@ describe('ExampleBuffer', () => {
     expect(ttl).toBeLessThanOrEqual(60_000);
   });
 
+  it('keeps at most maxPending examples waiting, evicting the oldest and counting them', async () => {
+    const capped = new ExampleBuffer(redis, { prefix, ttlSeconds: 3_600, maxPending: 3 });
+    const now = Date.now();
+    await capped.add([example('e1', 'negative', now - 5), example('e2', 'neutral', now - 4)]);
+    await capped.add([example('e3', 'positive', now - 3), example('e4', 'negative', now - 2)]);
+    await capped.add([example('e5', 'neutral', now - 1)]);
+    expect(await capped.pendingCount()).toBe(3);
+    expect(await redis.zcard(redisKeys.examplesPendingByTime(prefix))).toBe(3);
+    expect((await capped.counters()).evicted).toBe(2);
+    const batch = await capped.beginExport('20261129T190000000Z-cap001');
+    expect(batch?.examples.map((e) => e.text).sort()).toEqual(['e3', 'e4', 'e5']);
+  });
+
   it('exports exactly once: an unfinished batch is handed out again, examples added meanwhile wait for the next', async () => {
     await buffer.add([example('one', 'positive'), example('two', 'negative')]);
     const first = await buffer.beginExport('20261129T190000000Z-000001');

@@ -11,19 +11,21 @@ export const EXAMPLE_COUNTERS = [
   'expired',
   'exported',
   'deleted',
+  'evicted',
 ] as const;
 export type ExampleCounter = (typeof EXAMPLE_COUNTERS)[number];
 
 /**
  * Adds examples keyed by id (one per text): the same text with the same label is a duplicate and changes
  * nothing; with another label it replaces the pending one (the latest label wins) and counts as relabelled.
- * Then drops pending examples older than the TTL, and refreshes the keys' own TTL as a backstop.
- * KEYS: pending, pending-by-time, counters. ARGV: now, ttlMs, then id, label, encoded, at per example.
+ * Then drops pending examples older than the TTL, and the oldest beyond the cap (counted as evicted), and
+ * refreshes the keys' own TTL as a backstop.
+ * KEYS: pending, pending-by-time, counters. ARGV: now, ttlMs, max pending, then id, label, encoded, at per example.
  */
 const ADD = `
-local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local now, ttl, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local statuses = {}
-for i = 3, #ARGV, 4 do
+for i = 4, #ARGV, 4 do
   local id, label, encoded, at = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   local existing = redis.call('HGET', KEYS[1], id)
   local status = 'stored'
@@ -45,6 +47,15 @@ if #expired > 0 then
   end
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - ttl))
   redis.call('HINCRBY', KEYS[3], 'expired', #expired)
+end
+local over = redis.call('ZCARD', KEYS[2]) - cap
+if over > 0 then
+  local oldest = redis.call('ZRANGE', KEYS[2], 0, over - 1)
+  for i = 1, #oldest, 500 do
+    redis.call('HDEL', KEYS[1], unpack(oldest, i, math.min(i + 499, #oldest)))
+  end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
+  redis.call('HINCRBY', KEYS[3], 'evicted', over)
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
@@ -83,10 +94,18 @@ redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HINCRBY', KEYS[3], 'exported', tonumber(ARGV[2]))
 return 1`;
 
+/** Examples waiting at most unless told otherwise (EXAMPLE_MAX_PENDING); the oldest are evicted first. */
+export const DEFAULT_EXAMPLE_MAX_PENDING = 100_000;
+
 export interface ExampleBufferOptions {
   prefix: string;
   /** How long an example waits in Redis for an export before it is dropped (texts are personal data). */
   ttlSeconds: number;
+  /**
+   * Most examples waiting for an export (default DEFAULT_EXAMPLE_MAX_PENDING); beyond it the oldest are
+   * dropped and counted as `evicted`. A batch being exported is a second set of at most this many.
+   */
+  maxPending?: number;
 }
 
 /** An export batch: the examples taken from the buffer, readable until finishExport. */
@@ -111,7 +130,11 @@ export class ExampleBuffer {
 
   async add(examples: readonly LabelledExample[], now = Date.now()): Promise<ExampleStatus[]> {
     if (examples.length === 0) return [];
-    const args: Array<string | number> = [now, this.options.ttlSeconds * 1000];
+    const args: Array<string | number> = [
+      now,
+      this.options.ttlSeconds * 1000,
+      this.options.maxPending ?? DEFAULT_EXAMPLE_MAX_PENDING,
+    ];
     for (const example of examples) args.push(example.id, example.label, encodeExample(example), example.at);
     const { prefix } = this.options;
     return (await this.redis.eval(

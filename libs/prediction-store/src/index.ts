@@ -1,6 +1,8 @@
 export { PredictionLog, readPredictionWindow, streamRange } from './prediction-log';
 export type { LoggedPredictions, PredictionLogOptions, WindowBounds } from './prediction-log';
-export { FeedbackStore } from './feedback-store';
-export { EXAMPLE_COUNTERS, ExampleBuffer } from './example-buffer';
+export { DEFAULT_FEEDBACK_MAX_RECORDS, FeedbackStore } from './feedback-store';
+export { DEFAULT_EXAMPLE_MAX_PENDING, EXAMPLE_COUNTERS, ExampleBuffer } from './example-buffer';
+export { CappedHashRing, DEFAULT_RING_BUCKETS, ringStateKey } from './capped-hash-ring';
+export type { CappedHashRingOptions, RingLimits } from './capped-hash-ring';
 export type { ExampleBufferOptions, ExampleCounter, ExampleStatus, ExportBatch } from './example-buffer';
 export { exampleId } from './example-id';

@@ -1,5 +1,12 @@
 import IORedis from 'ioredis';
-import { FeedbackRecord, parseStreamEntry, redisKeys } from '@reputation-monitor/contracts';
+import {
+  FeedbackRecord,
+  encodeIndexedPrediction,
+  parseStreamEntry,
+  predictionIndexBucket,
+  redisKeys,
+} from '@reputation-monitor/contracts';
+import { CappedHashRing } from './capped-hash-ring';
 import { FeedbackStore } from './feedback-store';
 import { PredictionLog, readPredictionWindow } from './prediction-log';
 
@@ -7,7 +14,7 @@ import { PredictionLog, readPredictionWindow } from './prediction-log';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `test-predictions-${process.pid}-${Date.now().toString(36)}`;
 const redis = new IORedis(REDIS_URL);
-const log = new PredictionLog(redis, { prefix, streamMaxLen: 1_000, indexHours: 2 });
+const log = new PredictionLog(redis, { prefix, streamMaxLen: 1_000, indexHours: 2, indexMaxEntries: 1_000 });
 const feedback = new FeedbackStore(redis, prefix);
 const model = { name: 'tiny', version: 'fp32-abc' };
 const prediction = (id: string) => ({
@@ -57,9 +64,50 @@ describe('the worker-to-monitor and gateway-to-monitor records', () => {
     expect(b?.jobId).toBe('job-1');
     expect(missing).toBeUndefined();
     expect(await feedback.lookUp(['a'], 0)).toEqual([undefined]);
-    expect(await redis.ttl(redisKeys.predictionIndex(prefix, Math.floor(at / 3_600_000)))).toBeGreaterThan(
-      2 * 3_600,
+    // The ring's buckets live PREDICTION_INDEX_HOURS x 8/7.
+    const ttl = await redis.pttl(`${redisKeys.predictionIndex(prefix)}:gen:1`);
+    expect(ttl).toBeGreaterThan(2 * 3_600_000);
+    expect(ttl).toBeLessThanOrEqual(Math.ceil((2 * 3_600_000) / 7) * 8);
+  });
+
+  it('indexes at most PREDICTION_INDEX_MAX_ENTRIES predictions, keeping the newest', async () => {
+    const own = `${prefix}-bounded`;
+    const bounded = new PredictionLog(redis, {
+      prefix: own,
+      streamMaxLen: 1_000,
+      indexHours: 24,
+      indexMaxEntries: 1_000,
+    });
+    for (let job = 0; job < 60; job++) {
+      const ids = Array.from({ length: 50 }, (_, i) => `p-${job * 50 + i}`);
+      await bounded.append([{ predictions: ids.map(prediction), model, source: 'x', at: Date.now() }]);
+    }
+    const { bucketEntries } = await new CappedHashRing(redis, {
+      key: redisKeys.predictionIndex(own),
+    }).inspect();
+    const total = bucketEntries.reduce((sum, n) => sum + n, 0);
+    expect(total).toBeLessThanOrEqual(1_000);
+    expect(total).toBeGreaterThanOrEqual(875);
+    const store = new FeedbackStore(redis, own);
+    const [newest, oldest] = await store.lookUp(['p-2999', 'p-0'], 24);
+    expect(newest).toMatchObject({ label: 'positive', modelVersion: 'fp32-abc' });
+    expect(oldest).toBeUndefined();
+    const keys = await redis.keys(`${own}:*`);
+    await redis.del(...keys);
+  });
+
+  it('still finds predictions in the hourly hashes of workers from before the ring', async () => {
+    const at = Date.now() - 3_600_000;
+    await redis.hset(
+      redisKeys.legacyPredictionIndexHour(prefix, predictionIndexBucket(at)),
+      'old-one',
+      encodeIndexedPrediction({ label: 'negative', at, modelVersion: 'fp32-old', jobId: 'job-0' }),
     );
+    const [old, missing] = await feedback.lookUp(['old-one', 'nowhere'], 2);
+    expect(old).toEqual({ label: 'negative', at, modelVersion: 'fp32-old', jobId: 'job-0' });
+    expect(missing).toBeUndefined();
+    // Outside PREDICTION_INDEX_HOURS it is not looked for.
+    expect(await feedback.lookUp(['old-one'], 0)).toEqual([undefined]);
   });
 
   it('caps a window read and says so', async () => {
@@ -95,5 +143,33 @@ describe('the worker-to-monitor and gateway-to-monitor records', () => {
       ['f2', 'neutral'],
     ]);
     expect(window.unreadable).toBe(1);
+  });
+
+  it('keeps at most FEEDBACK_MAX_RECORDS labels, dropping the oldest records with their index entries', async () => {
+    const own = `${prefix}-capped-feedback`;
+    const store = new FeedbackStore(redis, own);
+    const now = Date.now();
+    const labels = Array.from({ length: 30 }, (_, i) => ({
+      id: `c${i}`,
+      label: 'neutral' as const,
+      predicted: 'positive' as const,
+      modelVersion: 'v',
+      predictedAt: now - 100,
+      at: now - 30 + i,
+    }));
+    await store.save(labels.slice(0, 20), 3_600, 25);
+    await store.save(labels.slice(20), 3_600, 25);
+    expect(await redis.zcard(redisKeys.feedbackByTime(own))).toBe(25);
+    const kept = await redis.keys(`${own}:feedback:*`);
+    expect(kept.sort()).toEqual(
+      labels
+        .slice(5)
+        .map((label) => `${own}:feedback:${label.id}`)
+        .sort(),
+    );
+    const window = await store.readWindow({ start: now - 1_000, end: now + 1 }, 100);
+    expect(window).toMatchObject({ unreadable: 0 });
+    expect(window.records).toHaveLength(25);
+    await redis.del(...kept, redisKeys.feedbackByTime(own));
   });
 });

@@ -5,18 +5,20 @@ import {
   Prediction,
   StreamEntry,
   encodeIndexedPrediction,
-  predictionIndexBucket,
   predictionStreamFields,
   redisKeys,
   scopedPredictionId,
 } from '@reputation-monitor/contracts';
+import { CappedHashRing } from './capped-hash-ring';
 
 export interface PredictionLogOptions {
   prefix: string;
   /** Approximate cap of the stream (MAXLEN ~, so Redis trims whole macro-nodes cheaply). */
   streamMaxLen: number;
-  /** Hours a prediction stays findable by id for feedback (0: no index). */
+  /** Hours a prediction stays findable by id for feedback (0: no index), unless the index is full first. */
   indexHours: number;
+  /** Most predictions the index holds (a capped ring: the oldest eighth is dropped when it is full). */
+  indexMaxEntries: number;
 }
 
 /** One job's predictions as the worker records them. */
@@ -37,19 +39,31 @@ export interface LoggedPredictions {
 }
 
 /**
- * The prediction stream and the hourly prediction index, written by the inference worker: every
- * prediction is appended to a capped stream (the drift monitor's input) and indexed by id for an hour
- * bucket (how the gateway matches a feedback label to the prediction it corrects).
+ * The prediction stream and the prediction index, written by the inference worker: every prediction is
+ * appended to a capped stream (the drift monitor's input) and indexed by id in a capped ring of hashes
+ * (how the gateway matches a feedback label to the prediction it corrects). Both are bounded by count,
+ * so their memory does not grow with traffic.
  */
 export class PredictionLog {
+  private readonly index: CappedHashRing | undefined;
+
   constructor(
     private readonly redis: Redis,
     private readonly options: PredictionLogOptions,
-  ) {}
+  ) {
+    this.index =
+      options.indexHours > 0
+        ? new CappedHashRing(redis, {
+            key: redisKeys.predictionIndex(options.prefix),
+            limits: { maxEntries: options.indexMaxEntries, retainMs: options.indexHours * 3_600_000 },
+          })
+        : undefined;
+  }
 
   async append(entries: readonly LoggedPredictions[]): Promise<void> {
     const pipeline = this.redis.pipeline();
     const stream = redisKeys.predictionStream(this.options.prefix);
+    const indexed: Array<[string, string]> = [];
     for (const entry of entries) {
       const scoped = entry.predictions.map((prediction) =>
         entry.tenant === undefined
@@ -73,12 +87,9 @@ export class PredictionLog {
           ),
         );
       }
-      if (this.options.indexHours > 0 && entry.index !== false) {
-        // One hash per hour, expiring whole once older than the index window.
-        const key = redisKeys.predictionIndex(this.options.prefix, predictionIndexBucket(entry.at));
+      if (this.index && entry.index !== false) {
         for (const prediction of scoped) {
-          pipeline.hset(
-            key,
+          indexed.push([
             prediction.id,
             encodeIndexedPrediction({
               label: prediction.label,
@@ -86,11 +97,11 @@ export class PredictionLog {
               modelVersion: entry.model.version,
               ...(entry.jobId !== undefined && { jobId: entry.jobId }),
             }),
-          );
+          ]);
         }
-        pipeline.expire(key, (this.options.indexHours + 1) * 3_600);
       }
     }
+    if (this.index && indexed.length > 0) this.index.addTo(pipeline, indexed);
     const results = await pipeline.exec();
     const failed = results?.find(([error]) => error);
     if (failed) throw failed[0] as Error;

@@ -35,6 +35,26 @@ export class IdempotencyConflictError extends ProducerError {
   }
 }
 
+/**
+ * The job is on the Redis primary, but fewer replicas than asked acknowledged it within the WAIT timeout: a
+ * failover now could lose it, so it is not confirmed. It may still run; an unchanged retry (same ids) is
+ * idempotent. Retry after `retryAfterSeconds`.
+ */
+export class NotReplicatedError extends ProducerError {
+  constructor(
+    readonly jobId: string,
+    readonly wanted: number,
+    readonly acked: number,
+    readonly timeoutMs: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(
+      ErrorCode.ServiceUnavailable,
+      `job ${jobId} was not confirmed by ${wanted} Redis replica(s) within ${timeoutMs} ms (${acked} acknowledged)`,
+    );
+  }
+}
+
 export class ResultTimeoutError extends ProducerError {
   constructor(
     readonly jobId: string,

@@ -1,5 +1,16 @@
 export { SentimentProducer } from './sentiment-producer';
-export type { SentimentProducerOptions, EnqueueOptions, EnqueuedJob } from './sentiment-producer';
+export type {
+  SentimentProducerOptions,
+  ProducerRedis,
+  ProducerBehaviour,
+  EnqueueOptions,
+  EnqueuedJob,
+} from './sentiment-producer';
+export type {
+  RedisSettings,
+  ReplicaWaitResult,
+  ReplicaWaitOutcome,
+} from '@reputation-monitor/redis-connection';
 export type { DraftItem } from './job-ids';
 export { DEFAULT_RETENTION, DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MS } from './job-options';
 export type { RetentionOptions } from './job-options';
@@ -10,4 +21,5 @@ export {
   IdempotencyConflictError,
   ResultTimeoutError,
   JobFailedError,
+  NotReplicatedError,
 } from './errors';

@@ -1,11 +1,13 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-// The published package (dist/libs/producer-client, `nx build producer-client`) reaches contracts as a package
-// dependency at exactly the version released with it, never through the workspace's path alias.
+// The published package (dist/libs/producer-client, `nx build producer-client`) reaches contracts and
+// redis-connection as package dependencies at exactly the version released with it, never through the workspace's
+// path alias.
 const root = join(__dirname, '..');
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const contracts = JSON.parse(readFileSync(join(root, '../contracts/package.json'), 'utf8'));
+const redisConnection = JSON.parse(readFileSync(join(root, '../redis-connection/package.json'), 'utf8'));
 
 function packageOf(specifier: string): string {
   const parts = specifier.split('/');
@@ -38,10 +40,14 @@ describe('the producer-client package', () => {
     expect([...external].sort()).toEqual(Object.keys(manifest.dependencies).sort());
   });
 
-  it('depends on contracts at the exact version released with it (a fixed release group), and on no other lib', () => {
+  it('depends on contracts and redis-connection at the exact version released with it (a fixed release group), and on no other lib', () => {
     expect(manifest.dependencies['@reputation-monitor/contracts']).toBe(contracts.version);
+    expect(manifest.dependencies['@reputation-monitor/redis-connection']).toBe(redisConnection.version);
     expect(manifest.version).toBe(contracts.version);
+    expect(redisConnection.version).toBe(contracts.version);
     const workspaceLibs = imported.filter((spec) => spec.startsWith('@reputation-monitor/'));
-    expect(new Set(workspaceLibs)).toEqual(new Set(['@reputation-monitor/contracts']));
+    expect(new Set(workspaceLibs)).toEqual(
+      new Set(['@reputation-monitor/contracts', '@reputation-monitor/redis-connection']),
+    );
   });
 });

@@ -97,6 +97,8 @@ it('times out waiting for a result nobody produces', async () => {
 });
 
 it('returns results and failures produced by a worker', async () => {
+  // A connection handed to BullMQ stays the caller's to close.
+  const workerConnection = new IORedis(REDIS_URL, { maxRetriesPerRequest: null });
   const worker = new Worker(
     QueueName.Sentiment,
     async (job) => {
@@ -108,7 +110,7 @@ it('returns results and failures produced by a worker', async () => {
         timings: { queueMs: 0, processingMs: 0 },
       };
     },
-    { connection: new IORedis(REDIS_URL, { maxRetriesPerRequest: null }), prefix },
+    { connection: workerConnection, prefix },
   );
   const failing = new SentimentProducer({ redisUrl: REDIS_URL, prefix, attempts: 1 });
   try {
@@ -119,6 +121,7 @@ it('returns results and failures produced by a worker', async () => {
     expect(await producer.getJob(jobId)).toMatchObject({ status: 'failed', error: 'boom' });
   } finally {
     await worker.close();
+    workerConnection.disconnect();
     await failing.close();
   }
 });

@@ -1,5 +1,5 @@
 import { Job, Queue, QueueEvents, Telemetry } from 'bullmq';
-import IORedis, { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
   ClassifyJobPayload,
   ClassifyJobResult,
@@ -18,6 +18,13 @@ import {
   tenantProblem,
   textProblem,
 } from '@reputation-monitor/contracts';
+import {
+  DEFAULT_WAIT_TIMEOUT_MS,
+  RedisSettings,
+  ReplicaWaitResult,
+  ReplicaWaiter,
+  connectRedis,
+} from '@reputation-monitor/redis-connection';
 import { DraftItem, jobIdFor, predictionId } from './job-ids';
 import {
   DEFAULT_ATTEMPTS,
@@ -30,13 +37,27 @@ import {
   IdempotencyConflictError,
   InvalidRequestError,
   JobFailedError,
+  NotReplicatedError,
   QueueFullError,
   ResultTimeoutError,
 } from './errors';
 
-export interface SentimentProducerOptions {
-  /** redis://host:port/db (rediss:// for TLS). */
-  redisUrl: string;
+/** Where Redis is: the settings every app reads from `REDIS_*` (Sentinel, WAIT), or just a URL. */
+export type ProducerRedis =
+  | {
+      /** The deployment's Redis settings: a URL or Sentinel, and the replicas each enqueue waits for. */
+      redis: RedisSettings;
+      redisUrl?: never;
+    }
+  | {
+      /** redis://host:port/db (rediss:// for TLS); the same as `redis: { url }`. */
+      redisUrl: string;
+      redis?: never;
+    };
+
+export type SentimentProducerOptions = ProducerRedis & ProducerBehaviour;
+
+export interface ProducerBehaviour {
   /** BullMQ key prefix; producers and workers must agree on it. */
   prefix?: string;
   maxTextChars?: number;
@@ -89,11 +110,24 @@ export class SentimentProducer {
   private readonly retryAfterSeconds: number;
   private readonly depthCacheMs: number;
   private depthReading: { depth: number; at: number } | undefined;
+  private readonly replicas: ReplicaWaiter;
+  private readonly waitTimeoutMs: number;
+  private readonly replicaWaitListeners: ((result: ReplicaWaitResult) => void)[] = [];
 
   constructor(private readonly options: SentimentProducerOptions) {
+    const settings = redisSettingsOf(options);
     // Fail fast while Redis is unreachable instead of queueing commands in memory behind a request.
-    this.connection = new IORedis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    this.connection = connectRedis(settings, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     this.connection.on('error', () => undefined); // reported through failed commands and readiness checks
+    // Every job is confirmed on replicas with WAIT on this connection, the one queue.add writes with.
+    this.waitTimeoutMs = settings.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
+    this.replicas = new ReplicaWaiter(this.connection, {
+      replicas: settings.waitReplicas,
+      timeoutMs: this.waitTimeoutMs,
+      onResult: (result) => this.replicaWaitListeners.forEach((listener) => listener(result)),
+    });
+    // After a reconnect (a failover) the primary may be another one, with other replicas.
+    this.connection.on('ready', () => this.replicas.reset());
     this.queue = new Queue(QueueName.Sentiment, {
       connection: this.connection,
       prefix: options.prefix ?? DEFAULT_QUEUE_PREFIX,
@@ -142,12 +176,15 @@ export class SentimentProducer {
       const existing = await this.storedPayload(jobId);
       if (existing) {
         if (!sameWork(existing, payload)) throw new IdempotencyConflictError(jobId);
+        // A retry of an enqueue that was not confirmed: confirm it now (WAIT covers this connection's writes).
+        await this.confirmReplicated(jobId);
         return { jobId, items: existing.items, existing: true };
       }
     }
     await this.assertCapacity();
     await this.queue.add(SentimentJobName.Classify, payload, { jobId });
     this.depthReading = undefined;
+    await this.confirmReplicated(jobId);
     if (deterministic) {
       // BullMQ's add keeps the first job of an id and ignores later ones without saying so: read back
       // what was stored, so of two concurrent requests with one id and different texts exactly one wins.
@@ -238,6 +275,19 @@ export class SentimentProducer {
     return depth;
   }
 
+  /**
+   * Calls `listener` after every enqueue's replica confirmation (WAIT): its outcome and how long it took, for
+   * metrics. `error` outcomes are connection failures, which the enqueue also throws.
+   */
+  onReplicaWait(listener: (result: ReplicaWaitResult) => void): void {
+    this.replicaWaitListeners.push(listener);
+  }
+
+  /** WAITs sent for how many enqueues: the coalescing at work (benchmarks). */
+  get replicaWaitStats(): { confirms: number; waits: number } {
+    return { ...this.replicas.stats };
+  }
+
   /** Calls `listener` with the id of every job that completes in this queue (from any producer). */
   onCompleted(listener: (jobId: string) => void): void {
     this.queueEvents().on('completed', ({ jobId }) => listener(jobId));
@@ -256,6 +306,23 @@ export class SentimentProducer {
       prefix: this.options.prefix ?? DEFAULT_QUEUE_PREFIX,
     });
     return this.events;
+  }
+
+  /**
+   * Resolves once the replicas the settings ask for hold the job (Redis WAIT after the write, on the connection
+   * that wrote). Throws NotReplicatedError when fewer acknowledged in time: the job is on the primary and may
+   * run, but a failover now could lose it, so it is not confirmed to the caller.
+   */
+  private async confirmReplicated(jobId: string): Promise<void> {
+    const result = await this.replicas.confirm();
+    if (result.outcome === 'timeout')
+      throw new NotReplicatedError(
+        jobId,
+        result.wanted,
+        result.acked,
+        this.waitTimeoutMs,
+        this.retryAfterSeconds,
+      );
   }
 
   private async assertCapacity(): Promise<void> {
@@ -301,6 +368,12 @@ export class SentimentProducer {
     }
     if (errors.length > 0) throw new InvalidRequestError(errors);
   }
+}
+
+function redisSettingsOf(options: ProducerRedis): RedisSettings {
+  if (options.redis) return options.redis;
+  if (typeof options.redisUrl === 'string') return { url: options.redisUrl };
+  throw new TypeError('SentimentProducer needs `redis` (the Redis settings) or `redisUrl`');
 }
 
 function sameWork(a: ClassifyJobPayload, b: ClassifyJobPayload): boolean {

@@ -10,8 +10,9 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import { APP_ENTRY, deletePrefix, startWorker, stopAll } from '@reputation-monitor/app-harness';
+import { ConfigError, redisEnv, redisSettingsFromEnv } from '@reputation-monitor/config';
+import { connectRedis, describeRedis } from '@reputation-monitor/redis-connection';
 import { SENTIMENT_LABELS } from '@reputation-monitor/contracts';
 import { judge, RunReportLike, summarize } from './summary';
 
@@ -23,7 +24,8 @@ const USAGE = `usage: npm run eval:golden -- --golden <file.jsonl | texts.txt,la
   --limit <n>               first n examples (default 2000)
   --out <file>              report JSON (default reports/golden-eval.json)
   --min-macro-recall <x>    fail below this macro recall
-  --redis <url>             Redis to use (default REDIS_URL or redis://127.0.0.1:6379); keys are removed after
+  --redis <url>             Redis to use (default REDIS_URL or redis://127.0.0.1:6379; REDIS_SENTINELS and the
+                            other REDIS_* variables are read as the apps read them); keys are removed after
   --skip-build              use dist/ as it is
 GITHUB_STEP_SUMMARY, when set, gets the summary appended.`;
 
@@ -68,9 +70,19 @@ function options() {
     limit: values.limit,
     out: resolve(values.out),
     minMacroRecall,
-    redisUrl: values.redis,
+    redis: redisSettings(values.redis),
     build: !values['skip-build'],
   };
+}
+
+/** The apps' REDIS_* settings, with --redis as REDIS_URL. */
+function redisSettings(url: string) {
+  try {
+    return redisSettingsFromEnv({ ...process.env, REDIS_URL: url });
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
 }
 
 /** The drift monitor's `--run-once`: the report is the only thing on its stdout. */
@@ -111,10 +123,10 @@ async function main(): Promise<void> {
   }
 
   const prefix = `golden-eval-${randomBytes(4).toString('hex')}`;
-  const redis = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis = connectRedis(opts.redis, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis
     .connect()
-    .catch((error: Error) => fail(`cannot reach Redis at ${opts.redisUrl}: ${error.message}`));
+    .catch((error: Error) => fail(`cannot reach Redis at ${describeRedis(opts.redis)}: ${error.message}`));
   let report: RunReportLike;
   try {
     console.error(
@@ -122,11 +134,16 @@ async function main(): Promise<void> {
     );
     await startWorker({
       workspaceRoot: ROOT,
-      redisUrl: opts.redisUrl,
-      env: { QUEUE_PREFIX: prefix, MODEL_DIR: opts.modelDir, MODEL_VARIANT: opts.variant },
+      redisUrl: opts.redis.url,
+      env: {
+        ...redisEnv(opts.redis),
+        QUEUE_PREFIX: prefix,
+        MODEL_DIR: opts.modelDir,
+        MODEL_VARIANT: opts.variant,
+      },
     });
     report = await runMonitorOnce({
-      REDIS_URL: opts.redisUrl,
+      ...redisEnv(opts.redis),
       QUEUE_PREFIX: prefix,
       SCHEDULE: 'off',
       // A measurement, not a deployment: nothing to export.

@@ -17,8 +17,16 @@ export const EXTERNAL_SECRETS: readonly ExternalSecret[] = [
   },
   {
     name: 'reputation-monitor-redis',
-    keys: ['REDIS_URL', 'REDIS_PASSWORD'],
-    what: "the apps' REDIS_URL (password inside); REDIS_PASSWORD for the small overlay's own Redis",
+    keys: [
+      'REDIS_URL',
+      'REDIS_PASSWORD',
+      'REDIS_SENTINELS',
+      'REDIS_SENTINEL_NAME',
+      'REDIS_SENTINEL_PASSWORD',
+    ],
+    what:
+      "the apps' REDIS_URL (password inside); REDIS_PASSWORD for the small overlay's own Redis; optionally the " +
+      'REDIS_SENTINEL* keys for Redis Sentinel',
   },
   { name: 'reputation-monitor-hub', keys: ['HF_TOKEN'], what: 'Hugging Face token (optional)' },
   { name: 'reputation-monitor-github', keys: ['GITHUB_TOKEN'], what: 'repository_dispatch token (optional)' },

@@ -7,13 +7,14 @@
  *   npm run model:rollback -- --reason <why>                     back to the previous production
  *   npm run model:candidate -- <version> --mode shadow|canary --share <0..1> --reason <why>
  *   npm run model:candidate -- --clear --reason <why>
- * Environment: REDIS_URL, QUEUE_PREFIX, MODEL_REGISTRY (hf://models/<owner>/<name> or a directory; default
+ * Environment: REDIS_URL (and REDIS_SENTINELS, REDIS_SENTINEL_NAME, REDIS_SENTINEL_PASSWORD), QUEUE_PREFIX, MODEL_REGISTRY (hf://models/<owner>/<name> or a directory; default
  * models/registry), HF_ENDPOINT, HF_TOKEN. The audit history records `cli:<user>` and the reason.
  */
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import IORedis from 'ioredis';
+import { redisSettingsFromEnv } from '@reputation-monitor/config';
+import { connectRedis } from '@reputation-monitor/redis-connection';
 import { CANDIDATE_MODES, CandidateMode, DEFAULT_QUEUE_PREFIX } from '@reputation-monitor/contracts';
 import {
   AssignmentStore,
@@ -48,7 +49,7 @@ async function main(): Promise<number> {
       history: { type: 'string', default: '10' },
     },
   });
-  const redis = new IORedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 2 });
+  const redis = connectRedis(redisSettingsFromEnv(), { maxRetriesPerRequest: 2 });
   redis.on('error', () => undefined);
   const hub = {
     endpoint: process.env.HF_ENDPOINT?.trim() || 'https://huggingface.co',

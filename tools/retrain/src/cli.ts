@@ -10,7 +10,8 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import IORedis from 'ioredis';
+import { redisSettingsFromEnv } from '@reputation-monitor/config';
+import { connectRedis } from '@reputation-monitor/redis-connection';
 import {
   DEFAULT_QUEUE_PREFIX,
   EXAMPLE_ID_PATTERN,
@@ -47,8 +48,9 @@ The report is also written into the candidate directory (gate-report.json), wher
 GITHUB_STEP_SUMMARY, when set, gets the Markdown summary appended. Exit 3 when the gate does not pass.`,
   'delete-examples': `usage: npm run dataset:delete -- --store <location> (--id <example id> | --text <text>)... --reason <why>
 Removes labelled examples from every shard of the dataset store (each such shard gets a new version without
-them; the manifest records the ids and the reason, never the text) and from the Redis buffer (REDIS_URL,
-QUEUE_PREFIX). An id is the first 32 hex digits of the sha256 of the text; --text computes it.`,
+them; the manifest records the ids and the reason, never the text) and from the Redis buffer (REDIS_URL, or
+REDIS_SENTINELS and REDIS_SENTINEL_NAME as the apps read them; QUEUE_PREFIX). An id is the first 32 hex digits
+of the sha256 of the text; --text computes it.`,
   publish: `usage: npm run model:publish -- --candidate <dir> --report <gate report> --repo <owner/name> [--branch <name>]
 Uploads a candidate whose gate passed to a branch of its own (default candidate-<version>) with its model card.`,
 };
@@ -209,7 +211,7 @@ async function deleteExamples(args: string[]): Promise<number> {
   if (location.revision !== undefined)
     throw new UsageError('--store names a store, not a snapshot: leave out @revision');
   const store = openDatasetStore(location.store, hubFromEnv());
-  const redis = new IORedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 2 });
+  const redis = connectRedis(redisSettingsFromEnv(), { maxRetriesPerRequest: 2 });
   try {
     const buffer = new ExampleBuffer(redis, {
       prefix: process.env.QUEUE_PREFIX ?? DEFAULT_QUEUE_PREFIX,

@@ -98,7 +98,17 @@ describe('drift monitor config', () => {
     const reader = new EnvReader({});
     readDriftConfig(reader);
     const names = reader.variables.map((variable) => variable.name);
-    expect(names.slice(0, 4)).toEqual(['PORT', 'HOST', 'REDIS_URL', 'QUEUE_PREFIX']);
+    expect(names.slice(0, 9)).toEqual([
+      'PORT',
+      'HOST',
+      'REDIS_URL',
+      'REDIS_SENTINELS',
+      'REDIS_SENTINEL_NAME',
+      'REDIS_SENTINEL_PASSWORD',
+      'REDIS_WAIT_REPLICAS',
+      'REDIS_WAIT_TIMEOUT_MS',
+      'QUEUE_PREFIX',
+    ]);
     expect(names).toEqual(
       expect.arrayContaining([
         'SCHEDULE',

@@ -1,7 +1,8 @@
 import { DEFAULT_QUEUE_PREFIX } from '@reputation-monitor/contracts';
 import { AccessConfig, readAccessConfig } from '@reputation-monitor/http-edge';
 import { LogConfig, readLogConfig } from '@reputation-monitor/observability';
-import { EnvReader } from '@reputation-monitor/config';
+import { EnvReader, readRedisSettings } from '@reputation-monitor/config';
+import type { RedisSettings } from '@reputation-monitor/redis-connection';
 import {
   DEFAULT_CONSECUTIVE_WINDOWS,
   DEFAULT_DRIFT_THRESHOLDS,
@@ -25,7 +26,8 @@ export const UNCONFIGURED_REPOSITORY = { owner: 'unconfigured', repo: 'unconfigu
 export interface DriftConfig extends AccessConfig {
   port: number;
   host: string;
-  redisUrl: string;
+  /** REDIS_URL, Sentinel, and the replicas each golden-set job waits for (REDIS_WAIT_*). */
+  redis: RedisSettings;
   queuePrefix: string;
   /** Cron expression of the window evaluations; undefined when SCHEDULE=off (manual runs only). */
   schedule: string | undefined;
@@ -105,7 +107,7 @@ export function readDriftConfig(read: EnvReader): DriftConfig {
   // Read in the order --env-schema should list them.
   const port = read.int('PORT', { default: 3003, min: 0, max: 65_535 });
   const host = read.string('HOST', '0.0.0.0');
-  const redisUrl = read.redisUrl('REDIS_URL', 'redis://127.0.0.1:6379');
+  const redis = readRedisSettings(read, { wait: true });
   const queuePrefix = read.string('QUEUE_PREFIX', DEFAULT_QUEUE_PREFIX);
   const schedule = read.string('SCHEDULE', DEFAULT_SCHEDULE);
   const scheduleOff = schedule.toLowerCase() === 'off';
@@ -132,7 +134,7 @@ export function readDriftConfig(read: EnvReader): DriftConfig {
   const config: DriftConfig = {
     port,
     host,
-    redisUrl,
+    redis,
     queuePrefix,
     schedule: scheduleOff ? undefined : schedule,
     windowMinutes: read.int('WINDOW_MINUTES', { default: 60, min: 1, max: 7 * 24 * 60 }),

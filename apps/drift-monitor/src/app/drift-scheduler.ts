@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Job, Queue, Worker } from 'bullmq';
-import IORedis, { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '@reputation-monitor/redis-connection';
 import type { DriftConfig } from './drift-config';
 import { DRIFT_QUEUE_SETTINGS, DriftJobName, DriftQueueName, WINDOW_SCHEDULER_ID } from './drift-queue';
 import { DriftRunService } from './drift-run.service';
@@ -91,7 +92,7 @@ export class DriftScheduler implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private connection(maxRetriesPerRequest: number | null): Redis {
-    const connection = new IORedis(this.config.redisUrl, { maxRetriesPerRequest });
+    const connection = connectRedis(this.config.redis, { maxRetriesPerRequest });
     connection.on('error', () => undefined); // surfaced by the worker's own error events and readiness
     this.connections.push(connection);
     return connection;

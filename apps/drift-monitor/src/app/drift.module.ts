@@ -9,16 +9,20 @@ import {
 } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { PrometheusModule } from '@willsoto/nestjs-prometheus';
-import IORedis, { Redis } from 'ioredis';
-import { register } from 'prom-client';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '@reputation-monitor/redis-connection';
 import { LoggerModule, Params as LoggerParams } from 'nestjs-pino';
-import { loggerParams, queueTelemetry } from '@reputation-monitor/observability';
+import {
+  METRICS_REGISTRY,
+  createAppRegistry,
+  loggerParams,
+  queueTelemetry,
+} from '@reputation-monitor/observability';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
 import { DatasetStore, openDatasetStore } from '@reputation-monitor/dataset-store';
 import { ExampleBuffer } from '@reputation-monitor/prediction-store';
 import { RetrainTrigger } from '@reputation-monitor/retrain-trigger';
-import { ApiKeyGuard, AdminApiKeys, ApiKeys } from '@reputation-monitor/http-edge';
+import { ApiKeyGuard, AdminApiKeys, ApiKeys, MetricsController } from '@reputation-monitor/http-edge';
 import type { DriftConfig } from './drift-config';
 import { DatasetExporter } from './dataset-exporter';
 import { DriftRunService } from './drift-run.service';
@@ -30,9 +34,8 @@ import { HealthController } from './http/health.controller';
 import { ReportsController } from './http/reports.controller';
 import { RunsController } from './http/runs.controller';
 import { DriftMetrics } from './metrics/drift-metrics';
-import { MetricsController } from './metrics/metrics.controller';
 import { ProblemFilter } from './problem/problem.filter';
-import { DRIFT_CONFIG, GOLDEN_SET, METRICS_REGISTRY, PRODUCER, REDIS } from './tokens';
+import { DRIFT_CONFIG, GOLDEN_SET, PRODUCER, REDIS } from './tokens';
 
 /** server: HTTP API and the schedule; once: one evaluation for `--run-once` (no schedule, no listener). */
 export type DriftMode = 'server' | 'once';
@@ -49,8 +52,8 @@ export class DriftModule implements OnApplicationShutdown {
     const logging = LoggerModule.forRoot(logger ?? loggerParams('drift-monitor', config.log, true));
     const providers: Provider[] = [
       { provide: DRIFT_CONFIG, useValue: config },
-      { provide: REDIS, useFactory: () => new IORedis(config.redisUrl, { maxRetriesPerRequest: 3 }) },
-      { provide: METRICS_REGISTRY, useValue: register },
+      { provide: REDIS, useFactory: () => connectRedis(config.redis, { maxRetriesPerRequest: 3 }) },
+      { provide: METRICS_REGISTRY, useValue: createAppRegistry('drift-monitor') },
       // Read at boot, so a bad GOLDEN_SET_PATH stops the app with the file and lines named.
       {
         provide: GOLDEN_SET,
@@ -62,7 +65,7 @@ export class DriftModule implements OnApplicationShutdown {
         useFactory: async () => {
           if (!config.golden.path) return null;
           const producer = new SentimentProducer({
-            redisUrl: config.redisUrl,
+            redis: config.redis,
             prefix: config.queuePrefix,
             telemetry: queueTelemetry(),
           });
@@ -121,16 +124,8 @@ export class DriftModule implements OnApplicationShutdown {
     if (mode === 'once') return { module: DriftModule, imports: [logging], providers };
     return {
       module: DriftModule,
-      imports: [
-        logging,
-        TerminusModule.forRoot({ errorLogStyle: 'pretty' }),
-        PrometheusModule.register({
-          controller: MetricsController,
-          defaultLabels: { app: 'drift-monitor' },
-          defaultMetrics: { enabled: true },
-        }),
-      ],
-      controllers: [RunsController, ReportsController, HealthController],
+      imports: [logging, TerminusModule.forRoot({ errorLogStyle: 'pretty' })],
+      controllers: [MetricsController, RunsController, ReportsController, HealthController],
       providers: [
         ...providers,
         DriftScheduler,

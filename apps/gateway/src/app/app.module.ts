@@ -2,15 +2,15 @@ import { resolve } from 'node:path';
 import { DynamicModule, Inject, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule, Params as LoggerParams } from 'nestjs-pino';
-import { queueTelemetry } from '@reputation-monitor/observability';
+import { METRICS_REGISTRY, createAppRegistry, queueTelemetry } from '@reputation-monitor/observability';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
-import IORedis, { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '@reputation-monitor/redis-connection';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
 import { ExampleBuffer, FeedbackStore } from '@reputation-monitor/prediction-store';
-import { AdminApiKeys, ApiKeyGuard, ApiKeys } from '@reputation-monitor/http-edge';
+import { AdminApiKeys, ApiKeyGuard, ApiKeys, MetricsController } from '@reputation-monitor/http-edge';
 import { AssignmentStore, ModelAdmin, openModelRegistry } from '@reputation-monitor/model-registry';
 import { ModelsController } from './admin/models.controller';
 import { ExamplesController } from './feedback/examples.controller';
@@ -18,7 +18,6 @@ import { FeedbackController } from './feedback/feedback.controller';
 import { FeedbackService } from './feedback/feedback.service';
 import { HealthController } from './health/health.controller';
 import { GatewayMetrics } from './metrics/gateway-metrics';
-import { MetricsController } from './metrics/metrics.controller';
 import { ProblemFilter } from './problem/problem.filter';
 import { SentimentController } from './sentiment/sentiment.controller';
 import { RATE_LIMIT_WINDOW_MS, TenantThrottlerGuard } from './rate-limit';
@@ -48,13 +47,9 @@ export class AppModule implements OnApplicationShutdown {
             ]
           : []),
         TerminusModule.forRoot({ errorLogStyle: 'pretty' }),
-        PrometheusModule.register({
-          controller: MetricsController,
-          defaultLabels: { app: 'gateway' },
-          defaultMetrics: { enabled: true },
-        }),
       ],
       controllers: [
+        MetricsController,
         SentimentController,
         FeedbackController,
         ExamplesController,
@@ -67,7 +62,7 @@ export class AppModule implements OnApplicationShutdown {
           provide: SentimentProducer,
           useFactory: async () => {
             const producer = new SentimentProducer({
-              redisUrl: config.redisUrl,
+              redis: config.redis,
               prefix: config.queuePrefix,
               maxTextChars: config.maxTextChars,
               maxBatchItems: config.maxBatchItems,
@@ -84,7 +79,7 @@ export class AppModule implements OnApplicationShutdown {
         {
           provide: REDIS,
           useFactory: () => {
-            const redis = new IORedis(config.redisUrl, { maxRetriesPerRequest: 3 });
+            const redis = connectRedis(config.redis, { maxRetriesPerRequest: 3 });
             redis.on('error', () => undefined); // reported by the requests and readiness that need it
             return redis;
           },
@@ -98,8 +93,13 @@ export class AppModule implements OnApplicationShutdown {
           provide: ExampleBuffer,
           inject: [REDIS],
           useFactory: (redis: Redis) =>
-            new ExampleBuffer(redis, { prefix: config.queuePrefix, ttlSeconds: config.exampleTtlSeconds }),
+            new ExampleBuffer(redis, {
+              prefix: config.queuePrefix,
+              ttlSeconds: config.exampleTtlSeconds,
+              maxPending: config.exampleMaxPending,
+            }),
         },
+        { provide: METRICS_REGISTRY, useValue: createAppRegistry('gateway') },
         GatewayMetrics,
         FeedbackService,
         {
@@ -140,7 +140,7 @@ export class AppModule implements OnApplicationShutdown {
 
 /** The rate limit's counters live next to the queue, under `<prefix>:rate-limit:`. */
 function connectRateLimitStore(config: GatewayConfig): Redis {
-  const redis = new IORedis(config.redisUrl, {
+  const redis = connectRedis(config.redis, {
     keyPrefix: `${config.queuePrefix}:rate-limit:`,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,

@@ -7,7 +7,7 @@ describe('loadGatewayConfig', () => {
     const config = loadGatewayConfig({});
     expect(config).toMatchObject({
       port: 3000,
-      redisUrl: 'redis://127.0.0.1:6379',
+      redis: { url: 'redis://127.0.0.1:6379', waitReplicas: 'auto', waitTimeoutMs: 1_000 },
       queuePrefix: 'rm',
       syncTimeoutMs: 10_000,
       maxTextChars: 5_000,

@@ -3,8 +3,13 @@ import {
   DEFAULT_MAX_TEXT_CHARS,
   DEFAULT_QUEUE_PREFIX,
 } from '@reputation-monitor/contracts';
-import { EnvReader } from '@reputation-monitor/config';
+import { EnvReader, readRedisSettings } from '@reputation-monitor/config';
+import type { RedisSettings } from '@reputation-monitor/redis-connection';
 import { AccessConfig, readAccessConfig } from '@reputation-monitor/http-edge';
+import {
+  DEFAULT_EXAMPLE_MAX_PENDING,
+  DEFAULT_FEEDBACK_MAX_RECORDS,
+} from '@reputation-monitor/prediction-store';
 import { LogConfig, readLogConfig } from '@reputation-monitor/observability';
 
 /** A directory of model directories, e.g. what `npm run retrain -- --out models/registry/<name>` writes. */
@@ -22,7 +27,8 @@ export const DEFAULT_EXAMPLE_TTL_SECONDS = 7 * 86_400;
 export interface GatewayConfig extends AccessConfig {
   port: number;
   host: string;
-  redisUrl: string;
+  /** REDIS_URL, Sentinel, and the replicas each enqueue waits for (REDIS_WAIT_*). */
+  redis: RedisSettings;
   queuePrefix: string;
   /** How long a request waits for its result before answering 202 with a status URL. */
   syncTimeoutMs: number;
@@ -54,8 +60,12 @@ export interface GatewayConfig extends AccessConfig {
   predictionIndexHours: number;
   /** How long feedback labels are kept. */
   feedbackTtlSeconds: number;
+  /** Most feedback labels kept (the oldest are dropped first), whatever the traffic. */
+  feedbackMaxRecords: number;
   /** How long a labelled example (its text) waits in Redis for the drift monitor to export it. */
   exampleTtlSeconds: number;
+  /** Most labelled examples waiting for an export (the oldest are evicted first), whatever the traffic. */
+  exampleMaxPending: number;
 }
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
@@ -80,7 +90,7 @@ export function readGatewayConfig(read: EnvReader): GatewayConfig {
   const config: GatewayConfig = {
     port: read.int('PORT', { default: 3000, min: 0, max: 65_535 }),
     host: read.string('HOST', '0.0.0.0'),
-    redisUrl: read.redisUrl('REDIS_URL', 'redis://127.0.0.1:6379'),
+    redis: readRedisSettings(read, { wait: true }),
     queuePrefix: read.string('QUEUE_PREFIX', DEFAULT_QUEUE_PREFIX),
     syncTimeoutMs: read.int('SYNC_TIMEOUT_MS', { default: 10_000, min: 0, max: 300_000 }),
     maxTextChars,
@@ -116,6 +126,16 @@ export function readGatewayConfig(read: EnvReader): GatewayConfig {
       default: DEFAULT_EXAMPLE_TTL_SECONDS,
       min: 3_600,
       max: 90 * 86_400,
+    }),
+    feedbackMaxRecords: read.int('FEEDBACK_MAX_RECORDS', {
+      default: DEFAULT_FEEDBACK_MAX_RECORDS,
+      min: 1_000,
+      max: 1_000_000_000,
+    }),
+    exampleMaxPending: read.int('EXAMPLE_MAX_PENDING', {
+      default: DEFAULT_EXAMPLE_MAX_PENDING,
+      min: 1_000,
+      max: 1_000_000_000,
     }),
   };
   return config;

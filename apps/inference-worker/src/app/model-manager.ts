@@ -1,6 +1,7 @@
 import { basename, dirname } from 'node:path';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import IORedis, { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '@reputation-monitor/redis-connection';
 import {
   CandidateMode,
   ModelAssignment,
@@ -99,7 +100,7 @@ export class ModelManager implements OnApplicationShutdown {
     this.watcher = this.store.watch((next) => void this.follow(next), {
       pollMs: this.config.assignmentPollMs,
       subscriber: () => {
-        const connection = new IORedis(this.config.redisUrl, { maxRetriesPerRequest: null });
+        const connection = connectRedis(this.config.redis, { maxRetriesPerRequest: null });
         connection.on('error', () => undefined); // the poll covers an unreachable Redis
         this.subscribers.push(connection);
         return connection;

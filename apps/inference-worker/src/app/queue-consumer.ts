@@ -6,7 +6,7 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { Job, UnrecoverableError, Worker } from 'bullmq';
-import IORedis from 'ioredis';
+import { connectRedis } from '@reputation-monitor/redis-connection';
 import { QueueName, SentimentJobName, SentimentJobs } from '@reputation-monitor/contracts';
 import { queueTelemetry } from '@reputation-monitor/observability';
 import { ClassifyHandler, INVALID_PAYLOAD } from './classify-handler';
@@ -52,7 +52,7 @@ export class QueueConsumer implements OnApplicationBootstrap, BeforeApplicationS
     const { queue } = this.config;
     const telemetry = queueTelemetry();
     this.worker = new Worker(QueueName.Sentiment, (job) => this.process(job), {
-      connection: new IORedis(this.config.redisUrl, { maxRetriesPerRequest: null }),
+      connection: connectRedis(this.config.redis, { maxRetriesPerRequest: null }),
       prefix: this.config.queuePrefix,
       concurrency: queue.concurrency,
       lockDuration: queue.lockDurationMs,
@@ -73,7 +73,7 @@ export class QueueConsumer implements OnApplicationBootstrap, BeforeApplicationS
     this.logger.log(
       `consuming ${QueueName.Sentiment} (prefix ${this.config.queuePrefix}, concurrency ${queue.concurrency}, ` +
         `batch <= ${this.config.batch.maxTokens} tokens / ${this.config.batch.maxTexts} texts, wait <= ${this.config.batch.maxWaitMs} ms, ` +
-        `result cache ${this.config.resultCacheTtlSeconds > 0 ? `${this.config.resultCacheTtlSeconds} s` : 'off'})`,
+        `result cache ${this.config.resultCacheTtlSeconds > 0 ? `${this.config.resultCacheTtlSeconds} s, <= ${this.config.resultCacheMaxEntries} entries` : 'off'})`,
     );
   }
 

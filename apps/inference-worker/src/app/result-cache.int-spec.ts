@@ -1,8 +1,9 @@
 import { createServer } from 'node:net';
 import { Logger } from '@nestjs/common';
 import IORedis, { Redis } from 'ioredis';
-import { deletePrefix } from '@reputation-monitor/app-harness';
+import { REDIS_BYTES, deletePrefix } from '@reputation-monitor/app-harness';
 import { redisKeys } from '@reputation-monitor/contracts';
+import { CappedHashRing } from '@reputation-monitor/prediction-store';
 import { ResultCache, ResultCacheEvents, ResultCacheOptions, resultCacheHash } from './result-cache';
 import type { TextScore } from './loaded-model';
 import type { CacheLookupOutcome, CacheOperation } from './worker-metrics';
@@ -85,12 +86,23 @@ function fresh(label: string): string {
 
 function cacheWith(client: Redis, options: Partial<ResultCacheOptions> = {}) {
   const events = new Recorder();
-  const cache = new ResultCache(client, { prefix, ttlSeconds: 600, maxTokens: 512, ...options }, events);
+  const cache = new ResultCache(
+    client,
+    { prefix, ttlSeconds: 600, maxEntries: 10_000, maxTokens: 512, ...options },
+    events,
+  );
   return { cache, events };
 }
 
+/** The cache's field of a text, and the ring it lives in (read and written as the worker does). */
 const keyOf = (text: string, version = VERSION) =>
-  redisKeys.resultCache(prefix, version, resultCacheHash(text, 512));
+  redisKeys.resultCacheField(version, resultCacheHash(text, 512));
+const ring = (ownPrefix = prefix) =>
+  new CappedHashRing(redis, {
+    key: redisKeys.resultCache(ownPrefix),
+    limits: { maxEntries: 10_000, retainMs: 600_000 },
+  });
+const cached = async (text: string) => (await ring().get([keyOf(text)]))[0];
 
 async function closedPort(): Promise<number> {
   return new Promise((resolve) => {
@@ -134,13 +146,48 @@ describe('ResultCache against Redis', () => {
     expect(events.lookups).toEqual({ hit: 1, miss: 3, error: 0 });
   });
 
-  it('sets the TTL on every entry it writes', async () => {
-    const { cache } = cacheWith(redis, { ttlSeconds: 120 });
+  it('keeps every entry at least the TTL and at most TTL x 8/7 (the lifetime of its bucket)', async () => {
+    const own = `${prefix}-ttl`;
+    const { cache } = cacheWith(redis, { ttlSeconds: 120, prefix: own });
     const text = fresh('ttl');
     await cache.score(VERSION, [text], fakeModel().compute);
-    const ttl = await redis.ttl(keyOf(text));
-    expect(ttl).toBeGreaterThan(0);
-    expect(ttl).toBeLessThanOrEqual(120);
+    const bucket = `${redisKeys.resultCache(own)}:gen:1`;
+    expect(await redis.hexists(bucket, keyOf(text))).toBe(1);
+    const ttl = await redis.pttl(bucket);
+    expect(ttl).toBeGreaterThan(120_000);
+    expect(ttl).toBeLessThanOrEqual(Math.ceil(120_000 / 7) * 8);
+  });
+
+  it('holds at most RESULT_CACHE_MAX_ENTRIES results, and the newest still hit', async () => {
+    const own = `${prefix}-bounded`;
+    const { cache, events } = cacheWith(redis, { maxEntries: 1_000, prefix: own });
+    const model = fakeModel();
+    const texts = Array.from({ length: 3_000 }, () => fresh('bounded'));
+    for (let i = 0; i < texts.length; i += 100)
+      await cache.score(VERSION, texts.slice(i, i + 100), model.compute);
+    const { bucketEntries } = await ring(own).inspect();
+    const total = bucketEntries.reduce((sum, n) => sum + n, 0);
+    expect(total).toBeLessThanOrEqual(1_000);
+    expect(total).toBeGreaterThanOrEqual(875);
+    const before = { ...events.lookups };
+    await cache.score(VERSION, texts.slice(-800), model.compute);
+    await cache.score(VERSION, texts.slice(0, 100), model.compute);
+    expect(events.lookups.hit - before.hit).toBe(800);
+    expect(events.lookups.miss - before.miss).toBe(100);
+  });
+
+  it('costs at most the bytes per entry docs/capacity.md sizes Redis with', async () => {
+    const own = `${prefix}-sizes`;
+    const { cache } = cacheWith(redis, { prefix: own, maxEntries: 80_000 });
+    const model = fakeModel();
+    const texts = Array.from({ length: 5_000 }, () => fresh('sized'));
+    for (let i = 0; i < texts.length; i += 500)
+      await cache.score(VERSION, texts.slice(i, i + 500), model.compute);
+    const bucket = `${redisKeys.resultCache(own)}:gen:1`;
+    expect(await redis.hlen(bucket)).toBe(5_000);
+    const perEntry = Number(await redis.call('MEMORY', 'USAGE', bucket, 'SAMPLES', '0')) / 5_000;
+    console.log(`result cache: ${perEntry.toFixed(0)} B per entry`);
+    expect(perEntry).toBeLessThanOrEqual(REDIS_BYTES.cacheEntry);
   });
 
   it('shares an entry between texts the model sees alike, and keeps model versions apart', async () => {
@@ -161,10 +208,10 @@ describe('ResultCache against Redis', () => {
     const { cache, events } = cacheWith(redis);
     const model = fakeModel();
     const text = fresh('corrupt');
-    await redis.set(keyOf(text), '{"label":"positive"}', 'EX', 60);
+    await ring().add([[keyOf(text), '{"label":"positive"}']]);
     expect(await cache.score(VERSION, [text], model.compute)).toEqual([model.scoreOf(text)]);
     expect(events.lookups.miss).toBe(1);
-    expect(JSON.parse((await redis.get(keyOf(text))) ?? 'null')).toEqual(model.scoreOf(text));
+    expect(JSON.parse((await cached(text)) ?? 'null')).toEqual(model.scoreOf(text));
   });
 
   it('with a TTL of 0 neither reads nor writes Redis and computes every text, as without a cache', async () => {
@@ -177,7 +224,7 @@ describe('ResultCache against Redis', () => {
     ]);
     await cache.score(VERSION, [text], model.compute);
     expect(model.calls).toEqual([[text, text], [text]]);
-    expect(await redis.exists(keyOf(text))).toBe(0);
+    expect(await cached(text)).toBeUndefined();
     expect(events.lookups).toEqual({ hit: 0, miss: 0, error: 0 });
     expect(events.deduplicated).toBe(0);
   });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { SENTIMENT_LABELS, SentimentLabel, redisKeys } from '@reputation-monitor/contracts';
+import { CappedHashRing } from '@reputation-monitor/prediction-store';
 import { preprocessTweet } from '@reputation-monitor/tokenizer';
 import type { TextScore } from './loaded-model';
 import type { CacheLookupOutcome, CacheOperation } from './worker-metrics';
@@ -17,10 +18,13 @@ export interface ResultCacheOptions {
   /** The queue prefix, so a deployment (or a test run) only ever sees its own entries. */
   prefix: string;
   /**
-   * Seconds an entry lives. 0 turns duplicate handling off altogether (no Redis, no sharing in flight):
-   * every text is computed, as before the cache, which is also the baseline to measure the cache against.
+   * Seconds an entry lives at least, unless `maxEntries` newer ones push it out first. 0 turns duplicate
+   * handling off altogether (no Redis, no sharing in flight): every text is computed, as before the cache,
+   * which is also the baseline to measure the cache against.
    */
   ttlSeconds: number;
+  /** Most entries kept (a capped ring of hashes: the oldest eighth is dropped when it is full). */
+  maxEntries: number;
   /** The tokenizer's limit per text: part of the hash, since it decides the ids of long texts. */
   maxTokens: number;
 }
@@ -88,22 +92,32 @@ export function decodeCachedScore(raw: string): TextScore | undefined {
  * The duplicate-result cache, in front of the micro-batcher. It lives in the worker because only the
  * worker knows which model version computed a result, and that version is part of the key.
  *
- * Per job: one MGET for its distinct texts; the misses go to inference once each (a text already being
- * computed for another job, or twice in this one, waits for that computation instead); the computed
- * results go back with one pipeline of SET EX. Redis failing on this path never fails a job: the texts are
- * computed as if the cache were empty, and the failure is counted.
+ * The entries live in a capped ring of hashes (CappedHashRing), so the cache holds at most `maxEntries`
+ * whatever the traffic. Per job: one lookup (a script reading the ring's buckets) for its distinct texts;
+ * the misses go to inference once each (a text already being computed for another job, or twice in this
+ * one, waits for that computation instead); the computed results go back with one write. Redis failing on
+ * this path never fails a job: the texts are computed as if the cache were empty, and the failure is counted.
  */
 export class ResultCache {
   private readonly logger = new Logger(ResultCache.name);
   /** Texts being computed, by cache key, until their result is stored (so nobody computes them twice). */
   private readonly inFlight = new Map<string, Promise<TextScore>>();
   private lastWarningAt = -Infinity;
+  private readonly ring: CappedHashRing | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly options: ResultCacheOptions,
     private readonly events: ResultCacheEvents,
-  ) {}
+  ) {
+    this.ring =
+      options.ttlSeconds > 0
+        ? new CappedHashRing(redis, {
+            key: redisKeys.resultCache(options.prefix),
+            limits: { maxEntries: options.maxEntries, retainMs: options.ttlSeconds * 1000 },
+          })
+        : undefined;
+  }
 
   get enabled(): boolean {
     return this.options.ttlSeconds > 0;
@@ -113,7 +127,7 @@ export class ResultCache {
   async score(modelVersion: string, texts: readonly string[], compute: ComputeScores): Promise<TextScore[]> {
     if (!this.enabled) return compute([...texts]);
     const keys = texts.map((text) =>
-      redisKeys.resultCache(this.options.prefix, modelVersion, resultCacheHash(text, this.options.maxTokens)),
+      redisKeys.resultCacheField(modelVersion, resultCacheHash(text, this.options.maxTokens)),
     );
     // Each distinct key once, with its first text (equal keys mean equal model input).
     const distinct = new Map<string, string>();
@@ -154,16 +168,16 @@ export class ResultCache {
   /** The cached scores found among `distinct`, by key; `keys` (one per text) are what the metric counts. */
   private async lookup(distinct: string[], keys: string[]): Promise<Map<string, TextScore>> {
     const found = new Map<string, TextScore>();
-    let values: Array<string | null>;
+    let values: Array<string | undefined>;
     try {
-      values = await this.redis.mget(distinct);
+      values = await (this.ring as CappedHashRing).get(distinct);
     } catch (error) {
       this.events.cacheLookedUp('error', keys.length);
       this.failed('lookup', error as Error);
       return found;
     }
     values.forEach((value, index) => {
-      const score = value === null ? undefined : decodeCachedScore(value);
+      const score = value === undefined ? undefined : decodeCachedScore(value);
       if (score) found.set(distinct[index], score);
     });
     // Per text (a text twice in one job is two hits), so hit / all outcomes is the share of texts served.
@@ -175,12 +189,7 @@ export class ResultCache {
 
   private async store(entries: Array<[string, TextScore]>): Promise<void> {
     try {
-      const pipeline = this.redis.pipeline();
-      for (const [key, score] of entries) {
-        pipeline.set(key, encodeCachedScore(score), 'EX', this.options.ttlSeconds);
-      }
-      const failed = (await pipeline.exec())?.find(([error]) => error);
-      if (failed) throw failed[0] as Error;
+      await (this.ring as CappedHashRing).add(entries.map(([key, score]) => [key, encodeCachedScore(score)]));
     } catch (error) {
       this.failed('store', error as Error);
     }

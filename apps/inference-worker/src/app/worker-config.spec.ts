@@ -1,6 +1,11 @@
 import { resolve } from 'node:path';
 import { ConfigError } from '@reputation-monitor/config';
-import { DEFAULT_MODEL_DIR, loadWorkerConfig } from './worker-config';
+import {
+  DEFAULT_MODEL_DIR,
+  DEFAULT_PREDICTION_INDEX_MAX_ENTRIES,
+  DEFAULT_RESULT_CACHE_MAX_ENTRIES,
+  loadWorkerConfig,
+} from './worker-config';
 import { QUEUE_WORKER_SETTINGS } from './queue-settings';
 
 describe('loadWorkerConfig', () => {
@@ -10,7 +15,7 @@ describe('loadWorkerConfig', () => {
     expect(config.modelName).toBe('twitter-roberta-base-sentiment-latest');
     expect(config.modelVariant).toBe('fp32');
     expect(config.queue).toEqual(QUEUE_WORKER_SETTINGS.sentiment);
-    expect(config.batch).toEqual({ maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 0.1, maxWaitMs: 0 });
+    expect(config.batch).toEqual({ maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 1, maxWaitMs: 0 });
     expect(config.resultCacheTtlSeconds).toBe(3600);
   });
 
@@ -19,6 +24,19 @@ describe('loadWorkerConfig', () => {
     expect(loadWorkerConfig({ RESULT_CACHE_TTL_SECONDS: '86400' }).resultCacheTtlSeconds).toBe(86_400);
     expect(() => loadWorkerConfig({ RESULT_CACHE_TTL_SECONDS: '-1' })).toThrow(
       'RESULT_CACHE_TTL_SECONDS must be an integer in 0..2592000, got -1',
+    );
+  });
+
+  it('bounds the result cache and the prediction index by count, by default and as told', () => {
+    const defaults = loadWorkerConfig({});
+    expect([defaults.resultCacheMaxEntries, defaults.predictionIndexMaxEntries]).toEqual([
+      DEFAULT_RESULT_CACHE_MAX_ENTRIES,
+      DEFAULT_PREDICTION_INDEX_MAX_ENTRIES,
+    ]);
+    const set = loadWorkerConfig({ RESULT_CACHE_MAX_ENTRIES: '5000', PREDICTION_INDEX_MAX_ENTRIES: '20000' });
+    expect([set.resultCacheMaxEntries, set.predictionIndexMaxEntries]).toEqual([5_000, 20_000]);
+    expect(() => loadWorkerConfig({ PREDICTION_INDEX_MAX_ENTRIES: '10' })).toThrow(
+      'PREDICTION_INDEX_MAX_ENTRIES must be an integer in 1000..1000000000, got 10',
     );
   });
 

@@ -6,7 +6,8 @@ import {
   MODEL_MAX_TOKENS,
   QueueName,
 } from '@reputation-monitor/contracts';
-import { EnvReader } from '@reputation-monitor/config';
+import { EnvReader, readRedisSettings } from '@reputation-monitor/config';
+import type { RedisSettings } from '@reputation-monitor/redis-connection';
 import { LogConfig, readLogConfig } from '@reputation-monitor/observability';
 import type { ModelVariant } from '@reputation-monitor/model-runtime';
 import { QUEUE_WORKER_SETTINGS, QueueWorkerSettings } from './queue-settings';
@@ -22,13 +23,20 @@ export const DEFAULT_METRIC_SOURCES = [
   'reviews',
 ];
 
-/** An hour covers a retweet wave or a copy-paste campaign; see `resultCacheTtlSeconds` for the memory. */
+/** An hour covers a retweet wave or a copy-paste campaign; see `resultCacheMaxEntries` for the memory. */
 export const DEFAULT_RESULT_CACHE_TTL_SECONDS = 3_600;
+
+/** About 60 MB of Redis (docs/capacity.md): an hour of 55 distinct texts/s. */
+export const DEFAULT_RESULT_CACHE_MAX_ENTRIES = 200_000;
+
+/** About 210 MB of Redis (docs/capacity.md): PREDICTION_INDEX_HOURS (24) of 11 texts/s, 2.8 h of 100/s. */
+export const DEFAULT_PREDICTION_INDEX_MAX_ENTRIES = 1_000_000;
 
 export const DEFAULT_MODEL_DIR = 'models/twitter-roberta-base-sentiment-latest';
 
 export interface WorkerConfig {
-  redisUrl: string;
+  /** REDIS_URL or Sentinel (the worker enqueues nothing, so it reads no REDIS_WAIT_*). */
+  redis: RedisSettings;
   queuePrefix: string;
   modelDir: string;
   modelVariant: ModelVariant;
@@ -43,7 +51,7 @@ export interface WorkerConfig {
     /** Padded tokens (texts x longest text) per inference batch. */
     maxTokens: number;
     maxTexts: number;
-    /** Largest share of pad tokens in a batch. */
+    /** Largest share of pad tokens in a batch, on top of the packing policy's cost model (1: no cap). */
     maxPaddingRatio: number;
     /** How long the first text of an idle batcher waits for company. */
     maxWaitMs: number;
@@ -53,14 +61,17 @@ export interface WorkerConfig {
   maxTextChars: number;
   maxBatchItems: number;
   predictionStreamMaxLen: number;
-  /** Hours a prediction stays findable by id for feedback (0: no index). */
+  /** Hours a prediction stays findable by id for feedback (0: no index), unless the index is full first. */
   predictionIndexHours: number;
+  /** Most predictions the index holds, whatever the traffic: this, not the hours, bounds its memory. */
+  predictionIndexMaxEntries: number;
   /**
-   * Seconds a computed result stays in the duplicate-result cache (0: off, every text is computed).
-   * Entries are never stale (the model version is in the key), so the TTL only bounds Redis memory:
-   * about distinct texts/s x TTL x ~350 bytes, which BullMQ's noeviction policy never reclaims.
+   * Seconds a computed result stays in the duplicate-result cache (0: off, every text is computed), unless
+   * the cache is full first. Entries are never stale (the model version is in the field).
    */
   resultCacheTtlSeconds: number;
+  /** Most results the cache holds, whatever the traffic: this bounds its memory (docs/capacity.md). */
+  resultCacheMaxEntries: number;
   /** Sources counted under their own name in metrics; others count as `other` (bounded label values). */
   metricSources: string[];
   /** Follow the model assignment in Redis (MODEL_DIR serves until one exists, and if the assigned version cannot load). */
@@ -94,7 +105,7 @@ export function readWorkerConfig(read: EnvReader): WorkerConfig {
   const defaults = QUEUE_WORKER_SETTINGS[QueueName.Sentiment];
   const modelDir = resolve(read.string('MODEL_DIR', DEFAULT_MODEL_DIR));
   const config: WorkerConfig = {
-    redisUrl: read.redisUrl('REDIS_URL', 'redis://127.0.0.1:6379'),
+    redis: readRedisSettings(read),
     queuePrefix: read.string('QUEUE_PREFIX', DEFAULT_QUEUE_PREFIX),
     modelDir,
     modelVariant: read.oneOf('MODEL_VARIANT', ['fp32', 'int8'] as const, 'fp32'),
@@ -106,7 +117,7 @@ export function readWorkerConfig(read: EnvReader): WorkerConfig {
     batch: {
       maxTokens: read.int('BATCH_MAX_TOKENS', { default: 4096, min: MODEL_MAX_TOKENS, max: 1_000_000 }),
       maxTexts: read.int('BATCH_MAX_TEXTS', { default: 64, min: 1, max: 4096 }),
-      maxPaddingRatio: read.float('BATCH_MAX_PADDING', { default: 0.1, min: 0, max: 1 }),
+      maxPaddingRatio: read.float('BATCH_MAX_PADDING', { default: 1, min: 0, max: 1 }),
       maxWaitMs: read.int('BATCH_MAX_WAIT_MS', { default: 0, min: 0, max: 60_000 }),
     },
     queue: {
@@ -131,10 +142,20 @@ export function readWorkerConfig(read: EnvReader): WorkerConfig {
       max: 1_000_000_000,
     }),
     predictionIndexHours: read.int('PREDICTION_INDEX_HOURS', { default: 24, min: 0, max: 24 * 90 }),
+    predictionIndexMaxEntries: read.int('PREDICTION_INDEX_MAX_ENTRIES', {
+      default: DEFAULT_PREDICTION_INDEX_MAX_ENTRIES,
+      min: 1_000,
+      max: 1_000_000_000,
+    }),
     resultCacheTtlSeconds: read.int('RESULT_CACHE_TTL_SECONDS', {
       default: DEFAULT_RESULT_CACHE_TTL_SECONDS,
       min: 0,
       max: 30 * 86_400,
+    }),
+    resultCacheMaxEntries: read.int('RESULT_CACHE_MAX_ENTRIES', {
+      default: DEFAULT_RESULT_CACHE_MAX_ENTRIES,
+      min: 1_000,
+      max: 1_000_000_000,
     }),
     metricSources: read.list('METRIC_SOURCES', DEFAULT_METRIC_SOURCES),
     followAssignment: read.bool('FOLLOW_MODEL_ASSIGNMENT', true),

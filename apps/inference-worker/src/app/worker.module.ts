@@ -1,5 +1,6 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
-import IORedis, { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '@reputation-monitor/redis-connection';
 import { LoggerModule } from 'nestjs-pino';
 import { loggerParams } from '@reputation-monitor/observability';
 import { PredictionLog } from '@reputation-monitor/prediction-store';
@@ -24,7 +25,7 @@ export class WorkerModule implements OnApplicationShutdown {
       imports: [LoggerModule.forRoot(loggerParams('inference-worker', config.log))],
       providers: [
         { provide: WORKER_CONFIG, useValue: config },
-        { provide: REDIS, useFactory: () => new IORedis(config.redisUrl, { maxRetriesPerRequest: 3 }) },
+        { provide: REDIS, useFactory: () => connectRedis(config.redis, { maxRetriesPerRequest: 3 }) },
         WorkerMetrics,
         ModelManager,
         ShadowScorer,
@@ -36,6 +37,7 @@ export class WorkerModule implements OnApplicationShutdown {
               prefix: config.queuePrefix,
               streamMaxLen: config.predictionStreamMaxLen,
               indexHours: config.predictionIndexHours,
+              indexMaxEntries: config.predictionIndexMaxEntries,
             }),
         },
         {
@@ -47,6 +49,7 @@ export class WorkerModule implements OnApplicationShutdown {
               {
                 prefix: config.queuePrefix,
                 ttlSeconds: config.resultCacheTtlSeconds,
+                maxEntries: config.resultCacheMaxEntries,
                 maxTokens: config.maxTokens,
               },
               metrics,

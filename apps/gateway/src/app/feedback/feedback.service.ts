@@ -116,6 +116,7 @@ export class FeedbackService {
     const replaced = await this.feedback.save(
       found.map((entry) => entry.record),
       this.config.feedbackTtlSeconds,
+      this.config.feedbackMaxRecords,
     );
     const outcomes = await this.keepExamples(found, now, tenant);
 

@@ -3,6 +3,7 @@ import {
   IdempotencyConflictError,
   InvalidRequestError,
   JobFailedError,
+  NotReplicatedError,
   ProducerError,
   QueueFullError,
 } from '@reputation-monitor/producer-client';
@@ -21,6 +22,20 @@ export class ProblemFilter extends ProblemFilterBase {
     if (exception instanceof QueueFullError) {
       return {
         details: problem(429, exception.code, `the queue is full (${exception.depth} waiting); retry later`),
+        headers: { 'retry-after': String(exception.retryAfterSeconds) },
+      };
+    }
+    if (exception instanceof NotReplicatedError) {
+      // Stored on the primary, not confirmed on a replica: a failover could still lose it, so it is not
+      // accepted. It may run; an unchanged retry (same ids) finds it instead of queueing it twice.
+      this.logger.warn(exception.message);
+      return {
+        details: problem(
+          503,
+          exception.code,
+          `the job was not confirmed by a Redis replica within ${exception.timeoutMs} ms, so it is not accepted ` +
+            '(it may still run); retry, with the same ids to avoid running it twice',
+        ),
         headers: { 'retry-after': String(exception.retryAfterSeconds) },
       };
     }

@@ -1,0 +1,20 @@
+export {
+  DEFAULT_REDIS_URL,
+  DEFAULT_SENTINEL_NAME,
+  DEFAULT_WAIT_REPLICAS,
+  DEFAULT_WAIT_TIMEOUT_MS,
+  MAX_WAIT_REPLICAS,
+  connectRedis,
+  describeRedis,
+  redisOptions,
+  redisSettingsProblems,
+  usesSentinels,
+} from './settings';
+export type { RedisSettings, SentinelAddress, WaitReplicas } from './settings';
+export { AUTO_MAX_LAG_SECONDS, AUTO_REFRESH_MS, ReplicaWaiter, replicaLags } from './replica-waiter';
+export type {
+  ReplicaWaitOutcome,
+  ReplicaWaitResult,
+  ReplicaWaiterOptions,
+  WaitClient,
+} from './replica-waiter';
