@@ -1568,7 +1568,7 @@ async function fuzzCategory(category: Category): Promise<string | undefined> {
     const path = message.match(/path: "([^"]*)"/)?.[1];
     return (
       `${category.name}: ${message}\n\nReplay: FUZZ_SEED=${SEED} FUZZ_ONLY=${category.name}` +
-      `${path ? ` FUZZ_PATH=${path}` : ''} npx nx run e2e:e2e --testFile=http-fuzz.e2e-spec.ts`
+      `${path ? ` FUZZ_PATH=${path}` : ''} npx nx run e2e:e2e http-fuzz`
     );
   } finally {
     stats.runs.set(category.name, runs);

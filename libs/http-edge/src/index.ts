@@ -17,4 +17,5 @@ export type { JsonBodyLimits } from './json-body';
 export { ProblemFilterBase, sendProblem } from './problem-filter';
 export type { ProblemAnswer } from './problem-filter';
 export { withTimeout } from './with-timeout';
+export { MetricsController } from './metrics.controller';
 export { assertNotExposed, openHttpEdge, parseBodiesAfterKeys } from './http-app';

@@ -1,5 +1,5 @@
 export * from './buckets';
-export { createAppRegistry, boundedLabel } from './registry';
+export { METRICS_REGISTRY, createAppRegistry, boundedLabel } from './registry';
 export {
   REQUEST_ID_HEADER,
   httpLogger,

@@ -16,3 +16,6 @@ export function boundedLabel(value: string | undefined, allowed: ReadonlySet<str
   if (value === undefined || value === '') return 'none';
   return allowed.has(value) ? value : 'other';
 }
+
+/** Nest injection token of the app's registry (createAppRegistry), which its /metrics serves. */
+export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');

@@ -6,5 +6,3 @@ export const REDIS = Symbol('REDIS');
 export const GOLDEN_SET = Symbol('GOLDEN_SET');
 /** The SentimentProducer the golden set goes through, or null without a golden set. */
 export const PRODUCER = Symbol('PRODUCER');
-/** The prom-client registry the metrics are registered on (the default one, which /metrics serves). */
-export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');

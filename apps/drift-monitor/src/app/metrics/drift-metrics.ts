@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { METRICS_REGISTRY } from '@reputation-monitor/observability';
 import type { RetrainOutcome } from '@reputation-monitor/retrain-trigger';
 import { CandidateSection, candidateQualityRows } from '../candidate';
 import { DatasetSection, EXPORT_STATUSES } from '../dataset-exporter';
 import { DriftStore } from '../drift-store';
 import { RETRAIN_OUTCOMES, RUN_OUTCOMES, RunOutcome, RunReport, qualityRows, statisticRows } from '../report';
-import { METRICS_REGISTRY } from '../tokens';
 
 /** A run reads a window, waits for the golden set and may call GitHub: 50 ms to 10 min. */
 export const RUN_DURATION_BUCKETS_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];

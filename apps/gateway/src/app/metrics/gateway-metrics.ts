@@ -1,7 +1,11 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { Span } from '@opentelemetry/api';
-import { Counter, Gauge } from 'prom-client';
-import { LATENCY_BUCKETS_SECONDS, TracedHistogram } from '@reputation-monitor/observability';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  LATENCY_BUCKETS_SECONDS,
+  METRICS_REGISTRY,
+  TracedHistogram,
+} from '@reputation-monitor/observability';
 import { ErrorCode } from '@reputation-monitor/contracts';
 import { SentimentProducer } from '@reputation-monitor/producer-client';
 import { withTimeout } from '@reputation-monitor/http-edge';
@@ -18,42 +22,77 @@ export type RejectionReason = (typeof REJECTION_REASONS)[number];
 export type AnswerMode = 'sync' | 'async';
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+const REPLICA_WAIT_OUTCOMES = ['acked', 'timeout', 'skipped', 'error'] as const;
+/** A replica's acknowledgement takes well under a millisecond on a LAN; a timeout is REDIS_WAIT_TIMEOUT_MS (1 s). */
+const REPLICA_WAIT_BUCKETS_SECONDS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+];
 /** A scrape waits this long for the queue counts before reporting Redis as down. */
 const SCRAPE_READ_TIMEOUT_MS = 2_000;
 /** Jobs answered with 202 whose completion is still to be timed; the oldest are dropped beyond this. */
 const MAX_TRACKED_ASYNC_JOBS = 100_000;
 
-/**
- * The gateway's metrics, on prom-client's default registry that @willsoto/nestjs-prometheus serves
- * at /metrics (one registry per process, labelled app="gateway").
- */
+/** The gateway's metrics, on the app's registry (METRICS_REGISTRY, labelled app="gateway") that /metrics serves. */
 @Injectable()
 export class GatewayMetrics implements OnModuleInit {
-  private readonly httpDuration = new TracedHistogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP request duration by route template, method and status.',
-    labelNames: ['route', 'method', 'status'],
-    buckets: LATENCY_BUCKETS_SECONDS,
-  });
-  private readonly latency = new TracedHistogram({
-    name: 'sentiment_request_latency_seconds',
-    help: 'Accepted -> answered, for results returned in the request (sync) or completed after a 202 (async).',
-    labelNames: ['mode'],
-    buckets: LATENCY_BUCKETS_SECONDS,
-  });
-  private readonly rejections = new Counter({
-    name: 'gateway_rejections_total',
-    help: 'Requests refused before any work was queued, by reason.',
-    labelNames: ['reason'],
-  });
+  private readonly httpDuration: TracedHistogram<'route' | 'method' | 'status'>;
+  private readonly latency: TracedHistogram<'mode'>;
+  private readonly rejections: Counter<'reason'>;
+  private readonly replicaWaits: Counter<'outcome'>;
+  private readonly replicaWaitDuration: Histogram<'outcome'>;
   private readonly asyncAccepted = new Map<string, number>();
 
-  constructor(private readonly producer: SentimentProducer) {}
+  constructor(
+    private readonly producer: SentimentProducer,
+    @Inject(METRICS_REGISTRY) private readonly registry: Registry,
+  ) {
+    const registers = [registry];
+    this.httpDuration = new TracedHistogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by route template, method and status.',
+      labelNames: ['route', 'method', 'status'],
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
+    this.latency = new TracedHistogram({
+      name: 'sentiment_request_latency_seconds',
+      help: 'Accepted -> answered, for results returned in the request (sync) or completed after a 202 (async).',
+      labelNames: ['mode'],
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
+    this.rejections = new Counter({
+      name: 'gateway_rejections_total',
+      help: 'Requests refused before any work was queued, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.replicaWaits = new Counter({
+      name: 'gateway_replica_waits_total',
+      help: 'Enqueues by how their replica confirmation (Redis WAIT) ended: acked, timeout (answered 503), skipped (none expected), error.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.replicaWaitDuration = new Histogram({
+      name: 'gateway_replica_wait_seconds',
+      help: 'Time an enqueue spent waiting for replicas to acknowledge it (Redis WAIT, shared by concurrent enqueues).',
+      labelNames: ['outcome'],
+      buckets: REPLICA_WAIT_BUCKETS_SECONDS,
+      registers,
+    });
+  }
 
   onModuleInit(): void {
     // Every reason from the start, so rates read 0 rather than nothing before the first rejection.
     for (const reason of REJECTION_REASONS) this.rejections.inc({ reason }, 0);
+    for (const outcome of REPLICA_WAIT_OUTCOMES) this.replicaWaits.inc({ outcome }, 0);
     const producer = this.producer;
+    const registers = [this.registry];
+    producer.onReplicaWait(({ outcome, seconds }) => {
+      this.replicaWaits.inc({ outcome });
+      // Skipped confirmations cost nothing worth a bucket; the counter has them.
+      if (outcome !== 'skipped') this.replicaWaitDuration.observe({ outcome }, seconds);
+    });
     // One read of the queue per scrape, shared by both gauges: prom-client starts their collects together,
     // so the second joins the read still in flight.
     let pending: Promise<Record<string, number> | undefined> | undefined;
@@ -67,6 +106,7 @@ export class GatewayMetrics implements OnModuleInit {
       name: 'sentiment_queue_jobs',
       help: 'Jobs in the sentiment queue by state, read from Redis at scrape time.',
       labelNames: ['state'],
+      registers,
       async collect() {
         const counts = await readQueue();
         if (!counts) this.reset();
@@ -76,6 +116,7 @@ export class GatewayMetrics implements OnModuleInit {
     new Gauge({
       name: 'gateway_redis_up',
       help: '1 when this scrape read the queue from Redis, 0 when Redis did not answer.',
+      registers,
       async collect() {
         this.set((await readQueue()) ? 1 : 0);
       },
