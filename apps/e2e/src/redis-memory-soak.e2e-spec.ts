@@ -132,9 +132,9 @@ describe('Redis memory under a sustained load', () => {
         `slope ${bytesPerText(level).toFixed(1)} B per text`,
     );
     expect(highest).toBeLessThanOrEqual(budget.total);
-    // And the same formula with the jobs as they came (their mean size, sampled from the jobs Redis kept: the
-    // gateway coalesces concurrent single requests into one job), which is how docs/capacity.md sizes a Redis:
-    // it must hold too, so the per-record figures are not just loose.
+    // And the same formula with the jobs as they came (their mean size, sampled from the jobs Redis kept at the
+    // end, which the kept results and events come from; the run's mean over requests can differ from it), which
+    // is how docs/capacity.md sizes a Redis: it must hold too, so the per-record figures are not just loose.
     const textsPerJob = result.footprint.jobs.textsPerJob;
     const asServed = redisMemoryBudget(
       {

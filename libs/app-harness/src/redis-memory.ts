@@ -105,7 +105,7 @@ export interface JobSizes {
   perText: number;
   /** Mean UTF-8 bytes of the sampled jobs' texts, which `perText` includes. */
   textBytes: number;
-  /** Mean texts per sampled job (the gateway may coalesce single requests, so not texts per request). */
+  /** Mean texts per sampled job. */
   textsPerJob: number;
 }
 

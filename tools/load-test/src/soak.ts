@@ -154,7 +154,7 @@ async function main(): Promise<void> {
     },
   });
   const { footprint } = result;
-  // Texts per job as Redis kept them (the gateway coalesces concurrent single requests into one job).
+  // Texts per job as Redis kept them at the end (what the kept results and events hold).
   const served = footprint.jobs.textsPerJob || result.texts / Math.max(1, result.statuses['200'] ?? 0);
   const peak = Math.max(...result.samples.map((sample) => sample.usedMemory));
   console.log(
