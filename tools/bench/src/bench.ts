@@ -12,6 +12,7 @@ import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import IORedis from 'ioredis';
 import { stopAll } from '@reputation-monitor/app-harness';
+import { collectedProfiles, profileMarkdown } from './cpu-profile';
 import { describeMachine } from './machine';
 import { describeInt8Graph, ensureInt8, ensureModel, Int8Availability } from './model-files';
 import { BenchOptions, parseBenchArgs, SCENARIOS, usage, UsageError } from './options';
@@ -24,7 +25,7 @@ import { readTexts } from './workload';
 const ROOT = resolve(__dirname, '../../..');
 const TWEETS = resolve(ROOT, '../shared/data/tweeteval/sentiment/test_text.txt');
 /** Scenarios that need no built apps and no Redis. */
-const IN_PROCESS = new Set(['raw', 'weights', 'seed', 'peer']);
+const IN_PROCESS = new Set(['raw', 'cost', 'weights', 'seed', 'peer']);
 
 const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
@@ -126,6 +127,11 @@ async function run(options: BenchOptions): Promise<BenchResults> {
     }
     for (const row of rows) console.log(oneLine(row));
     results.measurements.push(...rows);
+    const profiles = collectedProfiles.splice(0);
+    if (profiles.length > 0) {
+      for (const profile of profiles) console.log(`\n${profileMarkdown(profile)}\n`);
+      (results.profiles ??= []).push(...profiles);
+    }
     save(options.out, results); // partial results survive a crash or Ctrl-C
   }
 

@@ -1,11 +1,13 @@
 /** Entry of the child process that runs one in-process scenario (see in-process.ts). */
 import type { ChildReply, InProcessTask } from './in-process';
-import { batchOfOne, rawCeiling } from './scenarios/raw';
+import { batchOfOne, rawCeiling, runCostGrid } from './scenarios/raw';
 
 async function run(task: InProcessTask) {
   switch (task.kind) {
     case 'raw':
       return rawCeiling(task);
+    case 'cost':
+      return runCostGrid(task);
     case 'batch-of-one':
       return [await batchOfOne(task)];
     case 'weights': {

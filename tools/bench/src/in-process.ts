@@ -7,11 +7,12 @@ import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import type { Measurement } from './results';
 import type { PeerTask } from './scenarios/peer';
-import type { ModelTask, RawTask } from './scenarios/raw';
+import type { CostTask, ModelTask, RawTask } from './scenarios/raw';
 import type { WeightsTask } from './scenarios/weights';
 
 export type InProcessTask =
   | ({ kind: 'raw' } & RawTask)
+  | ({ kind: 'cost' } & CostTask)
   | ({
       kind: 'batch-of-one';
       texts: string[];

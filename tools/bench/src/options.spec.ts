@@ -31,6 +31,7 @@ describe('parseBenchArgs', () => {
     expect(options.runs[0]).toEqual({ scenario: 'raw', variant: 'fp32' });
     expect(names(options.runs).filter((n) => n.endsWith(':int8'))).toEqual([
       'raw:int8',
+      'cost:int8',
       'weights:int8',
       'seed:int8',
       'peer:int8',
@@ -78,6 +79,17 @@ describe('parseBenchArgs', () => {
   });
 });
 
+describe('--worker-env and --gateway-env', () => {
+  it('read NAME=value pairs for the apps the benchmark starts', () => {
+    expect(parse('--gateway-env', 'SYNC_TIMEOUT_MS=0,LOG_LEVEL=warn')).toMatchObject({
+      gatewayEnv: { SYNC_TIMEOUT_MS: '0', LOG_LEVEL: 'warn' },
+      workerEnv: {},
+    });
+    expect(parse('--worker-env', 'INTRA_OP_SPINNING=true').workerEnv).toEqual({ INTRA_OP_SPINNING: 'true' });
+    expect(() => parse('--worker-env', 'spinning')).toThrow(UsageError);
+  });
+});
+
 describe('selectRuns', () => {
   it('selects scenarios, groups, variants and scenario:variant, as a union', () => {
     expect(names(selectRuns(['raw'], 'all'))).toEqual(['raw:fp32', 'raw:int8']);
@@ -85,6 +97,7 @@ describe('selectRuns', () => {
     expect(names(selectRuns(['producer'], 'all'))).toEqual(['producer-batch:fp32', 'producer-single:fp32']);
     expect(names(selectRuns(['int8'], 'all'))).toEqual([
       'raw:int8',
+      'cost:int8',
       'weights:int8',
       'seed:int8',
       'peer:int8',

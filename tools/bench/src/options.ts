@@ -21,6 +21,12 @@ export const USAGE = `Usage: npm run bench -- [options]
   --seed N                seed of the workload shuffles (default 42)
   --out FILE              results JSON (default tmp/bench/results-<date>.json)
   --skip-build            do not build the gateway and the worker first
+  --worker-env K=V,...    extra environment for every worker the benchmark starts (A/B of a setting,
+  --gateway-env K=V,...   e.g. --worker-env INTRA_OP_SPINNING=true); scenario settings win over these
+  --profile               CPU-profile the gateway's and the worker's main threads while each served scenario
+                          is measured (V8 profiler, started and stopped by SIGUSR2): writes .cpuprofile files
+                          beside the results and prints the top functions by self time (the profiler costs CPU:
+                          do not compare the figures of a profiled run with an unprofiled one)
   --redis-url URL         (default $REDIS_URL or redis://127.0.0.1:6379)
 
 Scenarios (each runs on the variants named):`;
@@ -34,6 +40,11 @@ export interface ScenarioSpec {
 /** Every scenario, in the order they run (in-process ones first, then those that start the apps). */
 export const SCENARIOS: readonly ScenarioSpec[] = [
   { key: 'raw', variants: ['fp32', 'int8'], what: 'raw ONNX Runtime on length-sorted batches (the ceiling)' },
+  {
+    key: 'cost',
+    variants: ['fp32', 'int8'],
+    what: "one run's time by batch size and padded length (the packing policy's cost model)",
+  },
   {
     key: 'weights',
     variants: ['int8'],
@@ -86,6 +97,11 @@ export interface BenchOptions {
   out: string;
   build: boolean;
   redisUrl: string;
+  /** Where `--profile` writes CPU profiles (undefined: no profiling). */
+  profileDir?: string;
+  /** `--worker-env` / `--gateway-env`: extra environment for the apps the benchmark starts. */
+  workerEnv: Record<string, string>;
+  gatewayEnv: Record<string, string>;
 }
 
 export class UsageError extends Error {}
@@ -164,6 +180,9 @@ export function parseBenchArgs(
         seed: { type: 'string' },
         out: { type: 'string' },
         'skip-build': { type: 'boolean', default: false },
+        profile: { type: 'boolean', default: false },
+        'worker-env': { type: 'string' },
+        'gateway-env': { type: 'string' },
         'redis-url': { type: 'string' },
       },
     }).values;
@@ -178,6 +197,7 @@ export function parseBenchArgs(
   const texts = positiveInt('texts', values.texts, quick ? 160 : 1200);
   const stamp = context.now.toISOString().replace(/[:.]/g, '-');
   const out = values.out ?? `tmp/bench/results-${stamp}.json`;
+  const absoluteOut = isAbsolute(out) ? out : resolve(context.root, out);
   const modelDir = values['model-dir'];
   return {
     quick,
@@ -197,8 +217,22 @@ export function parseBenchArgs(
     duplicateShare,
     seed: positiveInt('seed', values.seed, 42, 0),
     runs: selectRuns(values.only?.split(','), values.variant),
-    out: isAbsolute(out) ? out : resolve(context.root, out),
+    out: absoluteOut,
     build: !values['skip-build'],
     redisUrl: values['redis-url'] ?? context.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    ...(values.profile && { profileDir: absoluteOut.replace(/\.json$/, '') + '-profiles' }),
+    workerEnv: parseEnvList('worker-env', values['worker-env']),
+    gatewayEnv: parseEnvList('gateway-env', values['gateway-env']),
   };
+}
+
+/** `A=1,B=x` -> { A: '1', B: 'x' }; names as environment variables are written. */
+export function parseEnvList(name: string, raw: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of (raw ?? '').split(',').filter(Boolean)) {
+    const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(pair.trim());
+    if (!match) throw new UsageError(`--${name} takes NAME=value pairs separated by commas, got "${pair}"`);
+    env[match[1]] = match[2];
+  }
+  return env;
 }

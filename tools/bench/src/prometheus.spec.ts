@@ -1,4 +1,11 @@
-import { cacheHitRatio, counterDelta, parsePrometheusText, sumSeries, workerCounters } from './prometheus';
+import {
+  cacheHitRatio,
+  counterDelta,
+  parsePrometheusText,
+  sumSeries,
+  workerCounters,
+  workerRunCost,
+} from './prometheus';
 
 const exposition = (hits: number, misses: number, padded: number) => `
 # HELP sentiment_result_cache_lookups_total Texts looked up.
@@ -55,5 +62,21 @@ describe('worker counters', () => {
   it('has no hit ratio when nothing was looked up', () => {
     const counters = workerCounters([]);
     expect(cacheHitRatio(counters)).toBeUndefined();
+  });
+});
+
+describe('workerRunCost', () => {
+  it("reads the packing policy's cost model in ms, once the worker has run a batch", () => {
+    const samples = parsePrometheusText(
+      [
+        '# TYPE sentiment_inference_run_overhead_seconds gauge',
+        'sentiment_inference_run_overhead_seconds{app="inference-worker"} 0.008',
+        'sentiment_inference_run_seconds_per_token{app="inference-worker"} 0.00093',
+      ].join('\n'),
+    );
+    const cost = workerRunCost(samples);
+    expect(cost?.overheadMs).toBeCloseTo(8);
+    expect(cost?.perTokenMs).toBeCloseTo(0.93);
+    expect(workerRunCost(parsePrometheusText('sentiment_inference_run_seconds_per_token 0'))).toBeUndefined();
   });
 });

@@ -80,3 +80,13 @@ export function cacheHitRatio(counters: WorkerCounters): number | undefined {
   const lookups = counters.cacheHits + counters.cacheMisses + counters.cacheErrors;
   return lookups > 0 ? counters.cacheHits / lookups : undefined;
 }
+
+/** The worker's packing-policy cost model as its gauges last showed it; undefined before its first batch. */
+export function workerRunCost(
+  samples: readonly Sample[],
+): { overheadMs: number; perTokenMs: number } | undefined {
+  const perToken = samples.find((sample) => sample.name === 'sentiment_inference_run_seconds_per_token');
+  const overhead = samples.find((sample) => sample.name === 'sentiment_inference_run_overhead_seconds');
+  if (!perToken || !overhead || !(perToken.value > 0)) return undefined;
+  return { overheadMs: overhead.value * 1000, perTokenMs: perToken.value * 1000 };
+}

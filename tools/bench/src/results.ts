@@ -1,4 +1,5 @@
 /** What every scenario reports, and the file the benchmark writes. */
+import type { ProfileSummary } from './cpu-profile';
 import type { ProcessRole, ProcessUsage } from './process-metrics';
 import type { LatencySummary } from './stats';
 
@@ -64,6 +65,8 @@ export interface BenchResults {
   settings: Record<string, unknown>;
   measurements: Measurement[];
   checks: RatioCheck[];
+  /** `--profile`: the gateway's and the worker's CPU profiles, summarized. */
+  profiles?: ProfileSummary[];
 }
 
 export function skipped(

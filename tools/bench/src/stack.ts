@@ -3,9 +3,11 @@
  * the producer client) under a key prefix of its own, so no scenario sees another's jobs or cached
  * results. Stopping it kills the processes and deletes every key under the prefix.
  */
+import { mkdirSync } from 'node:fs';
 import IORedis from 'ioredis';
 import { AppProcess, deletePrefix, startGateway, startWorker } from '@reputation-monitor/app-harness';
-import { parsePrometheusText, WorkerCounters, workerCounters } from './prometheus';
+import { CPU_PROFILE_HOOK, ProfileSummary, profileReady, readProfile } from './cpu-profile';
+import { parsePrometheusText, Sample, WorkerCounters, workerCounters } from './prometheus';
 import type { ProcessRole } from './process-metrics';
 import type { Variant } from './results';
 
@@ -23,6 +25,15 @@ export interface StackOptions {
   gateway: boolean;
   gatewayEnv?: Record<string, string>;
   workerEnv?: Record<string, string>;
+  /** Start the gateway and the worker with the CPU profile hook, writing profiles here (`--profile`). */
+  profileDir?: string;
+}
+
+/** CPU profiles of the gateway's and the worker's main threads over a window (SIGUSR2, cpu-profile-hook.js). */
+export interface StackProfiler {
+  start(): void;
+  /** Stops the profilers and summarizes what they wrote, labelled `<role>, <what>`. */
+  stop(what: string): Promise<ProfileSummary[]>;
 }
 
 export interface Stack {
@@ -32,6 +43,10 @@ export interface Stack {
   pids: Partial<Record<ProcessRole, number>>;
   /** The worker's counters now (read from its /metrics). */
   workerCounters(): Promise<WorkerCounters>;
+  /** Every sample of the worker's /metrics now. */
+  workerSamples(): Promise<Sample[]>;
+  /** Present when the stack was started with `profileDir`. */
+  profiler?: StackProfiler;
   stop(): Promise<void>;
 }
 
@@ -69,6 +84,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       redis.disconnect();
     }
   };
+  const profileEnv = (role: string): Record<string, string> =>
+    options.profileDir
+      ? {
+          NODE_OPTIONS: `--require ${CPU_PROFILE_HOOK}`,
+          BENCH_CPU_PROFILE_DIR: options.profileDir,
+          BENCH_CPU_PROFILE_ROLE: `${role}-${prefix}`,
+        }
+      : {};
+  if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
   try {
     const worker = await startWorker({
       ...launch,
@@ -78,6 +102,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         MODEL_VARIANT: options.variant,
         INTRA_OP_THREADS: String(options.threads),
         RESULT_CACHE_TTL_SECONDS: String(options.cacheTtlSeconds),
+        ...profileEnv('worker'),
         ...options.workerEnv,
       },
     });
@@ -85,10 +110,20 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const gateway = options.gateway
       ? await startGateway({
           ...launch,
-          env: { QUEUE_PREFIX: prefix, SYNC_TIMEOUT_MS: '120000', ...options.gatewayEnv },
+          env: {
+            QUEUE_PREFIX: prefix,
+            SYNC_TIMEOUT_MS: '120000',
+            ...profileEnv('gateway'),
+            ...options.gatewayEnv,
+          },
         })
       : undefined;
     if (gateway) apps.push(gateway);
+    const workerSamples = async (): Promise<Sample[]> => {
+      const response = await fetch(`${worker.url}/metrics`);
+      if (!response.ok) throw new Error(`worker /metrics answered ${response.status}`);
+      return parsePrometheusText(await response.text());
+    };
     stack = {
       prefix,
       gatewayUrl: gateway?.url ?? '',
@@ -98,11 +133,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         gateway: gateway?.child.pid,
         redis: await redisPid(redis),
       },
-      workerCounters: async () => {
-        const response = await fetch(`${worker.url}/metrics`);
-        if (!response.ok) throw new Error(`worker /metrics answered ${response.status}`);
-        return workerCounters(parsePrometheusText(await response.text()));
-      },
+      workerSamples,
+      workerCounters: async () => workerCounters(await workerSamples()),
+      ...(options.profileDir && { profiler: profiler(options.profileDir, prefix, { worker, gateway }) }),
       stop,
     };
     active.add(stack);
@@ -111,4 +144,32 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await stop();
     throw error;
   }
+}
+
+function profiler(dir: string, prefix: string, apps: Record<string, AppProcess | undefined>): StackProfiler {
+  const profiled = Object.entries(apps).filter(
+    (entry): entry is [string, AppProcess] => entry[1] !== undefined,
+  );
+  let windows = 0;
+  return {
+    start: () => {
+      for (const [, app] of profiled) app.child.kill('SIGUSR2');
+    },
+    stop: async (what) => {
+      windows++;
+      for (const [, app] of profiled) app.child.kill('SIGUSR2');
+      return Promise.all(
+        profiled.map(async ([role, app]) => {
+          const file = `${dir}/${role}-${prefix}-${app.child.pid}-${windows}.cpuprofile`;
+          const deadline = Date.now() + 30_000;
+          while (!profileReady(file)) {
+            if (Date.now() > deadline)
+              throw new Error(`no CPU profile from the ${role} after 30 s (${file})`);
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+          return readProfile(file, `${role}, ${what}`);
+        }),
+      );
+    },
+  };
 }

@@ -13,7 +13,8 @@ import {
   readModelStructure,
 } from '@reputation-monitor/onnx-graph';
 import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
-import { BatchPolicy, BatchStats, MicroBatcher } from './micro-batcher';
+import { BatchPolicy, BatchStats, DEFAULT_RUN_COST, MicroBatcher } from './micro-batcher';
+import { LinearRunCost, calibrateRunCost, calibrationShapes } from './packing-policy';
 
 export interface TextScore {
   label: SentimentLabel;
@@ -105,6 +106,8 @@ export class LoadedModel {
     private readonly model: SentimentModel,
     private readonly tokenizer: SentimentTokenizer,
     private readonly batcher: MicroBatcher,
+    /** The packing policy's cost model for this graph on this machine (calibrated at load). */
+    readonly runCost: LinearRunCost,
     private readonly onTokenized: (ms: number) => void,
   ) {}
 
@@ -124,11 +127,27 @@ export class LoadedModel {
       allowSpinning: options.allowSpinning,
       warmup: true,
     });
+    // The packing policy's cost model: this graph's own run times on this machine (about 2 s of runs for
+    // RoBERTa-base on two cores, a few ms for a tiny graph).
+    const [bos, word, eos] = tokenizer.encode('the').ids;
+    const runCost = await calibrateRunCost(
+      async (texts, width) => {
+        const ids = [bos, ...Array<number>(width - 2).fill(word), eos];
+        return (await model.run(tokenizer.pad(Array.from({ length: texts }, () => ids)))).computeMs;
+      },
+      calibrationShapes(options.batch),
+      DEFAULT_RUN_COST,
+    );
+    logger.log(
+      `${options.dir} (${options.variant}): a run costs ~${runCost.overheadMs.toFixed(1)} ms + ` +
+        `${runCost.perTokenMs.toFixed(3)} ms per padded token (calibrated; the packing policy's cost model)`,
+    );
     const batcher = new MicroBatcher(
       async (sequences) => model.run(tokenizer.pad(sequences)),
       options.batch,
       options.onBatch,
       options.onBatchSplit,
+      runCost,
     );
     return new LoadedModel(
       options.versionId,
@@ -139,6 +158,7 @@ export class LoadedModel {
       model,
       tokenizer,
       batcher,
+      runCost,
       options.onTokenized,
     );
   }

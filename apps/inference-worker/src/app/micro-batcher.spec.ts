@@ -1,4 +1,5 @@
 import { BatchStats, MicroBatcher } from './micro-batcher';
+import { LinearRunCost } from './packing-policy';
 
 /** A runner that records each batch and scores a sequence by its length, so results can be traced back. */
 function recordingRunner(delayMs = 0) {
@@ -43,7 +44,9 @@ describe('MicroBatcher', () => {
     await Promise.all([batcher.submit([seq(4)]), batcher.submit([seq(4), seq(6)]), batcher.submit([seq(6)])]);
     expect(batches).toHaveLength(1);
     expect(batches[0]).toHaveLength(4);
-    expect(stats).toEqual([{ texts: 4, realTokens: 20, paddedTokens: 24, computeMs: 1 }]);
+    expect(stats).toEqual([
+      expect.objectContaining({ texts: 4, realTokens: 20, paddedTokens: 24, computeMs: 1 }),
+    ]);
   });
 
   it('keeps padded tokens and texts per batch within the budget', async () => {
@@ -82,6 +85,49 @@ describe('MicroBatcher', () => {
       [10, 10, 11],
     ]);
     for (const batch of stats) expect(1 - batch.realTokens / batch.paddedTokens).toBeLessThanOrEqual(0.1);
+  });
+
+  it('packs what waited during a run by the cost model, and reports the model with each batch', async () => {
+    const { runner, batches, releaseFirst } = recordingRunner(-1);
+    const stats: BatchStats[] = [];
+    const batcher = new MicroBatcher(
+      runner,
+      { maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 1, maxWaitMs: 0 },
+      (s) => stats.push(s),
+      undefined,
+      // A run costs as much as 8 padded tokens.
+      new LinearRunCost(8, 1),
+    );
+    const first = batcher.submit([seq(5, 100)]);
+    // These arrive while the first run computes: one job each, short and long interleaved.
+    const jobs = [10, 30, 10, 30, 10, 30].map((length, index) => batcher.submit([seq(length, index)]));
+    expect(batcher.waiting).toBe(6);
+    releaseFirst();
+    await Promise.all([first, ...jobs]);
+    // One run of all six would cost 8 + 6·30 = 188; the short and the long apart 38 + 98 = 136.
+    expect(batches.map((batch) => batch.map((ids) => ids.length))).toEqual([[5], [10, 10, 10], [30, 30, 30]]);
+    expect(batches[1].map((ids) => ids[0])).toEqual([0, 2, 4]);
+    expect(stats.map((s) => s.runCost)).toEqual([
+      { overheadMs: 8, perTokenMs: 1 },
+      { overheadMs: 8, perTokenMs: 1 },
+      { overheadMs: 8, perTokenMs: 1 },
+    ]);
+  });
+
+  it('pads the same texts into one run when a run costs more than the padding', async () => {
+    const { runner, batches, releaseFirst } = recordingRunner(-1);
+    const batcher = new MicroBatcher(
+      runner,
+      { maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 1, maxWaitMs: 0 },
+      undefined,
+      undefined,
+      new LinearRunCost(100, 1),
+    );
+    const first = batcher.submit([seq(5, 100)]);
+    const jobs = [10, 30, 10, 30, 10, 30].map((length, index) => batcher.submit([seq(length, index)]));
+    releaseFirst();
+    await Promise.all([first, ...jobs]);
+    expect(batches.map((batch) => batch.length)).toEqual([1, 6]);
   });
 
   it('serves the oldest waiting text next, so long texts cannot starve', async () => {
@@ -151,6 +197,8 @@ describe('MicroBatcher', () => {
 describe('MicroBatcher poison isolation', () => {
   const POISON = 666;
   const policy = { maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 1, maxWaitMs: 20 };
+  /** A run costs more than any padding here, so the texts gathered share one batch (what the tests start from). */
+  const oneRun = new LinearRunCost(1e6, 1);
 
   /**
    * A runner that fails any batch holding a sequence that starts with POISON, scores the others by
@@ -186,6 +234,7 @@ describe('MicroBatcher poison isolation', () => {
       policy,
       (s) => stats.push(s),
       () => splits++,
+      oneRun,
     );
     const jobA = [seq(5, 1), seq(3, 2)];
     const jobB = [seq(4, 3), seq(6, POISON), seq(2, 4)];
@@ -258,6 +307,7 @@ describe('MicroBatcher poison isolation', () => {
       policy,
       (s) => stats.push(s),
       () => splits++,
+      oneRun,
     );
     const jobs = [[seq(3, 1), seq(4, 2), seq(5, 3)], [seq(3, 4)], [seq(6, 5), seq(2, 6), seq(3, 7)]];
     const n = jobs.flat().length;

@@ -1,22 +1,32 @@
 import { Span, SpanStatusCode, trace } from '@opentelemetry/api';
+import { LinearRunCost, RunCost, planBatch } from './packing-policy';
+
 export interface BatchPolicy {
   /** Upper bound on padded tokens (texts x longest text) in one batch. */
   maxTokens: number;
   maxTexts: number;
   /**
-   * Largest share of pad tokens a batch may carry. fp32 inference is compute-bound, so a padded token
-   * costs as much as a real one while batching itself gains little: similar lengths beat big batches.
+   * Largest share of pad tokens a batch may carry, on top of the cost model (1: the cost model alone
+   * decides). A padded token costs as much as a real one; the cost model already weighs that.
    */
   maxPaddingRatio: number;
   /** How long a text waits for others when the model is idle. */
   maxWaitMs: number;
 }
 
+/**
+ * The cost model when none is given: RoBERTa-base fp32 on two cores, the worker's session options
+ * (docs/adr/0008-packing-by-cost-model.md). Only the ratio matters: a run costs as much as ~9 pad tokens.
+ */
+export const DEFAULT_RUN_COST = new LinearRunCost(8, 0.93);
+
 export interface BatchStats {
   texts: number;
   realTokens: number;
   paddedTokens: number;
   computeMs: number;
+  /** The packing policy's cost model (when it is a linear one, as the worker's is). */
+  runCost?: { overheadMs: number; perTokenMs: number };
 }
 
 /** Runs one batch of token id sequences and returns one score row per sequence, in order. */
@@ -54,6 +64,8 @@ export class MicroBatcher {
     private readonly onBatch: (stats: BatchStats) => void = () => undefined,
     /** Called each time a failed batch of `texts` texts is split in halves to isolate the failing ones. */
     private readonly onSplit: (texts: number) => void = () => undefined,
+    /** Estimates run times for the packing policy (packing-policy.ts). */
+    private readonly cost: RunCost = DEFAULT_RUN_COST,
   ) {}
 
   /** Scores for each sequence, in the order given. */
@@ -159,8 +171,17 @@ export class MicroBatcher {
     batch.forEach((item, index) => item.resolve(scores[index]));
     const longest = Math.max(...sequences.map((ids) => ids.length));
     const realTokens = sequences.reduce((sum, ids) => sum + ids.length, 0);
+    const cost = this.cost;
     this.report(() =>
-      this.onBatch({ texts: batch.length, realTokens, paddedTokens: batch.length * longest, computeMs }),
+      this.onBatch({
+        texts: batch.length,
+        realTokens,
+        paddedTokens: batch.length * longest,
+        computeMs,
+        ...(cost instanceof LinearRunCost && {
+          runCost: { overheadMs: cost.overheadMs, perTokenMs: cost.perTokenMs },
+        }),
+      }),
     );
   }
 
@@ -193,32 +214,18 @@ export class MicroBatcher {
   }
 
   /**
-   * Sorts waiting texts by length, cuts them into runs that fit the budget and the padding limit, and
-   * takes the run that holds the oldest text.
+   * The packing policy (packing-policy.ts): the waiting texts sorted by length, split where the estimated
+   * total run time is least; the run that holds the oldest text goes next.
    */
   private takeBatch(): Pending[] {
-    const oldest = this.pending[0];
-    const byLength = [...this.pending].sort((a, b) => a.ids.length - b.ids.length);
-    let run: Pending[] = [];
-    let runTokens = 0;
-    for (const item of byLength) {
-      // Sorted ascending, so this item is the longest and sets the padded width.
-      const padded = (run.length + 1) * item.ids.length;
-      const paddingRatio = 1 - (runTokens + item.ids.length) / padded;
-      const fits =
-        run.length + 1 <= this.policy.maxTexts &&
-        padded <= this.policy.maxTokens &&
-        paddingRatio <= this.policy.maxPaddingRatio;
-      if (run.length > 0 && !fits) {
-        if (run.includes(oldest)) break;
-        run = [];
-        runTokens = 0;
-      }
-      run.push(item);
-      runTokens += item.ids.length;
-    }
-    const taken = new Set(run);
-    this.pending = this.pending.filter((item) => !taken.has(item));
-    return run;
+    const picked = planBatch(
+      this.pending.map((item) => item.ids.length),
+      this.cost,
+      this.policy,
+    );
+    const batch = picked.map((index) => this.pending[index]);
+    const taken = new Set(picked);
+    this.pending = this.pending.filter((_, index) => !taken.has(index));
+    return batch;
   }
 }

@@ -101,6 +101,17 @@ export class WorkerMetrics {
     buckets: RATIO_BUCKETS,
     registers: [this.registry],
   });
+  // The packing policy's cost model (packing-policy.ts): a run costs overhead + per token x padded tokens.
+  private readonly runOverhead = new Gauge({
+    name: 'sentiment_inference_run_overhead_seconds',
+    help: "The packing policy's estimate of what one inference run costs besides its padded tokens.",
+    registers: [this.registry],
+  });
+  private readonly runPerToken = new Gauge({
+    name: 'sentiment_inference_run_seconds_per_token',
+    help: "The packing policy's estimate of what one padded token of an inference run costs.",
+    registers: [this.registry],
+  });
   private readonly batchSplits = new Counter({
     name: 'sentiment_inference_batch_splits_total',
     help: 'Failed inference batches of several texts retried in halves to isolate the texts that fail.',
@@ -226,6 +237,10 @@ export class WorkerMetrics {
     this.batchTexts.observe(stats.texts);
     this.batchTokens.observe(stats.paddedTokens);
     this.batchPadding.observe(1 - stats.realTokens / stats.paddedTokens);
+    if (stats.runCost) {
+      this.runOverhead.set(stats.runCost.overheadMs / 1000);
+      this.runPerToken.set(stats.runCost.perTokenMs / 1000);
+    }
   }
 
   /** A failed batch was split in halves (poison isolation in the micro-batcher). */

@@ -30,8 +30,9 @@ export async function withStack<T>(
     scenario,
     cacheTtlSeconds: settings.cacheTtlSeconds ?? 0,
     gateway: settings.gateway ?? true,
-    gatewayEnv: settings.gatewayEnv,
-    workerEnv: settings.workerEnv,
+    gatewayEnv: { ...options.gatewayEnv, ...settings.gatewayEnv },
+    workerEnv: { ...options.workerEnv, ...settings.workerEnv },
+    profileDir: options.profileDir,
   });
   context.log(`  stack up (prefix ${stack.prefix})`);
   try {

@@ -22,6 +22,16 @@ export const RUNNERS: Record<string, ScenarioRunner> = {
       batchSizes: context.options.rawBatchSizes,
       workerSettingsBatchSize: Math.max(...context.options.rawBatchSizes),
     }),
+  cost: (context, variant) =>
+    runInChild({
+      kind: 'cost',
+      ...model(context),
+      variant,
+      batchSizes: [1, 2, 4, 8, 16, 32, 64],
+      widths: [16, 32, 64],
+      maxTokens: 2048,
+      repeats: context.options.quick ? 2 : 3,
+    }),
   // int8 only: the directory's fp32 graph quantized both ways, compared batch by batch.
   weights: (context) =>
     runInChild({

@@ -7,7 +7,7 @@ import { openModelDirectory } from '@reputation-monitor/model-runtime';
 import { PaddedBatch, SentimentTokenizer } from '@reputation-monitor/tokenizer';
 import { ProcessMonitor } from '../process-metrics';
 import type { Measurement, Variant } from '../results';
-import { paddingFromTotals, perSecond, summarize } from '../stats';
+import { fitLine, paddingFromTotals, perSecond, summarize } from '../stats';
 import { lengthSortedBatches } from '../workload';
 
 export interface ModelTask {
@@ -139,6 +139,93 @@ export async function batchOfOne(
       paddingRatio: 0,
       ...monitor.stop(),
     };
+  } finally {
+    await session.release();
+  }
+}
+
+export interface CostTask extends ModelTask {
+  batchSizes: number[];
+  widths: number[];
+  /** Shapes over this many padded tokens are left out (the worker's BATCH_MAX_TOKENS bounds its runs too). */
+  maxTokens: number;
+  repeats: number;
+}
+
+/**
+ * What one run costs by batch size and padded length, with the worker's session options (no spinning):
+ * every shape of the grid `repeats` times, in a rotating order, the fastest time of each kept (interference
+ * only ever adds time), and the least-squares line ms = overhead + perToken · texts · width through them.
+ * That line is the packing policy's cost model (apps/inference-worker packing-policy.ts), which the worker
+ * calibrates and refits on its own; this row shows how well a line describes the graph.
+ */
+export async function runCostGrid(task: CostTask): Promise<Measurement[]> {
+  const tokenizer = await SentimentTokenizer.fromDirectory(task.modelDir);
+  const [bos, word, eos] = tokenizer.encode('the').ids;
+  const session = await openSession(task, false);
+  const shapes = task.batchSizes.flatMap((texts) =>
+    task.widths.filter((width) => texts * width <= task.maxTokens).map((width) => [texts, width] as const),
+  );
+  const batches = shapes.map(([texts, width]) =>
+    tokenizer.pad(Array.from({ length: texts }, () => [bos, ...Array<number>(width - 2).fill(word), eos])),
+  );
+  try {
+    for (const batch of batches) await runBatch(session, batch); // untimed: every shape once
+    const monitor = new ProcessMonitor({ bench: process.pid }).start();
+    const fastest = shapes.map(() => Infinity);
+    const started = performance.now();
+    for (let round = 0; round < task.repeats; round++) {
+      for (let k = 0; k < shapes.length; k++) {
+        const index = (k + round * 7) % shapes.length;
+        const t0 = performance.now();
+        await runBatch(session, batches[index]);
+        fastest[index] = Math.min(fastest[index], performance.now() - t0);
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const usage = monitor.stop();
+    const points = shapes.map(([texts, width], index) => [texts * width, fastest[index]] as const);
+    // Relative errors: the small runs, where the overhead shows, count as much as the large ones.
+    const line = fitLine(points, (_, ms) => 1 / (ms * ms));
+    const overheadMs = line?.intercept ?? NaN;
+    const perTokenMs = line?.slope ?? NaN;
+    const cells: Record<string, number> = {};
+    shapes.forEach(([texts, width], index) => (cells[`ms_${texts}x${width}`] = fastest[index]));
+    const worst = Math.max(
+      ...points.map(([tokens, ms]) => Math.abs(ms / (overheadMs + perTokenMs * tokens) - 1)),
+    );
+    const perToken = (texts: number, width: number) => {
+      const index = shapes.findIndex(([t, w]) => t === texts && w === width);
+      return index < 0 ? undefined : fastest[index] / (texts * width);
+    };
+    const single = perToken(1, task.widths[0]);
+    const mid = perToken(16, 32);
+    return [
+      {
+        id: `cost:${task.variant}`,
+        scenario: 'cost',
+        variant: task.variant,
+        label: `one run's time by batch size (${task.batchSizes.join(', ')}) and padded length (${task.widths.join(', ')}), the worker's session options`,
+        status: 'ok',
+        texts: shapes.reduce((sum, [texts]) => sum + texts, 0) * task.repeats,
+        seconds,
+        note:
+          `a run costs ${overheadMs.toFixed(1)} ms + ${perTokenMs.toFixed(3)} ms per padded token ` +
+          `(= ${(overheadMs / perTokenMs).toFixed(1)} tokens of overhead; least relative squares over ${shapes.length} shapes, ` +
+          `fastest of ${task.repeats}, worst cell ${(worst * 100).toFixed(0)} % off the line)` +
+          (single !== undefined && mid !== undefined
+            ? `; ms per padded token: ${single.toFixed(2)} at 1 x ${task.widths[0]}, ${mid.toFixed(2)} at 16 x 32`
+            : ''),
+        ...usage,
+        extra: {
+          overheadMs,
+          perTokenMs,
+          overheadTokens: overheadMs / perTokenMs,
+          worstCellOffLine: worst,
+          ...cells,
+        },
+      },
+    ];
   } finally {
     await session.release();
   }

@@ -1,7 +1,8 @@
 /** Measuring load against a started stack: counters before and after, process usage, answers. */
+import { collectedProfiles } from '../cpu-profile';
 import { drive, DriveOptions, Outcome, Send, statusCounts } from '../load-driver';
 import { ProcessMonitor } from '../process-metrics';
-import { counterDelta, WorkerCounters } from '../prometheus';
+import { counterDelta, WorkerCounters, workerCounters, workerRunCost } from '../prometheus';
 import type { Measurement } from '../results';
 import type { Stack } from '../stack';
 import { paddingFromTotals, perSecond, summarize } from '../stats';
@@ -28,9 +29,13 @@ export async function measureServed<T>(
 ): Promise<Served> {
   const before = await stack.workerCounters();
   const monitor = new ProcessMonitor(stack.pids).start();
+  stack.profiler?.start();
   const { seconds, outcomes } = await drive(items, clients, send, options);
   const usage = monitor.stop();
-  const counters = counterDelta(before, await stack.workerCounters());
+  if (stack.profiler) collectedProfiles.push(...(await stack.profiler.stop(base.id)));
+  const samples = await stack.workerSamples();
+  const counters = counterDelta(before, workerCounters(samples));
+  const runCost = workerRunCost(samples);
   const unexpected = outcomes.filter(
     (outcome) => outcome.status !== 200 && !(options.tolerateRefusals && outcome.status === 429),
   );
@@ -52,6 +57,8 @@ export async function measureServed<T>(
     modelBusyRatio: counters.busySeconds / seconds,
     inferenceBatches: counters.batches,
     meanBatchTexts: counters.batches > 0 ? counters.batchTexts / counters.batches : 0,
+    // The worker's packing-policy cost model at the end (it calibrates at load and refits as it runs).
+    ...(runCost && { runOverheadMs: runCost.overheadMs, runPerTokenMs: runCost.perTokenMs }),
   };
   // Where a request's time goes, by the job's own timings: waiting for a worker, then being computed.
   const queue = answered.filter((o) => o.queueMs !== undefined).map((o) => o.queueMs as number);
@@ -129,5 +136,9 @@ export function formatPercent(ratio: number | undefined, digits = 0): string {
 /** "model busy 95 %, 31 texts per inference batch": where a served figure loses against the ceiling. */
 export function servedNote(served: Served): string {
   const extra = served.measurement.extra ?? {};
-  return `model busy ${formatPercent(Number(extra.modelBusyRatio))}, ${Number(extra.meanBatchTexts).toFixed(1)} texts per inference batch`;
+  const cost =
+    extra.runPerTokenMs === undefined
+      ? ''
+      : `; cost model ${Number(extra.runOverheadMs).toFixed(1)} ms + ${Number(extra.runPerTokenMs).toFixed(3)} ms/token`;
+  return `model busy ${formatPercent(Number(extra.modelBusyRatio))}, ${Number(extra.meanBatchTexts).toFixed(1)} texts per inference batch${cost}`;
 }
