@@ -140,6 +140,9 @@ export class FeedbackService {
     fieldPrefix: (index: number) => string,
   ): Promise<ExampleResult[]> {
     const errors: FieldError[] = [];
+    // One labelling time per request, as for feedback: a batch is labelled at once, and the retrainer's
+    // holdout (the newest share by time, ties by id) must not depend on where a millisecond fell in the loop.
+    const now = Date.now();
     const examples = items.map((item, index): LabelledExample | undefined => {
       const textIssue = textProblem(item.text, this.config.maxTextChars);
       if (textIssue) errors.push({ field: `${fieldPrefix(index)}text`, message: textIssue });
@@ -156,7 +159,7 @@ export class FeedbackService {
         label,
         source: (item.source as string | undefined) ?? '',
         origin: 'import',
-        at: Date.now(),
+        at: now,
       };
     });
     if (errors.length > 0) throw validationProblem(errors);
