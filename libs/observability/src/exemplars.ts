@@ -1,5 +1,5 @@
 import { Span, trace } from '@opentelemetry/api';
-import { Histogram, HistogramConfiguration, Registry, RegistryContentType, register } from 'prom-client';
+import { Histogram, HistogramConfiguration, Registry, RegistryContentType } from 'prom-client';
 import { tracingEnabled } from './tracing';
 
 /**
@@ -12,9 +12,10 @@ export class TracedHistogram<Label extends string> {
   private readonly histogram: Histogram<Label>;
   private readonly exemplars = tracingEnabled();
 
-  constructor(config: HistogramConfiguration<Label>) {
+  /** `registers`: the app's registry (createAppRegistry), never prom-client's global one. */
+  constructor(config: HistogramConfiguration<Label> & { registers: Registry[] }) {
     // prom-client accepts exemplars only on OpenMetrics registries: switch them first.
-    if (this.exemplars) for (const registry of config.registers ?? [register]) exposeExemplars(registry);
+    if (this.exemplars) for (const registry of config.registers) exposeExemplars(registry);
     this.histogram = new Histogram({ ...config, enableExemplars: this.exemplars });
   }
 
@@ -39,6 +40,6 @@ export class TracedHistogram<Label extends string> {
 }
 
 /** Exemplars are only exposed in the OpenMetrics format: switch a registry to it while tracing is on. */
-export function exposeExemplars(registry: Registry<RegistryContentType> = register): void {
+function exposeExemplars(registry: Registry<RegistryContentType>): void {
   if (tracingEnabled()) registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
 }

@@ -10,4 +10,4 @@ export {
 } from './logging';
 export type { LogConfig } from './logging';
 export { queueTelemetry, startTracing, stopTracing, tracingEnabled } from './tracing';
-export { TracedHistogram, exposeExemplars } from './exemplars';
+export { TracedHistogram } from './exemplars';
