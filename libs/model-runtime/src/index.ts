@@ -5,3 +5,12 @@ export type { ModelDirectory, ModelVariant, ModelConfig } from './model-director
 export { checkGraphInterface } from './graph-interface';
 export type { GraphValue } from './graph-interface';
 export { softmaxRows } from './softmax';
+export {
+  planBatch,
+  LinearRunCost,
+  calibrationShapes,
+  calibrateRunCost,
+  fitLine,
+  MAX_PLANNED_TEXTS,
+} from './packing-policy';
+export type { RunCost, PackingLimits } from './packing-policy';

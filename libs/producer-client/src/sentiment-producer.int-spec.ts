@@ -91,9 +91,42 @@ it('refuses new work once the waiting queue reaches its limit, without dropping 
   expect(await producer.queue.getWaitingCount()).toBe(3);
 });
 
+it('decides concurrent enqueues on one reading: exactly the room left is taken', async () => {
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: 8 }, (_, index) => producer.enqueue([{ text: `concurrent ${index}` }])),
+  );
+  expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(3);
+  for (const outcome of outcomes.filter((outcome) => outcome.status === 'rejected'))
+    expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(QueueFullError);
+  expect(await producer.queue.getWaitingCount()).toBe(3);
+});
+
+it('refuses only on a fresh reading: room made by workers since the cached one is used', async () => {
+  const cached = new SentimentProducer({
+    redisUrl: REDIS_URL,
+    prefix,
+    maxQueueDepth: 2,
+    depthCacheMs: 60_000,
+  });
+  try {
+    await cached.enqueue([{ text: 'first' }]);
+    await cached.enqueue([{ text: 'second' }]);
+    await cached.queue.drain(); // what a worker taking both would leave
+    await expect(cached.enqueue([{ text: 'third' }])).resolves.toMatchObject({ existing: false });
+    await expect(cached.enqueue([{ text: 'fourth' }])).resolves.toMatchObject({ existing: false });
+    await expect(cached.enqueue([{ text: 'fifth' }])).rejects.toBeInstanceOf(QueueFullError);
+  } finally {
+    await cached.close();
+  }
+});
+
 it('times out waiting for a result nobody produces', async () => {
   const { jobId } = await producer.enqueue([{ text: 'no worker here' }]);
   await expect(producer.waitForResult(jobId, 200)).rejects.toEqual(new ResultTimeoutError(jobId, 200));
+  const watched = await producer.enqueue([{ text: 'watched, no worker' }], { awaitResult: true });
+  await expect(producer.waitForResult(watched.jobId, 200)).rejects.toEqual(
+    new ResultTimeoutError(watched.jobId, 200),
+  );
 });
 
 it('returns results and failures produced by a worker', async () => {
@@ -119,12 +152,32 @@ it('returns results and failures produced by a worker', async () => {
     const { jobId } = await failing.enqueue([{ text: 'fail' }]);
     await expect(failing.waitForResult(jobId, 10_000)).rejects.toEqual(new JobFailedError(jobId, 'boom'));
     expect(await producer.getJob(jobId)).toMatchObject({ status: 'failed', error: 'boom' });
+    const watched = await failing.enqueue([{ text: 'fail' }, { text: 'again' }], { awaitResult: true });
+    await expect(failing.waitForResult(watched.jobId, 10_000)).rejects.toEqual(
+      new JobFailedError(watched.jobId, 'boom'),
+    );
+    // A watched job that finished before the wait began is answered from its finish event: the job's
+    // record is gone from Redis here, so the answer cannot have come from there.
+    const early = await producer.enqueue([{ text: 'early' }], { awaitResult: true });
+    await waitFor(async () => (await producer.queue.getJobState(early.jobId)) === 'completed');
+    await producer.queue.remove(early.jobId);
+    await expect(producer.waitForResult(early.jobId, 10_000)).resolves.toMatchObject({
+      model: { name: 'm', version: '1' },
+    });
   } finally {
     await worker.close();
     workerConnection.disconnect();
     await failing.close();
   }
 });
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 it("scopes an internal producer's jobs by its tenant: only that tenant reads them", async () => {
   const alerts = new SentimentProducer({ redisUrl: REDIS_URL, prefix, tenant: 'alerts', depthCacheMs: 0 });

@@ -33,6 +33,8 @@ import {
   RetentionOptions,
   classifyJobOptions,
 } from './job-options';
+import { FinishWatch } from './finish-watch';
+import { QueueCapacity } from './queue-capacity';
 import {
   IdempotencyConflictError,
   InvalidRequestError,
@@ -41,6 +43,9 @@ import {
   QueueFullError,
   ResultTimeoutError,
 } from './errors';
+
+/** Jobs whose finish one producer listens for at most (callers waiting, results not yet claimed). */
+const MAX_WATCHED_JOBS = 100_000;
 
 /** Where Redis is: the settings every app reads from `REDIS_*` (Sentinel, WAIT), or just a URL. */
 export type ProducerRedis =
@@ -87,6 +92,11 @@ export interface EnqueueOptions {
   tenant?: string;
   /** The request that asks for it (the gateway's x-request-id): in the worker's log lines and the stream. */
   requestId?: string;
+  /**
+   * The caller will `waitForResult` next: the job's finish is listened for from before it is added, so the
+   * wait needs no Redis call. Without it, waiting asks Redis once whether the job already finished.
+   */
+  awaitResult?: boolean;
 }
 
 export interface EnqueuedJob {
@@ -103,13 +113,13 @@ export interface EnqueuedJob {
 export class SentimentProducer {
   readonly queue: Queue<ClassifyJobPayload, ClassifyJobResult, SentimentJobName>;
   private readonly connection: Redis;
-  private events: QueueEvents | undefined;
+  private events: Promise<QueueEvents> | undefined;
+  private finishes: FinishWatch<ClassifyJobResult> | undefined;
   private readonly maxTextChars: number;
   private readonly maxBatchItems: number;
   private readonly maxQueueDepth: number;
   private readonly retryAfterSeconds: number;
-  private readonly depthCacheMs: number;
-  private depthReading: { depth: number; at: number } | undefined;
+  private readonly capacity: QueueCapacity;
   private readonly replicas: ReplicaWaiter;
   private readonly waitTimeoutMs: number;
   private readonly replicaWaitListeners: ((result: ReplicaWaitResult) => void)[] = [];
@@ -142,13 +152,15 @@ export class SentimentProducer {
     this.maxBatchItems = options.maxBatchItems ?? DEFAULT_MAX_BATCH_ITEMS;
     this.maxQueueDepth = options.maxQueueDepth ?? 0;
     this.retryAfterSeconds = options.retryAfterSeconds ?? 2;
-    this.depthCacheMs = options.depthCacheMs ?? 100;
+    this.capacity = new QueueCapacity(this.maxQueueDepth, options.depthCacheMs ?? 100, () =>
+      this.queue.getWaitingCount(),
+    );
   }
 
   /** Resolves once Redis answers; call before serving traffic. */
   async ready(): Promise<void> {
     await this.queue.waitUntilReady();
-    await this.queueEvents().waitUntilReady();
+    await (await this.queueEvents()).waitUntilReady();
   }
 
   /** The raw Redis connection, for health checks that share it. */
@@ -181,9 +193,20 @@ export class SentimentProducer {
         return { jobId, items: existing.items, existing: true };
       }
     }
-    await this.assertCapacity();
-    await this.queue.add(SentimentJobName.Classify, payload, { jobId });
-    this.depthReading = undefined;
+    const slot = await this.capacity.reserve();
+    if (!slot.reserved) throw new QueueFullError(slot.depth, this.maxQueueDepth, this.retryAfterSeconds);
+    const watch = options.awaitResult ? await this.finishWatch() : undefined;
+    watch?.watch(jobId);
+    let added = false;
+    try {
+      await this.queue.add(SentimentJobName.Classify, payload, { jobId });
+      added = true;
+    } catch (error) {
+      watch?.forget(jobId);
+      throw error;
+    } finally {
+      this.capacity.release(added);
+    }
     await this.confirmReplicated(jobId);
     if (deterministic) {
       // BullMQ's add keeps the first job of an id and ignores later ones without saying so: read back
@@ -202,8 +225,20 @@ export class SentimentProducer {
     return data === null ? undefined : (JSON.parse(data) as ClassifyJobPayload);
   }
 
-  /** Waits for a job's result. Throws ResultTimeoutError when it is still running after `timeoutMs`. */
+  /**
+   * Waits for a job's result. Throws ResultTimeoutError when it is still running after `timeoutMs`,
+   * JobFailedError when it failed for good.
+   */
   async waitForResult(jobId: string, timeoutMs: number): Promise<ClassifyJobResult> {
+    const watched = this.finishes?.wait(jobId, timeoutMs);
+    if (watched) {
+      const outcome = await watched;
+      if (outcome === 'timeout') return this.afterWaitTimeout(jobId, timeoutMs);
+      // Closing: the job may still finish; the caller can look it up later, as after a timeout.
+      if ('closed' in outcome) throw new ResultTimeoutError(jobId, timeoutMs);
+      if (!outcome.completed) throw new JobFailedError(jobId, outcome.reason);
+      return outcome.result;
+    }
     const job = new Job<ClassifyJobPayload, ClassifyJobResult, SentimentJobName>(
       this.queue,
       SentimentJobName.Classify,
@@ -212,16 +247,24 @@ export class SentimentProducer {
       jobId,
     );
     try {
-      return await job.waitUntilFinished(this.queueEvents(), timeoutMs);
-    } catch (error) {
-      const state = await this.queue.getJobState(jobId);
-      if (state === 'failed') throw new JobFailedError(jobId, (error as Error).message);
-      if (state === 'completed') {
-        const finished = await Job.fromId<ClassifyJobPayload, ClassifyJobResult>(this.queue, jobId);
-        if (finished?.returnvalue) return finished.returnvalue;
-      }
-      throw new ResultTimeoutError(jobId, timeoutMs);
+      return await job.waitUntilFinished(await this.queueEvents(), timeoutMs);
+    } catch {
+      return this.afterWaitTimeout(jobId, timeoutMs);
     }
+  }
+
+  /** No finish event in time (or the wait broke): what Redis says the job's state is. */
+  private async afterWaitTimeout(jobId: string, timeoutMs: number): Promise<ClassifyJobResult> {
+    const state = await this.queue.getJobState(jobId);
+    if (state === 'failed') {
+      const failed = await Job.fromId(this.queue, jobId);
+      throw new JobFailedError(jobId, failed?.failedReason ?? 'failed');
+    }
+    if (state === 'completed') {
+      const finished = await Job.fromId<ClassifyJobPayload, ClassifyJobResult>(this.queue, jobId);
+      if (finished?.returnvalue) return finished.returnvalue;
+    }
+    throw new ResultTimeoutError(jobId, timeoutMs);
   }
 
   /** Enqueues and waits: the one-call way to classify. */
@@ -230,7 +273,7 @@ export class SentimentProducer {
     timeoutMs: number,
     options: EnqueueOptions = {},
   ): Promise<ClassifyJobResult> {
-    const { jobId } = await this.enqueue(items, options);
+    const { jobId } = await this.enqueue(items, { ...options, awaitResult: true });
     return this.waitForResult(jobId, timeoutMs);
   }
 
@@ -268,11 +311,7 @@ export class SentimentProducer {
 
   /** Jobs waiting for a worker, read from Redis at most once per `depthCacheMs`. */
   async waitingDepth(): Promise<number> {
-    const now = Date.now();
-    if (this.depthReading && now - this.depthReading.at < this.depthCacheMs) return this.depthReading.depth;
-    const depth = await this.queue.getWaitingCount();
-    this.depthReading = { depth, at: now };
-    return depth;
+    return this.capacity.waitingDepth();
   }
 
   /**
@@ -290,22 +329,43 @@ export class SentimentProducer {
 
   /** Calls `listener` with the id of every job that completes in this queue (from any producer). */
   onCompleted(listener: (jobId: string) => void): void {
-    this.queueEvents().on('completed', ({ jobId }) => listener(jobId));
+    void this.queueEvents().then((events) => events.on('completed', ({ jobId }) => listener(jobId)));
   }
 
   async close(): Promise<void> {
-    await this.events?.close();
+    this.finishes?.close();
+    await (await this.events?.catch(() => undefined))?.close();
     await this.queue.close();
     this.connection.disconnect();
   }
 
-  private queueEvents(): QueueEvents {
-    // QueueEvents blocks on XREAD, so it needs a connection of its own.
-    this.events ??= new QueueEvents(QueueName.Sentiment, {
-      connection: { ...this.connection.options, enableOfflineQueue: true, maxRetriesPerRequest: null },
-      prefix: this.options.prefix ?? DEFAULT_QUEUE_PREFIX,
+  /**
+   * The queue's event stream, read from its newest entry at the time of the first call: from a concrete id,
+   * unlike BullMQ's default `$`, so no event between two reads is skipped and a job watched before its add
+   * cannot finish unseen.
+   */
+  private queueEvents(): Promise<QueueEvents> {
+    this.events ??= (async () => {
+      await this.queue.client; // resolves once the shared connection is ready (it has no offline queue)
+      const newest = await this.connection.xrevrange(this.queue.keys.events, '+', '-', 'COUNT', 1);
+      // QueueEvents blocks on XREAD, so it needs a connection of its own.
+      return new QueueEvents(QueueName.Sentiment, {
+        connection: { ...this.connection.options, enableOfflineQueue: true, maxRetriesPerRequest: null },
+        prefix: this.options.prefix ?? DEFAULT_QUEUE_PREFIX,
+        lastEventId: newest[0]?.[0] ?? '0-0',
+      });
+    })();
+    // A failed start (Redis down) is retried by the next call.
+    this.events.catch(() => {
+      this.events = undefined;
     });
     return this.events;
+  }
+
+  private async finishWatch(): Promise<FinishWatch<ClassifyJobResult>> {
+    const events = await this.queueEvents();
+    this.finishes ??= new FinishWatch<ClassifyJobResult>(events, MAX_WATCHED_JOBS);
+    return this.finishes;
   }
 
   /**
@@ -323,13 +383,6 @@ export class SentimentProducer {
         this.waitTimeoutMs,
         this.retryAfterSeconds,
       );
-  }
-
-  private async assertCapacity(): Promise<void> {
-    if (this.maxQueueDepth <= 0) return;
-    const depth = await this.waitingDepth();
-    if (depth >= this.maxQueueDepth)
-      throw new QueueFullError(depth, this.maxQueueDepth, this.retryAfterSeconds);
   }
 
   private validate(items: readonly DraftItem[], options: EnqueueOptions, tenant: string | undefined): void {

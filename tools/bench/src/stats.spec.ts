@@ -1,5 +1,4 @@
 import {
-  fitLine,
   padTokens,
   paddingFromTotals,
   paddingRatio,
@@ -79,44 +78,3 @@ describe('perSecond', () => {
   });
 });
 
-describe('fitLine', () => {
-  it('finds the line through exact points and the least-squares line through noisy ones', () => {
-    expect(
-      fitLine([
-        [16, 24],
-        [512, 520],
-        [100, 108],
-      ]),
-    ).toEqual({ intercept: 8, slope: 1 });
-    const fit = fitLine([
-      [0, 1],
-      [1, 2],
-      [2, 2],
-      [3, 4],
-    ]);
-    expect(fit?.slope).toBeCloseTo(0.9);
-    expect(fit?.intercept).toBeCloseTo(0.9);
-  });
-
-  it('weighs points as told: relative errors let a slow outlier among large runs move the line less', () => {
-    const points: Array<[number, number]> = [
-      [16, 24],
-      [32, 40],
-      [512, 520],
-      [1024, 1500],
-    ];
-    const plain = fitLine(points);
-    const relative = fitLine(points, (_, y) => 1 / (y * y));
-    expect(Math.abs((relative?.intercept ?? 0) - 8)).toBeLessThan(Math.abs((plain?.intercept ?? 0) - 8));
-  });
-
-  it('has no line for one point or one x', () => {
-    expect(fitLine([[1, 2]])).toBeUndefined();
-    expect(
-      fitLine([
-        [3, 1],
-        [3, 2],
-      ]),
-    ).toBeUndefined();
-  });
-});

@@ -62,29 +62,3 @@ export function perSecond(count: number, seconds: number): number {
   return seconds > 0 ? count / seconds : NaN;
 }
 
-/**
- * Least-squares line y = intercept + slope · x through the points, each weighted by `weight(x, y)` (default
- * 1; `1 / y²` fits relative errors, so small and large runs count alike); undefined without two distinct x.
- */
-export function fitLine(
-  points: ReadonlyArray<readonly [number, number]>,
-  weight: (x: number, y: number) => number = () => 1,
-): { intercept: number; slope: number } | undefined {
-  let w = 0;
-  let sx = 0;
-  let sy = 0;
-  let sxx = 0;
-  let sxy = 0;
-  for (const [x, y] of points) {
-    const k = weight(x, y);
-    w += k;
-    sx += k * x;
-    sy += k * y;
-    sxx += k * x * x;
-    sxy += k * x * y;
-  }
-  const spread = w * sxx - sx * sx;
-  if (points.length < 2 || !(spread > 1e-12 * Math.max(1e-300, w * sxx))) return undefined;
-  const slope = (w * sxy - sx * sy) / spread;
-  return { intercept: (sy - slope * sx) / w, slope };
-}

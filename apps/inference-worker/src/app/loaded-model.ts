@@ -14,7 +14,7 @@ import {
 } from '@reputation-monitor/onnx-graph';
 import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
 import { BatchPolicy, BatchStats, DEFAULT_RUN_COST, MicroBatcher } from './micro-batcher';
-import { LinearRunCost, calibrateRunCost, calibrationShapes } from './packing-policy';
+import { LinearRunCost, calibrateRunCost, calibrationShapes } from '@reputation-monitor/model-runtime';
 
 export interface TextScore {
   label: SentimentLabel;

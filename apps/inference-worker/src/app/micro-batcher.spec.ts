@@ -1,5 +1,5 @@
 import { BatchStats, MicroBatcher } from './micro-batcher';
-import { LinearRunCost } from './packing-policy';
+import { LinearRunCost } from '@reputation-monitor/model-runtime';
 
 /** A runner that records each batch and scores a sequence by its length, so results can be traced back. */
 function recordingRunner(delayMs = 0) {

@@ -1,5 +1,5 @@
 import { Span, SpanStatusCode, trace } from '@opentelemetry/api';
-import { LinearRunCost, RunCost, planBatch } from './packing-policy';
+import { LinearRunCost, RunCost, planBatch } from '@reputation-monitor/model-runtime';
 
 export interface BatchPolicy {
   /** Upper bound on padded tokens (texts x longest text) in one batch. */

@@ -101,7 +101,7 @@ export class WorkerMetrics {
     buckets: RATIO_BUCKETS,
     registers: [this.registry],
   });
-  // The packing policy's cost model (packing-policy.ts): a run costs overhead + per token x padded tokens.
+  // The packing policy's cost model (libs/model-runtime packing-policy.ts): a run costs overhead + per token x padded tokens.
   private readonly runOverhead = new Gauge({
     name: 'sentiment_inference_run_overhead_seconds',
     help: "The packing policy's estimate of what one inference run costs besides its padded tokens.",

@@ -3,6 +3,7 @@
  * each scenario on a stack of its own (fresh key prefix; result cache off unless it is measured).
  */
 import { runInChild } from '../in-process';
+import { withPackingBound } from '../packing-bound';
 import type { Measurement, Variant } from '../results';
 import { startStack, Stack, StackOptions } from '../stack';
 import { summarize } from '../stats';
@@ -85,7 +86,14 @@ export async function fullSingle(context: ScenarioContext, variant: Variant): Pr
       singleClients,
       httpSingle(stack.gatewayUrl),
     );
-    return [{ ...served.measurement, note: servedNote(served) }];
+    return [
+      await withPackingBound(
+        { ...served.measurement, note: servedNote(served) },
+        context.options.modelDir,
+        throughputTexts(context),
+        singleClients,
+      ),
+    ];
   });
 }
 

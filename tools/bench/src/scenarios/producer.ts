@@ -1,6 +1,7 @@
 /** The worker path without HTTP: the producer client (libs/producer-client) -> queue -> worker. */
 import { SentimentProducer } from '@reputation-monitor/producer-client';
 import type { Send } from '../load-driver';
+import { withPackingBound } from '../packing-bound';
 import type { Measurement, Variant } from '../results';
 import { chunk, warmupTexts } from '../workload';
 import { ScenarioContext, throughputTexts } from './context';
@@ -34,8 +35,6 @@ async function viaProducer(
   const scenario = `producer-${mode}`;
   return withStack(context, variant, scenario, { gateway: false }, async (stack) => {
     const producer = new SentimentProducer({ redisUrl, prefix: stack.prefix });
-    // Each waiting classify() listens for the queue closing; many clients at once are expected here.
-    producer.queue.setMaxListeners(Math.max(batchClients, singleClients) + 10);
     try {
       await producer.ready();
       const send = classifyWith(producer);
@@ -57,7 +56,10 @@ async function viaProducer(
         mode === 'batch' ? batchClients : singleClients,
         send,
       );
-      return [{ ...served.measurement, note: servedNote(served) }];
+      const row = { ...served.measurement, note: servedNote(served) };
+      return [
+        mode === 'single' ? await withPackingBound(row, context.options.modelDir, texts, singleClients) : row,
+      ];
     } finally {
       await producer.close();
     }

@@ -3,11 +3,11 @@
  * before the clock starts) and the seed's way (tokenize, pad and run one text at a time).
  */
 import * as ort from 'onnxruntime-node';
-import { openModelDirectory } from '@reputation-monitor/model-runtime';
+import { fitLine, openModelDirectory } from '@reputation-monitor/model-runtime';
 import { PaddedBatch, SentimentTokenizer } from '@reputation-monitor/tokenizer';
 import { ProcessMonitor } from '../process-metrics';
 import type { Measurement, Variant } from '../results';
-import { fitLine, paddingFromTotals, perSecond, summarize } from '../stats';
+import { paddingFromTotals, perSecond, summarize } from '../stats';
 import { lengthSortedBatches } from '../workload';
 
 export interface ModelTask {
@@ -156,7 +156,7 @@ export interface CostTask extends ModelTask {
  * What one run costs by batch size and padded length, with the worker's session options (no spinning):
  * every shape of the grid `repeats` times, in a rotating order, the fastest time of each kept (interference
  * only ever adds time), and the least-squares line ms = overhead + perToken · texts · width through them.
- * That line is the packing policy's cost model (apps/inference-worker packing-policy.ts), which the worker
+ * That line is the packing policy's cost model (libs/model-runtime packing-policy.ts), which the worker
  * calibrates and refits on its own; this row shows how well a line describes the graph.
  */
 export async function runCostGrid(task: CostTask): Promise<Measurement[]> {

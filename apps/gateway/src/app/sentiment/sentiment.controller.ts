@@ -95,10 +95,15 @@ export class SentimentController {
     @Res({ passthrough: true }) response: Response,
   ): Promise<SentimentResult | AcceptedJob> {
     const started = performance.now();
-    const shouldWait = parseWait(wait);
+    const shouldWait = this.waits(wait);
     assertClientSource(body.source);
     const job = await this.producer
-      .enqueue([{ text: body.text, id: body.id }], { source: body.source, tenant, requestId })
+      .enqueue([{ text: body.text, id: body.id }], {
+        source: body.source,
+        tenant,
+        requestId,
+        awaitResult: shouldWait,
+      })
       .catch((error) => {
         throw asSingleItemError(error);
       });
@@ -137,10 +142,15 @@ export class SentimentController {
     @Res({ passthrough: true }) response: Response,
   ): Promise<BatchResult | AcceptedJob> {
     const started = performance.now();
-    const shouldWait = parseWait(wait);
+    const shouldWait = this.waits(wait);
     assertClientSource(body.source);
     const items: DraftItem[] = body.items.map((item) => ({ text: item.text, id: item.id }));
-    const job = await this.producer.enqueue(items, { source: body.source, tenant, requestId });
+    const job = await this.producer.enqueue(items, {
+      source: body.source,
+      tenant,
+      requestId,
+      awaitResult: shouldWait,
+    });
     const result = shouldWait ? await this.awaitResult(job.jobId) : undefined;
     if (!result) return this.accepted(response, job.jobId, started);
     this.metrics.answered('sync', started);
@@ -179,8 +189,12 @@ export class SentimentController {
     return { jobId, status: 'queued', statusUrl };
   }
 
+  /** Whether this request waits for its result (asked, and waiting is not switched off). */
+  private waits(wait: string | undefined): boolean {
+    return parseWait(wait) && this.config.syncTimeoutMs > 0;
+  }
+
   private async awaitResult(jobId: string) {
-    if (this.config.syncTimeoutMs === 0) return undefined;
     try {
       return await this.producer.waitForResult(jobId, this.config.syncTimeoutMs);
     } catch (error) {

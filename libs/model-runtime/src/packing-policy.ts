@@ -146,27 +146,41 @@ export async function calibrateRunCost(
       fastest[index] = Math.min(fastest[index], await time(texts, width));
     }
   }
+  const points = shapes.map(([texts, width], index): [number, number] => [texts * width, fastest[index]]);
+  const line = fitLine(
+    points.filter(([, y]) => y > 0 && Number.isFinite(y)),
+    (_x, y) => 1 / (y * y),
+  );
+  // A line that rises by less than 1 % of the fastest run across the shapes says nothing about tokens.
+  const xs = points.map(([x]) => x);
+  const rise = (line?.slope ?? NaN) * (Math.max(...xs) - Math.min(...xs));
+  if (!line || !(rise > 0.01 * Math.min(...fastest))) return fallback;
+  return new LinearRunCost(Math.max(0, line.intercept), line.slope);
+}
+
+/**
+ * Least-squares line y = intercept + slope · x through the points, each weighted by `weight(x, y)` (default
+ * 1; `1 / y²` fits relative errors, so small and large runs count alike); undefined without two distinct x.
+ */
+export function fitLine(
+  points: ReadonlyArray<readonly [number, number]>,
+  weight: (x: number, y: number) => number = () => 1,
+): { intercept: number; slope: number } | undefined {
   let w = 0;
   let sx = 0;
   let sy = 0;
   let sxx = 0;
   let sxy = 0;
-  shapes.forEach(([texts, width], index) => {
-    const x = texts * width;
-    const y = fastest[index];
-    if (!(y > 0) || !Number.isFinite(y)) return;
-    const k = 1 / (y * y);
+  for (const [x, y] of points) {
+    const k = weight(x, y);
     w += k;
     sx += k * x;
     sy += k * y;
     sxx += k * x * x;
     sxy += k * x * y;
-  });
+  }
   const spread = w * sxx - sx * sx;
-  const perTokenMs = (w * sxy - sx * sy) / spread;
-  // A line that rises by less than 1 % of the fastest run across the shapes says nothing about tokens.
-  const xs = shapes.map(([texts, width]) => texts * width);
-  const rise = perTokenMs * (Math.max(...xs) - Math.min(...xs));
-  if (!(spread > 0) || !Number.isFinite(perTokenMs) || !(rise > 0.01 * Math.min(...fastest))) return fallback;
-  return new LinearRunCost(Math.max(0, (sy - perTokenMs * sx) / w), perTokenMs);
+  if (points.length < 2 || !(spread > 1e-12 * Math.max(1e-300, w * sxx))) return undefined;
+  const slope = (w * sxy - sx * sy) / spread;
+  return { intercept: (sy - slope * sx) / w, slope };
 }

@@ -1,0 +1,33 @@
+import { LinearRunCost } from '@reputation-monitor/model-runtime';
+import { packingBound } from './packing-bound';
+
+const limits = { maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 1 };
+// Tweet-like lengths: 10 to 60 tokens, in a fixed scrambled order.
+const lengths = Array.from({ length: 600 }, (_, i) => 10 + ((i * 37) % 51));
+
+it('reaches the ceiling when a run costs nothing but its tokens and every text has one length', () => {
+  const bound = packingBound(Array(100).fill(20), new LinearRunCost(0, 1), 32, limits);
+  expect(bound.ratio).toBeCloseTo(1, 9);
+  expect(bound.padding).toBe(0);
+});
+
+it('falls with the overhead per run and rises with the clients', () => {
+  const cheap = packingBound(lengths, new LinearRunCost(4, 1), 32, limits);
+  const dear = packingBound(lengths, new LinearRunCost(30, 1), 32, limits);
+  const more = packingBound(lengths, new LinearRunCost(30, 1), 64, limits);
+  expect(dear.ratio).toBeLessThan(cheap.ratio);
+  expect(more.ratio).toBeGreaterThan(dear.ratio);
+  // A dearer run is worth more padding: bigger runs.
+  expect(dear.textsPerRun).toBeGreaterThan(cheap.textsPerRun);
+  for (const bound of [cheap, dear, more]) expect(bound.ratio).toBeLessThan(1);
+});
+
+it('keeps the last run out of the next plan: one client alone runs every text by itself', () => {
+  const bound = packingBound(lengths, new LinearRunCost(10, 1), 1, limits, 1);
+  expect(bound.textsPerRun).toBe(1);
+  expect(bound.padding).toBe(0);
+});
+
+it('refuses an empty workload', () => {
+  expect(() => packingBound([], new LinearRunCost(1, 1), 4, limits)).toThrow(RangeError);
+});

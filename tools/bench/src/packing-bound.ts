@@ -1,0 +1,113 @@
+/**
+ * How close single requests can come to the raw ceiling by packing alone (docs/adr/0008-packing-by-cost-model.md).
+ * The worker's own policy (`planBatch`) and cost line, on the workload's token lengths, in a closed loop of
+ * `clients` clients where nothing but the model takes time. One thing is kept from the real system: the texts of
+ * a run come back as new texts only after the next run has been planned, because the worker plans the next run
+ * the moment one ends, before any answer can reach a client. That alone puts the waiting pool at `clients` minus
+ * the last run, which matches the measured runs (texts per run, padding) within a few percent.
+ */
+import { LinearRunCost, PackingLimits, planBatch } from '@reputation-monitor/model-runtime';
+import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
+import type { Measurement } from './results';
+
+/** The worker's default run limits (BATCH_MAX_TOKENS, BATCH_MAX_TEXTS, BATCH_MAX_PADDING). */
+export const WORKER_DEFAULT_LIMITS: PackingLimits = { maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 1 };
+
+export interface PackingBound {
+  /** Model time of the raw ceiling's batching (length-sorted batches of 16 or 32, the better) / the loop's. */
+  ratio: number;
+  textsPerRun: number;
+  padding: number;
+}
+
+/** Model time of length-sorted batches of `size` under the cost line. */
+function sortedBatchesMs(lengths: readonly number[], cost: LinearRunCost, size: number): number {
+  const sorted = [...lengths].sort((a, b) => a - b);
+  let ms = 0;
+  for (let start = 0; start < sorted.length; start += size) {
+    const batch = sorted.slice(start, start + size);
+    ms += cost.estimate(batch.length, batch[batch.length - 1]);
+  }
+  return ms;
+}
+
+/**
+ * Plays `rounds` passes over `lengths` (token counts, in workload order) through the loop; the ratio compares
+ * model time per text with the raw ceiling's sorted batches of the same lengths.
+ */
+export function packingBound(
+  lengths: readonly number[],
+  cost: LinearRunCost,
+  clients: number,
+  limits: PackingLimits,
+  rounds = 10,
+): PackingBound {
+  if (lengths.length === 0 || clients < 1) throw new RangeError('needs texts and at least one client');
+  let next = 0;
+  const draw = () => lengths[next++ % lengths.length];
+  let pool = Array.from({ length: Math.min(clients, lengths.length) }, draw);
+  let returning = 0;
+  let served = 0;
+  let runs = 0;
+  let modelMs = 0;
+  let realTokens = 0;
+  let paddedTokens = 0;
+  const total = lengths.length * rounds;
+  while (served < total) {
+    const picked = planBatch(pool, cost, limits);
+    const width = Math.max(...picked.map((index) => pool[index]));
+    modelMs += cost.estimate(picked.length, width);
+    realTokens += picked.reduce((sum, index) => sum + pool[index], 0);
+    paddedTokens += picked.length * width;
+    served += picked.length;
+    runs += 1;
+    const taken = new Set(picked);
+    pool = pool.filter((_, index) => !taken.has(index));
+    // The previous run's clients send their next texts now; this run's once the next one is planned.
+    for (let i = 0; i < returning; i++) pool.push(draw());
+    returning = picked.length;
+    // Nothing left to plan: the model waits for this run's clients.
+    if (pool.length === 0) for (; returning > 0; returning--) pool.push(draw());
+  }
+  const ceilingMs = Math.min(sortedBatchesMs(lengths, cost, 16), sortedBatchesMs(lengths, cost, 32));
+  return {
+    ratio: (ceilingMs * served) / lengths.length / modelMs,
+    textsPerRun: served / runs,
+    padding: 1 - realTokens / paddedTokens,
+  };
+}
+
+/**
+ * The served row with its packing bound: the loop above with the worker's calibrated line (from the row) and the
+ * workload's token lengths as the worker's tokenizer counts them. Rows without a cost line are left as they are.
+ */
+export async function withPackingBound(
+  row: Measurement,
+  modelDir: string,
+  texts: readonly string[],
+  clients: number,
+): Promise<Measurement> {
+  const overheadMs = Number(row.extra?.runOverheadMs);
+  const perTokenMs = Number(row.extra?.runPerTokenMs);
+  if (!(perTokenMs > 0) || !(overheadMs >= 0)) return row;
+  const tokenizer = await SentimentTokenizer.fromDirectory(modelDir);
+  const lengths = texts.map((text) => tokenizer.encode(text).ids.length);
+  const bound = packingBound(
+    lengths,
+    new LinearRunCost(overheadMs, perTokenMs),
+    clients,
+    WORKER_DEFAULT_LIMITS,
+  );
+  return {
+    ...row,
+    note:
+      `${row.note ?? ''}; packing alone allows ${bound.ratio.toFixed(2)} of the ceiling ` +
+      `(${bound.textsPerRun.toFixed(1)} texts per run, ${(bound.padding * 100).toFixed(1)} % padding)`,
+    extra: {
+      ...row.extra,
+      packingBound: bound.ratio,
+      packingBoundTextsPerRun: bound.textsPerRun,
+      packingBoundPadding: bound.padding,
+    },
+  };
+}
