@@ -1,3 +1,5 @@
+import { redisUrlProblem } from '@reputation-monitor/redis-connection';
+
 /** Every bad variable at once, so a misconfigured deployment is fixed in one go. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -76,12 +78,8 @@ export class EnvReader {
   redisUrl(name: string, fallback: string): string {
     this.declare({ name, kind: 'redis-url', default: fallback });
     const raw = this.raw(name) ?? fallback;
-    try {
-      const url = new URL(raw);
-      if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error('protocol');
-    } catch {
-      this.problems.push(`${name} must be a redis:// or rediss:// URL, got "${raw}"`);
-    }
+    const problem = redisUrlProblem(raw);
+    if (problem) this.problems.push(`${name} ${problem}`);
     return raw;
   }
 

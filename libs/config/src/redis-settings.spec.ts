@@ -75,18 +75,18 @@ describe('the REDIS_* settings', () => {
       'REDIS_SENTINELS must be host:port entries separated by commas (port 1..65535), got ":26379"',
       'REDIS_SENTINELS must be host:port entries separated by commas (port 1..65535), got "[::1]"',
       'REDIS_SENTINEL_NAME must be a name without spaces, got "my master"',
-      'REDIS_WAIT_REPLICAS must be auto or an integer in 0..100, got "some"',
+      'REDIS_WAIT_REPLICAS must be "auto" or an integer in 0..100, got "some"',
       'REDIS_WAIT_TIMEOUT_MS must be an integer in 1..60000, got 0',
     ]);
     expect(problemsOf({ REDIS_WAIT_REPLICAS: '-1', REDIS_WAIT_TIMEOUT_MS: '1.5' })).toEqual([
-      'REDIS_WAIT_REPLICAS must be auto or an integer in 0..100, got "-1"',
+      'REDIS_WAIT_REPLICAS must be "auto" or an integer in 0..100, got "-1"',
       'REDIS_WAIT_TIMEOUT_MS must be an integer, got "1.5"',
     ]);
     expect(problemsOf({ REDIS_WAIT_REPLICAS: '101' })).toEqual([
-      'REDIS_WAIT_REPLICAS must be auto or an integer in 0..100, got "101"',
+      'REDIS_WAIT_REPLICAS must be "auto" or an integer in 0..100, got 101',
     ]);
     expect(problemsOf({ REDIS_URL: 'redis://redis:6379/zero' })).toEqual([
-      `REDIS_URL's path must be a database number (redis://host:6379/0), got "/zero"`,
+      'REDIS_URL must have a database number as its path (redis://host:6379/0), got "/zero"',
     ]);
     expect(problemsOf({ REDIS_SENTINEL_PASSWORD: 'pw' })).toEqual([
       'REDIS_SENTINEL_PASSWORD is set but REDIS_SENTINELS is not (list the sentinels, or unset it)',

@@ -2,10 +2,12 @@ import {
   DEFAULT_REDIS_URL,
   DEFAULT_SENTINEL_NAME,
   DEFAULT_WAIT_TIMEOUT_MS,
-  MAX_WAIT_REPLICAS,
   RedisSettings,
   SentinelAddress,
+  WAIT_TIMEOUT_MS_RANGE,
   WaitReplicas,
+  sentinelNameProblem,
+  waitReplicasProblem,
 } from '@reputation-monitor/redis-connection';
 import { EnvReader } from './env-reader';
 
@@ -31,13 +33,10 @@ function sentinelAddress(entry: string): SentinelAddress | undefined {
 
 function waitReplicas(read: EnvReader): WaitReplicas {
   const raw = read.string('REDIS_WAIT_REPLICAS', 'auto').toLowerCase();
-  if (raw === 'auto') return 'auto';
-  const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  read.check(
-    Number.isInteger(value) && value <= MAX_WAIT_REPLICAS,
-    `REDIS_WAIT_REPLICAS must be auto or an integer in 0..${MAX_WAIT_REPLICAS}, got "${raw}"`,
-  );
-  return Number.isInteger(value) && value <= MAX_WAIT_REPLICAS ? value : 'auto';
+  const value = raw === 'auto' ? raw : /^\d+$/.test(raw) ? Number(raw) : raw;
+  const problem = waitReplicasProblem(value);
+  read.check(problem === undefined, `REDIS_WAIT_REPLICAS ${problem}`);
+  return problem === undefined ? (value as WaitReplicas) : 'auto';
 }
 
 /**
@@ -47,12 +46,6 @@ function waitReplicas(read: EnvReader): WaitReplicas {
  */
 export function readRedisSettings(read: EnvReader, options: RedisEnvOptions = {}): RedisSettings {
   const url = read.redisUrl('REDIS_URL', options.defaultUrl ?? DEFAULT_REDIS_URL);
-  const parsed = URL.canParse(url) ? new URL(url) : undefined;
-  const path = parsed && /^rediss?:$/.test(parsed.protocol) ? parsed.pathname : '';
-  read.check(
-    path.length <= 1 || /^\/\d+$/.test(path),
-    `REDIS_URL's path must be a database number (redis://host:6379/0), got "${path}"`,
-  );
   const entries = read.list('REDIS_SENTINELS');
   const sentinels: SentinelAddress[] = [];
   for (const entry of entries) {
@@ -64,10 +57,8 @@ export function readRedisSettings(read: EnvReader, options: RedisEnvOptions = {}
     if (address) sentinels.push(address);
   }
   const sentinelName = read.string('REDIS_SENTINEL_NAME', DEFAULT_SENTINEL_NAME);
-  read.check(
-    /^\S+$/.test(sentinelName),
-    `REDIS_SENTINEL_NAME must be a name without spaces, got "${sentinelName}"`,
-  );
+  const nameProblem = sentinelNameProblem(sentinelName);
+  read.check(nameProblem === undefined, `REDIS_SENTINEL_NAME ${nameProblem}`);
   const sentinelPassword = read.optionalString('REDIS_SENTINEL_PASSWORD');
   read.check(
     sentinelPassword === undefined || entries.length > 0,
@@ -82,8 +73,7 @@ export function readRedisSettings(read: EnvReader, options: RedisEnvOptions = {}
     settings.waitReplicas = waitReplicas(read);
     settings.waitTimeoutMs = read.int('REDIS_WAIT_TIMEOUT_MS', {
       default: DEFAULT_WAIT_TIMEOUT_MS,
-      min: 1,
-      max: 60_000,
+      ...WAIT_TIMEOUT_MS_RANGE,
     });
   }
   return settings;

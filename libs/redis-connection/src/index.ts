@@ -8,6 +8,11 @@ export {
   describeRedis,
   redisOptions,
   redisSettingsProblems,
+  redisUrlProblem,
+  sentinelNameProblem,
+  waitReplicasProblem,
+  waitTimeoutProblem,
+  WAIT_TIMEOUT_MS_RANGE,
   usesSentinels,
 } from './settings';
 export type { RedisSettings, SentinelAddress, WaitReplicas } from './settings';

@@ -126,7 +126,7 @@ describe('redisSettingsProblems', () => {
       'waitTimeoutMs must be an integer in 1..60000, got 0',
     ]);
     expect(redisSettingsProblems({ url: 'redis://redis/zero' })).toEqual([
-      `url's path must be a database number (/0), got "/zero"`,
+      'url must have a database number as its path (redis://host:6379/0), got "/zero"',
     ]);
   });
 

@@ -40,37 +40,57 @@ export const DEFAULT_WAIT_TIMEOUT_MS = 1_000;
 /** Most replicas WAIT may ask for (more than any deployment of this system runs). */
 export const MAX_WAIT_REPLICAS = 100;
 
+/** REDIS_WAIT_TIMEOUT_MS / `waitTimeoutMs`: milliseconds a WAIT may take. */
+export const WAIT_TIMEOUT_MS_RANGE = { min: 1, max: 60_000 } as const;
+
+// The rules of each field, written once: `redisSettingsProblems` prefixes them with the field's name, the apps'
+// environment reader (libs/config) with the variable's. Each says what is wrong after the name.
+
+/** Why `url` cannot be used, or undefined. */
+export function redisUrlProblem(url: string): string | undefined {
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  if (!parsed || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:'))
+    return `must be a redis:// or rediss:// URL, got "${url}"`;
+  if (parsed.pathname.length > 1 && !/^\/\d+$/.test(parsed.pathname))
+    return `must have a database number as its path (redis://host:6379/0), got "${parsed.pathname}"`;
+  return undefined;
+}
+
+export function sentinelNameProblem(name: string): string | undefined {
+  return /^\S+$/.test(name) ? undefined : `must be a name without spaces, got "${name}"`;
+}
+
+/** `auto` or a replica count; anything else (a string that is neither, a fraction) is named as given. */
+export function waitReplicasProblem(value: unknown): string | undefined {
+  if (value === 'auto') return undefined;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_WAIT_REPLICAS)
+    return undefined;
+  return `must be "auto" or an integer in 0..${MAX_WAIT_REPLICAS}, got ${JSON.stringify(value)}`;
+}
+
+export function waitTimeoutProblem(value: number): string | undefined {
+  const { min, max } = WAIT_TIMEOUT_MS_RANGE;
+  return Number.isInteger(value) && value >= min && value <= max
+    ? undefined
+    : `must be an integer in ${min}..${max}, got ${value}`;
+}
+
 /** Every problem with a settings object, each naming its field; empty when it is usable. */
 export function redisSettingsProblems(settings: RedisSettings): string[] {
   const problems: string[] = [];
-  let url: URL | undefined;
-  try {
-    url = new URL(settings.url);
-  } catch {
-    // reported below
-  }
-  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:'))
-    problems.push(`url must be a redis:// or rediss:// URL, got "${settings.url}"`);
-  else if (url.pathname.length > 1 && !/^\/\d+$/.test(url.pathname))
-    problems.push(`url's path must be a database number (/0), got "${url.pathname}"`);
+  const add = (field: string, problem: string | undefined) => {
+    if (problem) problems.push(`${field} ${problem}`);
+  };
+  add('url', redisUrlProblem(settings.url));
   settings.sentinels?.forEach((sentinel, index) => {
     if (!sentinel.host || /\s/.test(sentinel.host))
       problems.push(`sentinels[${index}].host must be a host name or address, got "${sentinel.host}"`);
     if (!Number.isInteger(sentinel.port) || sentinel.port < 1 || sentinel.port > 65_535)
       problems.push(`sentinels[${index}].port must be an integer in 1..65535, got ${sentinel.port}`);
   });
-  if (settings.sentinelName !== undefined && !/^\S+$/.test(settings.sentinelName))
-    problems.push(`sentinelName must be a name without spaces, got "${settings.sentinelName}"`);
-  const replicas = settings.waitReplicas;
-  if (
-    replicas !== undefined &&
-    replicas !== 'auto' &&
-    !(Number.isInteger(replicas) && replicas >= 0 && replicas <= MAX_WAIT_REPLICAS)
-  )
-    problems.push(`waitReplicas must be "auto" or an integer in 0..${MAX_WAIT_REPLICAS}, got ${replicas}`);
-  const timeout = settings.waitTimeoutMs;
-  if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 1 && timeout <= 60_000))
-    problems.push(`waitTimeoutMs must be an integer in 1..60000, got ${timeout}`);
+  if (settings.sentinelName !== undefined) add('sentinelName', sentinelNameProblem(settings.sentinelName));
+  if (settings.waitReplicas !== undefined) add('waitReplicas', waitReplicasProblem(settings.waitReplicas));
+  if (settings.waitTimeoutMs !== undefined) add('waitTimeoutMs', waitTimeoutProblem(settings.waitTimeoutMs));
   return problems;
 }
 
