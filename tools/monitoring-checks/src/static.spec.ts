@@ -97,6 +97,7 @@ describe('alert expressions', () => {
       'serving.yml: NoActiveInferenceWorker',
       'serving.yml: SentimentErrorRatioHigh',
       'serving.yml: InferenceJobsFailing',
+      'serving.yml: EnqueuesNotReplicated',
     ]);
     const expr = (source: string) => queries.find((query) => query.source === source)?.expr;
     expect(expr('serving.yml: NoActiveInferenceWorker')).toBe(
