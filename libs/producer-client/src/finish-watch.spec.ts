@@ -52,6 +52,19 @@ it('times out and forgets a job nobody else waits for', async () => {
   expect(watch.size).toBe(0);
 });
 
+it('keeps a job someone waits on when another caller of the same id forgets it', async () => {
+  const { watch, complete } = setup();
+  watch.watch('shared');
+  const waiting = watch.wait('shared', 1_000);
+  watch.watch('shared'); // a second enqueue of the same id
+  watch.forget('shared'); // ... that failed
+  complete('shared', 'r');
+  await expect(waiting).resolves.toEqual({ completed: true, result: 'r' });
+  watch.watch('alone');
+  watch.forget('alone');
+  expect(watch.size).toBe(0);
+});
+
 it('ends every wait when it closes', async () => {
   const { watch } = setup();
   watch.watch('a');

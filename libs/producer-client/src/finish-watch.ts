@@ -43,8 +43,9 @@ export class FinishWatch<R> {
     this.watched.set(jobId, { since: this.now(), waiters: [] });
   }
 
+  /** Stops watching `jobId` unless someone waits on it (two callers may share one deterministic job id). */
   forget(jobId: string): void {
-    this.watched.delete(jobId);
+    if (this.watched.get(jobId)?.waiters.length === 0) this.watched.delete(jobId);
   }
 
   /**

@@ -193,9 +193,10 @@ export class SentimentProducer {
         return { jobId, items: existing.items, existing: true };
       }
     }
+    // Before the slot is taken: a slot must always reach `release`.
+    const watch = options.awaitResult ? await this.finishWatch() : undefined;
     const slot = await this.capacity.reserve();
     if (!slot.reserved) throw new QueueFullError(slot.depth, this.maxQueueDepth, this.retryAfterSeconds);
-    const watch = options.awaitResult ? await this.finishWatch() : undefined;
     watch?.watch(jobId);
     let added = false;
     try {
@@ -207,12 +208,17 @@ export class SentimentProducer {
     } finally {
       this.capacity.release(added);
     }
-    await this.confirmReplicated(jobId);
-    if (deterministic) {
-      // BullMQ's add keeps the first job of an id and ignores later ones without saying so: read back
-      // what was stored, so of two concurrent requests with one id and different texts exactly one wins.
-      const stored = await this.storedPayload(jobId);
-      if (stored && !sameWork(stored, payload)) throw new IdempotencyConflictError(jobId);
+    try {
+      await this.confirmReplicated(jobId);
+      if (deterministic) {
+        // BullMQ's add keeps the first job of an id and ignores later ones without saying so: read back
+        // what was stored, so of two concurrent requests with one id and different texts exactly one wins.
+        const stored = await this.storedPayload(jobId);
+        if (stored && !sameWork(stored, payload)) throw new IdempotencyConflictError(jobId);
+      }
+    } catch (error) {
+      watch?.forget(jobId); // the caller gets an error, not a job to wait for
+      throw error;
     }
     return { jobId, items: payload.items, existing: false };
   }
