@@ -68,11 +68,15 @@ export class FinishWatch<R> {
         clearTimeout(timer);
         resolve(outcome);
       };
-      const timer = setTimeout(() => {
-        entry.waiters = entry.waiters.filter((other) => other !== waiter);
-        if (entry.waiters.length === 0) this.watched.delete(jobId);
-        resolve('timeout');
-      }, timeoutMs);
+      // 0: no time limit, as BullMQ's waitUntilFinished.
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => {
+              entry.waiters = entry.waiters.filter((other) => other !== waiter);
+              if (entry.waiters.length === 0) this.watched.delete(jobId);
+              resolve('timeout');
+            }, timeoutMs)
+          : undefined;
       entry.waiters.push(waiter);
     });
   }
@@ -107,7 +111,6 @@ export class FinishWatch<R> {
       const over = this.watched.size >= this.maxWatched;
       if (!over && entry.since > cutoff) break;
       if (entry.waiters.length === 0) this.watched.delete(jobId);
-      else if (!over) break;
     }
   }
 }

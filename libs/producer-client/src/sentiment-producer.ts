@@ -193,8 +193,9 @@ export class SentimentProducer {
         return { jobId, items: existing.items, existing: true };
       }
     }
-    // Before the slot is taken: a slot must always reach `release`.
-    const watch = options.awaitResult ? await this.finishWatch() : undefined;
+    // Before the slot is taken: a slot must always reach `release`. A caller-given id may name a job another
+    // request adds (and finishes) first, so this add adds nothing: such jobs are waited for through Redis.
+    const watch = options.awaitResult && !deterministic ? await this.finishWatch() : undefined;
     const slot = await this.capacity.reserve();
     if (!slot.reserved) throw new QueueFullError(slot.depth, this.maxQueueDepth, this.retryAfterSeconds);
     watch?.watch(jobId);
@@ -355,11 +356,15 @@ export class SentimentProducer {
       await this.queue.client; // resolves once the shared connection is ready (it has no offline queue)
       const newest = await this.connection.xrevrange(this.queue.keys.events, '+', '-', 'COUNT', 1);
       // QueueEvents blocks on XREAD, so it needs a connection of its own.
-      return new QueueEvents(QueueName.Sentiment, {
+      const events = new QueueEvents(QueueName.Sentiment, {
         connection: { ...this.connection.options, enableOfflineQueue: true, maxRetriesPerRequest: null },
         prefix: this.options.prefix ?? DEFAULT_QUEUE_PREFIX,
         lastEventId: newest[0]?.[0] ?? '0-0',
       });
+      // Without a listener an error event would throw; waits whose event is lost end at their timeout,
+      // when the job's state is read from Redis.
+      events.on('error', () => undefined);
+      return events;
     })();
     // A failed start (Redis down) is retried by the next call.
     this.events.catch(() => {

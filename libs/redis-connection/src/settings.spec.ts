@@ -130,6 +130,12 @@ describe('redisSettingsProblems', () => {
     ]);
   });
 
+  it('names what it was given: strings quoted, numbers as they are', () => {
+    expect(redisSettingsProblems({ url: 'redis://x', waitReplicas: NaN })).toEqual([
+      'waitReplicas must be "auto" or an integer in 0..100, got NaN',
+    ]);
+  });
+
   it('makes redisOptions refuse bad settings', () => {
     expect(() => redisOptions({ url: 'redis://x', waitReplicas: 1.5 })).toThrow(
       'invalid Redis settings: waitReplicas must be "auto" or an integer in 0..100, got 1.5',

@@ -65,7 +65,8 @@ export function waitReplicasProblem(value: unknown): string | undefined {
   if (value === 'auto') return undefined;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_WAIT_REPLICAS)
     return undefined;
-  return `must be "auto" or an integer in 0..${MAX_WAIT_REPLICAS}, got ${JSON.stringify(value)}`;
+  const given = typeof value === 'string' ? `"${value}"` : String(value);
+  return `must be "auto" or an integer in 0..${MAX_WAIT_REPLICAS}, got ${given}`;
 }
 
 export function waitTimeoutProblem(value: number): string | undefined {

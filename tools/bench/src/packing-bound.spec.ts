@@ -1,5 +1,5 @@
 import { LinearRunCost } from '@reputation-monitor/model-runtime';
-import { packingBound } from './packing-bound';
+import { packingBound, workerLimits } from './packing-bound';
 
 const limits = { maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 1 };
 // Tweet-like lengths: 10 to 60 tokens, in a fixed scrambled order.
@@ -30,4 +30,13 @@ it('keeps the last run out of the next plan: one client alone runs every text by
 
 it('refuses an empty workload', () => {
   expect(() => packingBound([], new LinearRunCost(1, 1), 4, limits)).toThrow(RangeError);
+});
+
+it("takes the worker's run limits from --worker-env, its defaults elsewhere", () => {
+  expect(workerLimits({ BATCH_MAX_TEXTS: '16', BATCH_MAX_PADDING: '0.1', OTHER: 'x' })).toEqual({
+    maxTokens: 4096,
+    maxTexts: 16,
+    maxPaddingRatio: 0.1,
+  });
+  expect(workerLimits({ BATCH_MAX_TOKENS: 'many' }).maxTokens).toBe(4096);
 });

@@ -77,6 +77,19 @@ export function packingBound(
   };
 }
 
+/** The worker's run limits under `--worker-env` (its defaults where not set). */
+export function workerLimits(env: Record<string, string>): PackingLimits {
+  const number = (name: string, fallback: number) => {
+    const value = env[name] === undefined ? NaN : Number(env[name]);
+    return Number.isFinite(value) ? value : fallback;
+  };
+  return {
+    maxTokens: number('BATCH_MAX_TOKENS', WORKER_DEFAULT_LIMITS.maxTokens),
+    maxTexts: number('BATCH_MAX_TEXTS', WORKER_DEFAULT_LIMITS.maxTexts),
+    maxPaddingRatio: number('BATCH_MAX_PADDING', WORKER_DEFAULT_LIMITS.maxPaddingRatio),
+  };
+}
+
 /**
  * The served row with its packing bound: the loop above with the worker's calibrated line (from the row) and the
  * workload's token lengths as the worker's tokenizer counts them. Rows without a cost line are left as they are.
@@ -86,6 +99,7 @@ export async function withPackingBound(
   modelDir: string,
   texts: readonly string[],
   clients: number,
+  workerEnv: Record<string, string> = {},
 ): Promise<Measurement> {
   const overheadMs = Number(row.extra?.runOverheadMs);
   const perTokenMs = Number(row.extra?.runPerTokenMs);
@@ -96,7 +110,7 @@ export async function withPackingBound(
     lengths,
     new LinearRunCost(overheadMs, perTokenMs),
     clients,
-    WORKER_DEFAULT_LIMITS,
+    workerLimits(workerEnv),
   );
   return {
     ...row,

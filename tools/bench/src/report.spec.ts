@@ -80,7 +80,9 @@ describe('evaluateChecks', () => {
     expect(single).toMatchObject({ target: '>= 0.92', met: false });
     const bound = checks.find((check) => check.name.startsWith('full path (single requests) / what packing'));
     expect(bound?.value).toBeCloseTo(66 / (0.88 * 90), 12);
-    expect(bound?.detail).toBe('packing alone allows 0.88 of the raw ceiling (8.7 texts per run, 9.5 % padding)');
+    expect(bound?.detail).toBe(
+      'packing alone allows 0.88 of the raw ceiling (8.7 texts per run, 9.5 % padding)',
+    );
   });
 
   const measurements = [

@@ -1,11 +1,4 @@
-import {
-  padTokens,
-  paddingFromTotals,
-  paddingRatio,
-  percentile,
-  perSecond,
-  summarize,
-} from './stats';
+import { padTokens, paddingFromTotals, paddingRatio, percentile, perSecond, summarize } from './stats';
 
 describe('percentile (nearest rank)', () => {
   const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
@@ -77,4 +70,3 @@ describe('perSecond', () => {
     expect(perSecond(5, 0)).toBeNaN();
   });
 });
-

@@ -61,4 +61,3 @@ export function paddingFromTotals(realTokens: number, paddedTokens: number): num
 export function perSecond(count: number, seconds: number): number {
   return seconds > 0 ? count / seconds : NaN;
 }
-

@@ -92,6 +92,7 @@ export async function fullSingle(context: ScenarioContext, variant: Variant): Pr
         context.options.modelDir,
         throughputTexts(context),
         singleClients,
+        context.options.workerEnv,
       ),
     ];
   });

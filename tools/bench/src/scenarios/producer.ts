@@ -58,7 +58,15 @@ async function viaProducer(
       );
       const row = { ...served.measurement, note: servedNote(served) };
       return [
-        mode === 'single' ? await withPackingBound(row, context.options.modelDir, texts, singleClients) : row,
+        mode === 'single'
+          ? await withPackingBound(
+              row,
+              context.options.modelDir,
+              texts,
+              singleClients,
+              context.options.workerEnv,
+            )
+          : row,
       ];
     } finally {
       await producer.close();
