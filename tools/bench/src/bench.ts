@@ -18,6 +18,7 @@ import { describeInt8Graph, ensureInt8, ensureModel, Int8Availability } from './
 import { BenchOptions, parseBenchArgs, SCENARIOS, usage, UsageError } from './options';
 import { evaluateChecks, formatNumber, markdownReport } from './report';
 import { BenchResults, failed, Measurement, skipped } from './results';
+import { medianChecks, medianMeasurements } from './rounds';
 import { RUNNERS, ScenarioContext } from './scenarios';
 import { stopActiveStacks } from './stack';
 import { readTexts } from './workload';
@@ -69,6 +70,41 @@ function save(file: string, results: BenchResults): void {
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 }
 
+/** One pass over the selected runs; prints each row (and profile) as it comes. */
+async function runRound(
+  options: BenchOptions,
+  context: ScenarioContext,
+  int8: Int8Availability | undefined,
+  results: BenchResults,
+): Promise<Measurement[]> {
+  const measurements: Measurement[] = [];
+  for (const { scenario, variant } of options.runs) {
+    const what = SCENARIOS.find((s) => s.key === scenario)?.what ?? scenario;
+    const base = { id: `${scenario}:${variant}`, scenario, variant, label: what };
+    let rows: Measurement[];
+    // The weights scenario quantizes the fp32 graph itself; the other int8 rows need the directory's int8 graph.
+    if (variant === 'int8' && scenario !== 'weights' && !int8?.available) {
+      rows = [skipped(base, `no int8 graph: ${int8?.note ?? 'not checked'}`)];
+    } else {
+      log(`${scenario} (${variant}): ${what}`);
+      try {
+        rows = await RUNNERS[scenario](context, variant);
+      } catch (error) {
+        rows = [failed(base, error)];
+        console.error((error as Error).stack ?? error);
+      }
+    }
+    for (const row of rows) console.log(oneLine(row));
+    measurements.push(...rows);
+    const profiles = collectedProfiles.splice(0);
+    if (profiles.length > 0) {
+      for (const profile of profiles) console.log(`\n${profileMarkdown(profile)}\n`);
+      (results.profiles ??= []).push(...profiles);
+    }
+  }
+  return measurements;
+}
+
 async function run(options: BenchOptions): Promise<BenchResults> {
   ensureModel(ROOT, options.modelDir, log);
   const int8: Int8Availability | undefined = options.runs.some((r) => r.variant === 'int8')
@@ -109,33 +145,22 @@ async function run(options: BenchOptions): Promise<BenchResults> {
       `${options.slowTexts} one at a time, ${options.threads} intra-op threads; results go to ${options.out}`,
   );
 
-  for (const { scenario, variant } of options.runs) {
-    const what = SCENARIOS.find((s) => s.key === scenario)?.what ?? scenario;
-    const base = { id: `${scenario}:${variant}`, scenario, variant, label: what };
-    let rows: Measurement[];
-    // The weights scenario quantizes the fp32 graph itself; the other int8 rows need the directory's int8 graph.
-    if (variant === 'int8' && scenario !== 'weights' && !int8?.available) {
-      rows = [skipped(base, `no int8 graph: ${int8?.note ?? 'not checked'}`)];
-    } else {
-      log(`${scenario} (${variant}): ${what}`);
-      try {
-        rows = await RUNNERS[scenario](context, variant);
-      } catch (error) {
-        rows = [failed(base, error)];
-        console.error((error as Error).stack ?? error);
-      }
-    }
-    for (const row of rows) console.log(oneLine(row));
-    results.measurements.push(...rows);
-    const profiles = collectedProfiles.splice(0);
-    if (profiles.length > 0) {
-      for (const profile of profiles) console.log(`\n${profileMarkdown(profile)}\n`);
-      (results.profiles ??= []).push(...profiles);
-    }
+  const rounds: Measurement[][] = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    if (options.rounds > 1) log(`round ${round} of ${options.rounds}`);
+    const rows = await runRound(options, context, int8, results);
+    const tagged = options.rounds > 1 ? rows.map((row) => ({ ...row, round })) : rows;
+    rounds.push(tagged);
+    results.measurements.push(...tagged);
     save(options.out, results); // partial results survive a crash or Ctrl-C
   }
 
-  results.checks = evaluateChecks(results.measurements);
+  if (options.rounds > 1) {
+    results.medians = medianMeasurements(rounds);
+    results.checks = medianChecks(rounds.map((rows) => evaluateChecks(rows)));
+  } else {
+    results.checks = evaluateChecks(results.measurements);
+  }
   results.machine.loadAverageAtEnd = loadavg();
   results.finishedAt = new Date().toISOString();
   save(options.out, results);

@@ -77,6 +77,12 @@ describe('parseBenchArgs', () => {
     expect(() => parse('--frobnicate')).toThrow(UsageError);
     expect(usage()).toContain('full-batch');
   });
+
+  it('repeats the selection with --rounds (once by default)', () => {
+    expect(parse().rounds).toBe(1);
+    expect(parse('--rounds', '3').rounds).toBe(3);
+    expect(() => parse('--rounds', '0')).toThrow(/--rounds/);
+  });
 });
 
 describe('--worker-env and --gateway-env', () => {

@@ -19,6 +19,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --overload-clients N    (default 256)  --overload-seconds N (default 20; --quick 6)  --overload-depth N (default 8)
   --duplicates R          share of repeated tweets in the cache workload (default 0.3)
   --seed N                seed of the workload shuffles (default 42)
+  --rounds N              run the selection N times, round after round; every comparison is computed within
+                          each round and reported from the round with its median value (default 1; use an odd N)
   --out FILE              results JSON (default tmp/bench/results-<date>.json)
   --skip-build            do not build the gateway and the worker first
   --worker-env K=V,...    extra environment for every worker the benchmark starts (A/B of a setting,
@@ -94,6 +96,8 @@ export interface BenchOptions {
   duplicateShare: number;
   seed: number;
   runs: Run[];
+  /** `--rounds`: how many times the runs are repeated (medians reported). */
+  rounds: number;
   out: string;
   build: boolean;
   redisUrl: string;
@@ -178,6 +182,7 @@ export function parseBenchArgs(
         'overload-depth': { type: 'string' },
         duplicates: { type: 'string' },
         seed: { type: 'string' },
+        rounds: { type: 'string' },
         out: { type: 'string' },
         'skip-build': { type: 'boolean', default: false },
         profile: { type: 'boolean', default: false },
@@ -217,6 +222,7 @@ export function parseBenchArgs(
     duplicateShare,
     seed: positiveInt('seed', values.seed, 42, 0),
     runs: selectRuns(values.only?.split(','), values.variant),
+    rounds: positiveInt('rounds', values.rounds, 1),
     out: absoluteOut,
     build: !values['skip-build'],
     redisUrl: values['redis-url'] ?? context.env.REDIS_URL ?? 'redis://127.0.0.1:6379',

@@ -362,15 +362,19 @@ export function markdownReport(results: BenchResults): string {
       : '') +
     '.\nCPU is process CPU time over wall time in % of one core (200 % = both cores of a 2-core machine); ' +
     '"others" is what the rest of the machine used meanwhile (other processes, hypervisor steal).';
+  const rows = results.medians ?? results.measurements;
   const disturbed = results.measurements.filter((m) => (m.otherCpuCores ?? 0) >= DISTURBED_CPU_CORES);
   const warning =
     disturbed.length > 0
       ? `\n**Disturbed:** other processes (or hypervisor steal) used ${DISTURBED_CPU_CORES * 100} % CPU or more during ${disturbed
-          .map((m) => m.id)
+          .map((m) => (m.round ? `${m.id} (round ${m.round})` : m.id))
           .join(', ')}; those figures are low and ratios across them unreliable.\n`
       : '';
   const measured = results.checks.filter((check) => check.value !== undefined);
   const open = results.checks.length - measured.length;
   const footer = open > 0 ? `\n(${open} more comparisons need scenarios this run left out.)\n` : '';
-  return `${header}\n\n${measurementTable(results.measurements)}\n\n${checksTable(measured)}\n${footer}${warning}`;
+  const rounds = results.medians
+    ? `\nEach row is the round with the median rate, each comparison the round with its median value (--rounds).\n`
+    : '';
+  return `${header}\n${rounds}\n${measurementTable(rows)}\n\n${checksTable(measured)}\n${footer}${warning}`;
 }

@@ -7,8 +7,10 @@ export type Variant = 'fp32' | 'int8';
 
 /** One row of the results table. */
 export interface Measurement {
-  /** Unique in a run, e.g. `raw-b16:fp32`. */
+  /** Unique in a round of a run, e.g. `raw-b16:fp32`. */
   id: string;
+  /** Which round of `--rounds` measured it (1-based; absent in single-round runs). */
+  round?: number;
   scenario: string;
   variant: Variant;
   label: string;
@@ -63,8 +65,12 @@ export interface BenchResults {
   finishedAt?: string;
   machine: MachineInfo;
   settings: Record<string, unknown>;
+  /** Every row of every round. */
   measurements: Measurement[];
+  /** The comparisons (with `--rounds`, each from the round with its median value). */
   checks: RatioCheck[];
+  /** With `--rounds`: per measurement, the row of the round with the median rate (what the report shows). */
+  medians?: Measurement[];
   /** `--profile`: the gateway's and the worker's CPU profiles, summarized. */
   profiles?: ProfileSummary[];
 }
