@@ -25,13 +25,22 @@ it('keeps one row per measurement: the round with the median rate, saying what e
   expect(merged[1].note).toBe('median of 2 rounds (60.0, 70.0 texts/s)');
 });
 
-it('uses the median latency where a row has no rate, and passes a single round through', () => {
+it('uses the median latency where a row has no rate, the middle round where it has neither, and passes a single round through', () => {
   const idle = (p50: number): Measurement => ({
     ...row('idle:fp32', NaN),
     textsPerSecond: undefined,
     latencyMs: { count: 1, mean: p50, p50, p95: p50, p99: p50, max: p50 },
   });
   expect(medianMeasurements([[idle(30)], [idle(10)], [idle(20)]])[0].latencyMs?.p50).toBe(20);
+  const grid = (round: number): Measurement => ({
+    ...row('cost:fp32', NaN),
+    textsPerSecond: undefined,
+    round,
+  });
+  expect(medianMeasurements([[grid(1)], [grid(2)], [grid(3)]])[0]).toMatchObject({
+    round: 2,
+    note: 'round 2 of 3',
+  });
   const single = [row('raw:fp32', 1)];
   expect(medianMeasurements([single])).toEqual(single);
 });

@@ -27,15 +27,20 @@ export function medianMeasurements(rounds: readonly (readonly Measurement[])[]):
     const ok = rows.filter((m) => m.status === 'ok');
     if (ok.length === 0) return rows[0];
     const rate = (m: Measurement) => m.textsPerSecond ?? NaN;
-    const byRate = ok.every((m) => Number.isFinite(rate(m)));
-    const chosen = byRate ? medianBy(ok, rate) : medianBy(ok, (m) => m.latencyMs?.p50 ?? 0);
-    const spread = byRate
-      ? `${figures(ok.map(rate), 1)} texts/s`
-      : `p50 ${figures(
-          ok.map((m) => m.latencyMs?.p50 ?? NaN),
-          1,
-        )} ms`;
-    const summary = `median of ${ok.length} rounds (${spread})`;
+    const p50 = (m: Measurement) => m.latencyMs?.p50 ?? NaN;
+    let chosen: Measurement;
+    let summary: string;
+    if (ok.every((m) => Number.isFinite(rate(m)))) {
+      chosen = medianBy(ok, rate);
+      summary = `median of ${ok.length} rounds (${figures(ok.map(rate), 1)} texts/s)`;
+    } else if (ok.every((m) => Number.isFinite(p50(m)))) {
+      chosen = medianBy(ok, p50);
+      summary = `median of ${ok.length} rounds (p50 ${figures(ok.map(p50), 1)} ms)`;
+    } else {
+      // Nothing to rank by (the cost grid): the middle round's row.
+      chosen = ok[Math.floor((ok.length - 1) / 2)];
+      summary = `round ${chosen.round ?? ''} of ${ok.length}`;
+    }
     return { ...chosen, note: chosen.note ? `${summary}; ${chosen.note}` : summary };
   });
 }
