@@ -156,6 +156,25 @@ describe('backpressure and the sync wait limit', () => {
     expect(await redis.llen(`${prefix}:sentiment:wait`)).toBe(3);
   });
 
+  it('lets concurrent requests take exactly the room left, never more', async () => {
+    const ownPrefix = uniquePrefix('edges-concurrent');
+    const concurrent = await startGateway({ QUEUE_PREFIX: ownPrefix, MAX_QUEUE_DEPTH: '5' });
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 24 }, async (_, i) => {
+          const answer = await postJson(`${concurrent.url}/v1/sentiment?wait=false`, { text: `racer ${i}` });
+          return answer.status;
+        }),
+      );
+      expect(statuses.filter((status) => status === 202)).toHaveLength(5);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(19);
+      expect(await redis.llen(`${ownPrefix}:sentiment:wait`)).toBe(5);
+    } finally {
+      await concurrent.stop();
+      await deletePrefix(redis, ownPrefix);
+    }
+  });
+
   it('is not ready without a worker heartbeat', async () => {
     const response = await getJson(`${gateway.url}/health/ready`);
     expect(response.status).toBe(503);
