@@ -19,3 +19,5 @@ export type { ProblemAnswer } from './problem-filter';
 export { withTimeout } from './with-timeout';
 export { MetricsController } from './metrics.controller';
 export { assertNotExposed, openHttpEdge, parseBodiesAfterKeys } from './http-app';
+export { filterAnswer } from './filter-answer';
+export type { FilterAnswer } from './filter-answer';

@@ -1,34 +1,11 @@
-import type { ArgumentsHost } from '@nestjs/common';
-import type { Response } from 'express';
+import { filterAnswer } from './filter-answer';
 import { ProblemFilterBase } from './problem-filter';
 
 class Filter extends ProblemFilterBase {
   protected readonly unavailableDetail = 'redis is away';
 }
 
-/** Runs the filter on `error` and returns what it sent. */
-function answer(error: unknown) {
-  const sent: { status?: number; headers: Record<string, string>; body?: string } = { headers: {} };
-  const response = {
-    locals: {},
-    req: { id: 'req-1' },
-    status(code: number) {
-      sent.status = code;
-      return this;
-    },
-    set(headers: Record<string, string>) {
-      Object.assign(sent.headers, headers);
-      return this;
-    },
-    send(body: string) {
-      sent.body = body;
-      return this;
-    },
-  } as unknown as Response;
-  const host = { switchToHttp: () => ({ getResponse: () => response }) } as unknown as ArgumentsHost;
-  new Filter().catch(error, host);
-  return { ...sent, problem: JSON.parse(sent.body ?? '{}') };
-}
+const answer = (error: unknown) => filterAnswer(new Filter(), error);
 
 describe('ProblemFilterBase', () => {
   it('answers a RangeError (input past the engine limits) with 422, not 500', () => {

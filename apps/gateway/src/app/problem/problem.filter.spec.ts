@@ -1,32 +1,9 @@
-import type { ArgumentsHost } from '@nestjs/common';
-import type { Response } from 'express';
+import { filterAnswer } from '@reputation-monitor/http-edge';
 import { NotReplicatedError, ProducerError } from '@reputation-monitor/producer-client';
 import { ErrorCode } from '@reputation-monitor/contracts';
 import { ProblemFilter } from './problem.filter';
 
-/** Runs the gateway's filter on `error` and returns what it sent. */
-function answer(error: unknown) {
-  const sent: { status?: number; headers: Record<string, string>; body?: string } = { headers: {} };
-  const response = {
-    locals: {},
-    req: { id: 'req-1' },
-    status(code: number) {
-      sent.status = code;
-      return this;
-    },
-    set(headers: Record<string, string>) {
-      Object.assign(sent.headers, headers);
-      return this;
-    },
-    send(body: string) {
-      sent.body = body;
-      return this;
-    },
-  } as unknown as Response;
-  const host = { switchToHttp: () => ({ getResponse: () => response }) } as unknown as ArgumentsHost;
-  new ProblemFilter().catch(error, host);
-  return { ...sent, problem: JSON.parse(sent.body ?? '{}') };
-}
+const answer = (error: unknown) => filterAnswer(new ProblemFilter(), error);
 
 describe('ProblemFilter', () => {
   it('refuses a job no replica confirmed in time with 503 and Retry-After: it is not accepted', () => {
