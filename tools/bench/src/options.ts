@@ -1,6 +1,6 @@
 /** Command line of `npm run bench`: sizes, the scenarios to run, where to write. Pure, so it is tested. */
 import { isAbsolute, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, ParseArgsConfig } from 'node:util';
 import type { Variant } from './results';
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -145,61 +145,72 @@ function matches(run: Run, token: string): boolean {
   return name === run.scenario || name === run.scenario.split('-')[0];
 }
 
-function positiveInt(name: string, raw: string | undefined, fallback: number, min = 1): number {
+/**
+ * An integer option, `fallback` when absent; `max` bounds it when given. The benchmarks' command lines share it
+ * (`npm run bench`, `npm run bench:capacity`).
+ */
+export function intOption(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min = 1,
+  max = Infinity,
+): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < min)
-    throw new UsageError(`--${name} must be an integer >= ${min}, got "${raw}"`);
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    const range = Number.isFinite(max) ? `${min}-${max}` : `>= ${min}`;
+    throw new UsageError(`--${name} must be an integer ${range}, got "${raw}"`);
+  }
   return value;
+}
+
+/** node:util's parseArgs, strict, with its errors as UsageErrors (printed with the usage). */
+export function parseOptions<T extends ParseArgsConfig['options']>(argv: readonly string[], options: T) {
+  try {
+    return parseArgs({ args: [...argv], strict: true, allowPositionals: false, options }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 export function parseBenchArgs(
   argv: readonly string[],
   context: { root: string; now: Date; env: Record<string, string | undefined> },
 ): BenchOptions | 'help' {
-  let values;
-  try {
-    values = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        help: { type: 'boolean', default: false },
-        quick: { type: 'boolean', default: false },
-        texts: { type: 'string' },
-        'slow-texts': { type: 'string' },
-        idle: { type: 'string' },
-        only: { type: 'string' },
-        variant: { type: 'string', default: 'all' },
-        'model-dir': { type: 'string', default: 'models/synthetic-base' },
-        threads: { type: 'string' },
-        'batch-size': { type: 'string' },
-        'batch-clients': { type: 'string' },
-        'single-clients': { type: 'string' },
-        'peer-batch-size': { type: 'string' },
-        'overload-clients': { type: 'string' },
-        'overload-seconds': { type: 'string' },
-        'overload-depth': { type: 'string' },
-        duplicates: { type: 'string' },
-        seed: { type: 'string' },
-        rounds: { type: 'string' },
-        out: { type: 'string' },
-        'skip-build': { type: 'boolean', default: false },
-        profile: { type: 'boolean', default: false },
-        'worker-env': { type: 'string' },
-        'gateway-env': { type: 'string' },
-        'redis-url': { type: 'string' },
-      },
-    }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = parseOptions(argv, {
+    help: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    texts: { type: 'string' },
+    'slow-texts': { type: 'string' },
+    idle: { type: 'string' },
+    only: { type: 'string' },
+    variant: { type: 'string', default: 'all' },
+    'model-dir': { type: 'string', default: 'models/synthetic-base' },
+    threads: { type: 'string' },
+    'batch-size': { type: 'string' },
+    'batch-clients': { type: 'string' },
+    'single-clients': { type: 'string' },
+    'peer-batch-size': { type: 'string' },
+    'overload-clients': { type: 'string' },
+    'overload-seconds': { type: 'string' },
+    'overload-depth': { type: 'string' },
+    duplicates: { type: 'string' },
+    seed: { type: 'string' },
+    rounds: { type: 'string' },
+    out: { type: 'string' },
+    'skip-build': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    'worker-env': { type: 'string' },
+    'gateway-env': { type: 'string' },
+    'redis-url': { type: 'string' },
+  });
   if (values.help) return 'help';
   const quick = values.quick;
   const duplicateShare = values.duplicates === undefined ? 0.3 : Number(values.duplicates);
   if (!(duplicateShare >= 0 && duplicateShare < 1))
     throw new UsageError(`--duplicates must be a share from 0 to below 1, got "${values.duplicates}"`);
-  const texts = positiveInt('texts', values.texts, quick ? 160 : 1200);
+  const texts = intOption('texts', values.texts, quick ? 160 : 1200);
   const stamp = context.now.toISOString().replace(/[:.]/g, '-');
   const out = values.out ?? `tmp/bench/results-${stamp}.json`;
   const absoluteOut = isAbsolute(out) ? out : resolve(context.root, out);
@@ -208,21 +219,21 @@ export function parseBenchArgs(
     quick,
     modelDir: isAbsolute(modelDir) ? modelDir : resolve(context.root, modelDir),
     texts,
-    slowTexts: Math.min(texts, positiveInt('slow-texts', values['slow-texts'], quick ? 40 : 300)),
-    idleRequests: positiveInt('idle', values.idle, quick ? 15 : 60),
-    threads: positiveInt('threads', values.threads, 2),
+    slowTexts: Math.min(texts, intOption('slow-texts', values['slow-texts'], quick ? 40 : 300)),
+    idleRequests: intOption('idle', values.idle, quick ? 15 : 60),
+    threads: intOption('threads', values.threads, 2),
     rawBatchSizes: [16, 32],
-    batchSize: positiveInt('batch-size', values['batch-size'], 64),
-    batchClients: positiveInt('batch-clients', values['batch-clients'], 4),
-    singleClients: positiveInt('single-clients', values['single-clients'], 32),
-    peerBatchSize: positiveInt('peer-batch-size', values['peer-batch-size'], 32),
-    overloadClients: positiveInt('overload-clients', values['overload-clients'], 256),
-    overloadSeconds: positiveInt('overload-seconds', values['overload-seconds'], quick ? 6 : 20),
-    overloadDepth: positiveInt('overload-depth', values['overload-depth'], 8),
+    batchSize: intOption('batch-size', values['batch-size'], 64),
+    batchClients: intOption('batch-clients', values['batch-clients'], 4),
+    singleClients: intOption('single-clients', values['single-clients'], 32),
+    peerBatchSize: intOption('peer-batch-size', values['peer-batch-size'], 32),
+    overloadClients: intOption('overload-clients', values['overload-clients'], 256),
+    overloadSeconds: intOption('overload-seconds', values['overload-seconds'], quick ? 6 : 20),
+    overloadDepth: intOption('overload-depth', values['overload-depth'], 8),
     duplicateShare,
-    seed: positiveInt('seed', values.seed, 42, 0),
+    seed: intOption('seed', values.seed, 42, 0),
     runs: selectRuns(values.only?.split(','), values.variant),
-    rounds: positiveInt('rounds', values.rounds, 1),
+    rounds: intOption('rounds', values.rounds, 1),
     out: absoluteOut,
     build: !values['skip-build'],
     redisUrl: values['redis-url'] ?? context.env.REDIS_URL ?? 'redis://127.0.0.1:6379',

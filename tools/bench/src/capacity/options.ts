@@ -1,7 +1,6 @@
 /** Command line of `npm run bench:capacity`. Pure, so it is tested. */
 import { isAbsolute, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { UsageError } from '../options';
+import { UsageError, intOption, parseOptions } from '../options';
 
 export const CAPACITY_USAGE = `Usage: npm run bench:capacity -- [options]
 
@@ -63,13 +62,6 @@ function intList(name: string, raw: string, min: number, max: number): number[] 
   return [...new Set(values.map(Number))];
 }
 
-function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
-    throw new UsageError(`--${name} must be an integer ${min}-${max}, got "${raw}"`);
-  return Number(raw);
-}
-
 /** The steps in the order they run: each worker count with every mode, so slow drifts of the machine spread over all modes. */
 export function capacitySteps(
   workers: readonly number[],
@@ -95,36 +87,26 @@ export function parseCapacityArgs(
   argv: readonly string[],
   context: { root: string; now: Date },
 ): CapacityOptions | 'help' {
-  let values;
-  try {
-    values = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        help: { type: 'boolean', default: false },
-        workers: { type: 'string', default: '1,2,4,8' },
-        mode: { type: 'string', default: 'single,batch' },
-        'batch-sizes': { type: 'string', default: '16,64' },
-        seconds: { type: 'string' },
-        'warmup-seconds': { type: 'string' },
-        'idle-seconds': { type: 'string' },
-        'probe-seconds': { type: 'string' },
-        'single-clients': { type: 'string' },
-        'batch-clients': { type: 'string' },
-        threads: { type: 'string' },
-        'model-dir': { type: 'string', default: 'models/synthetic-tiny' },
-        prefix: { type: 'string', default: 'rm' },
-        auth: { type: 'string', default: 'on' },
-        'cache-ttl': { type: 'string' },
-        budget: { type: 'string' },
-        out: { type: 'string' },
-        'skip-build': { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = parseOptions(argv, {
+    help: { type: 'boolean', default: false },
+    workers: { type: 'string', default: '1,2,4,8' },
+    mode: { type: 'string', default: 'single,batch' },
+    'batch-sizes': { type: 'string', default: '16,64' },
+    seconds: { type: 'string' },
+    'warmup-seconds': { type: 'string' },
+    'idle-seconds': { type: 'string' },
+    'probe-seconds': { type: 'string' },
+    'single-clients': { type: 'string' },
+    'batch-clients': { type: 'string' },
+    threads: { type: 'string' },
+    'model-dir': { type: 'string', default: 'models/synthetic-tiny' },
+    prefix: { type: 'string', default: 'rm' },
+    auth: { type: 'string', default: 'on' },
+    'cache-ttl': { type: 'string' },
+    budget: { type: 'string' },
+    out: { type: 'string' },
+    'skip-build': { type: 'boolean', default: false },
+  });
   if (values.help) return 'help';
   const modes = values.mode.split(',').map((m) => m.trim());
   if (modes.length === 0 || modes.some((m) => m !== 'single' && m !== 'batch'))
@@ -149,19 +131,19 @@ export function parseCapacityArgs(
       [...new Set(modes)] as CapacityMode[],
       intList('batch-sizes', values['batch-sizes'], 2, 256),
       {
-        single: int('single-clients', values['single-clients'], 64, 1, 10_000),
-        batch: int('batch-clients', values['batch-clients'], 16, 1, 10_000),
+        single: intOption('single-clients', values['single-clients'], 64, 1, 10_000),
+        batch: intOption('batch-clients', values['batch-clients'], 16, 1, 10_000),
       },
     ),
-    seconds: int('seconds', values.seconds, 20, 1, 3_600),
-    warmupSeconds: int('warmup-seconds', values['warmup-seconds'], 3, 0, 600),
-    idleSeconds: int('idle-seconds', values['idle-seconds'], 3, 0, 600),
-    probeSeconds: int('probe-seconds', values['probe-seconds'], 3, 0, 600),
-    threads: int('threads', values.threads, 1, 1, 64),
+    seconds: intOption('seconds', values.seconds, 20, 1, 3_600),
+    warmupSeconds: intOption('warmup-seconds', values['warmup-seconds'], 3, 0, 600),
+    idleSeconds: intOption('idle-seconds', values['idle-seconds'], 3, 0, 600),
+    probeSeconds: intOption('probe-seconds', values['probe-seconds'], 3, 0, 600),
+    threads: intOption('threads', values.threads, 1, 1, 64),
     modelDir: isAbsolute(modelDir) ? modelDir : resolve(context.root, modelDir),
     prefix: values.prefix,
     auth: values.auth === 'on',
-    cacheTtlSeconds: int('cache-ttl', values['cache-ttl'], 0, 0, 30 * 86_400),
+    cacheTtlSeconds: intOption('cache-ttl', values['cache-ttl'], 0, 0, 30 * 86_400),
     budgetCores,
     out: isAbsolute(out) ? out : resolve(context.root, out),
     build: !values['skip-build'],
