@@ -9,6 +9,7 @@
 import { LinearRunCost, PackingLimits, planBatch } from '@reputation-monitor/model-runtime';
 import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
 import type { Measurement } from './results';
+import { chunk } from './workload';
 
 /** The worker's default run limits (BATCH_MAX_TOKENS, BATCH_MAX_TEXTS, BATCH_MAX_PADDING). */
 export const WORKER_DEFAULT_LIMITS: PackingLimits = { maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 1 };
@@ -22,13 +23,11 @@ export interface PackingBound {
 
 /** Model time of length-sorted batches of `size` under the cost line. */
 function sortedBatchesMs(lengths: readonly number[], cost: LinearRunCost, size: number): number {
-  const sorted = [...lengths].sort((a, b) => a - b);
-  let ms = 0;
-  for (let start = 0; start < sorted.length; start += size) {
-    const batch = sorted.slice(start, start + size);
-    ms += cost.estimate(batch.length, batch[batch.length - 1]);
-  }
-  return ms;
+  const batches = chunk(
+    [...lengths].sort((a, b) => a - b),
+    size,
+  );
+  return batches.reduce((ms, batch) => ms + cost.estimate(batch.length, batch[batch.length - 1]), 0);
 }
 
 /**

@@ -94,18 +94,11 @@ export function readingFromInfo(text: string): RedisReading {
   };
 }
 
-/** What happened between two readings; memory is the change of used_memory (may be negative). */
-export interface RedisDelta {
-  cpuSeconds: number;
-  mainThreadCpuSeconds?: number;
-  commandsProcessed: number;
-  netInputBytes: number;
-  netOutputBytes: number;
-  readsProcessed?: number;
-  usedMemoryBytes: number;
-  /** Commands whose call count changed, with the calls and usec of the window. */
-  commands: Record<string, CommandStat>;
-}
+/**
+ * What happened between two readings: each figure's change (memory: of used_memory, may be negative); `commands`
+ * only those whose call count changed, with the calls and usec of the window.
+ */
+export type RedisDelta = Omit<RedisReading, 'connectedClients'>;
 
 /**
  * Commands the capacity tool itself sends around and between its windows (readings, key scans, the
