@@ -12,5 +12,6 @@ export {
   calibrateRunCost,
   fitLine,
   MAX_PLANNED_TEXTS,
+  DEFAULT_PACKING_LIMITS,
 } from './packing-policy';
 export type { RunCost, PackingLimits } from './packing-policy';

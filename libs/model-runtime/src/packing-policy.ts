@@ -25,6 +25,9 @@ export interface PackingLimits {
   maxPaddingRatio: number;
 }
 
+/** The worker's defaults (BATCH_MAX_TOKENS, BATCH_MAX_TEXTS, BATCH_MAX_PADDING; the cost model weighs padding). */
+export const DEFAULT_PACKING_LIMITS: PackingLimits = { maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 1 };
+
 /**
  * Sorted texts beyond this many are left out of the search (the ones farthest in length from the oldest
  * text): the cut points near the oldest text do not depend on them, and the search stays O(n · maxTexts).

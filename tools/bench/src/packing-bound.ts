@@ -6,13 +6,15 @@
  * the moment one ends, before any answer can reach a client. That alone puts the waiting pool at `clients` minus
  * the last run, which matches the measured runs (texts per run, padding) within a few percent.
  */
-import { LinearRunCost, PackingLimits, planBatch } from '@reputation-monitor/model-runtime';
+import {
+  DEFAULT_PACKING_LIMITS,
+  LinearRunCost,
+  PackingLimits,
+  planBatch,
+} from '@reputation-monitor/model-runtime';
 import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
 import type { Measurement } from './results';
 import { chunk } from './workload';
-
-/** The worker's default run limits (BATCH_MAX_TOKENS, BATCH_MAX_TEXTS, BATCH_MAX_PADDING). */
-export const WORKER_DEFAULT_LIMITS: PackingLimits = { maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 1 };
 
 export interface PackingBound {
   /** Model time of the raw ceiling's batching (length-sorted batches of 16 or 32, the better) / the loop's. */
@@ -83,9 +85,9 @@ export function workerLimits(env: Record<string, string>): PackingLimits {
     return Number.isFinite(value) ? value : fallback;
   };
   return {
-    maxTokens: number('BATCH_MAX_TOKENS', WORKER_DEFAULT_LIMITS.maxTokens),
-    maxTexts: number('BATCH_MAX_TEXTS', WORKER_DEFAULT_LIMITS.maxTexts),
-    maxPaddingRatio: number('BATCH_MAX_PADDING', WORKER_DEFAULT_LIMITS.maxPaddingRatio),
+    maxTokens: number('BATCH_MAX_TOKENS', DEFAULT_PACKING_LIMITS.maxTokens),
+    maxTexts: number('BATCH_MAX_TEXTS', DEFAULT_PACKING_LIMITS.maxTexts),
+    maxPaddingRatio: number('BATCH_MAX_PADDING', DEFAULT_PACKING_LIMITS.maxPaddingRatio),
   };
 }
 

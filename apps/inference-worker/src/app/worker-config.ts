@@ -9,7 +9,7 @@ import {
 import { EnvReader, readRedisSettings } from '@reputation-monitor/config';
 import type { RedisSettings } from '@reputation-monitor/redis-connection';
 import { LogConfig, readLogConfig } from '@reputation-monitor/observability';
-import type { ModelVariant } from '@reputation-monitor/model-runtime';
+import { DEFAULT_PACKING_LIMITS, type ModelVariant } from '@reputation-monitor/model-runtime';
 import { QUEUE_WORKER_SETTINGS, QueueWorkerSettings } from './queue-settings';
 
 export const DEFAULT_METRIC_SOURCES = [
@@ -115,9 +115,17 @@ export function readWorkerConfig(read: EnvReader): WorkerConfig {
     intraOpSpinning: read.bool('INTRA_OP_SPINNING', false),
     maxTokens: read.int('MAX_TOKENS', { default: MODEL_MAX_TOKENS, min: 3, max: MODEL_MAX_TOKENS }),
     batch: {
-      maxTokens: read.int('BATCH_MAX_TOKENS', { default: 4096, min: MODEL_MAX_TOKENS, max: 1_000_000 }),
-      maxTexts: read.int('BATCH_MAX_TEXTS', { default: 64, min: 1, max: 4096 }),
-      maxPaddingRatio: read.float('BATCH_MAX_PADDING', { default: 1, min: 0, max: 1 }),
+      maxTokens: read.int('BATCH_MAX_TOKENS', {
+        default: DEFAULT_PACKING_LIMITS.maxTokens,
+        min: MODEL_MAX_TOKENS,
+        max: 1_000_000,
+      }),
+      maxTexts: read.int('BATCH_MAX_TEXTS', { default: DEFAULT_PACKING_LIMITS.maxTexts, min: 1, max: 4096 }),
+      maxPaddingRatio: read.float('BATCH_MAX_PADDING', {
+        default: DEFAULT_PACKING_LIMITS.maxPaddingRatio,
+        min: 0,
+        max: 1,
+      }),
       maxWaitMs: read.int('BATCH_MAX_WAIT_MS', { default: 0, min: 0, max: 60_000 }),
     },
     queue: {
