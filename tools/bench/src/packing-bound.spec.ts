@@ -28,6 +28,15 @@ it('keeps the last run out of the next plan: one client alone runs every text by
   expect(bound.padding).toBe(0);
 });
 
+it("keeps every lane's run out of the pool: with two lanes the runs are smaller and the ratio lower", () => {
+  const one = packingBound(lengths, new LinearRunCost(30, 1), 32, limits);
+  const two = packingBound(lengths, new LinearRunCost(30, 1), 32, limits, 10, 2);
+  expect(two.textsPerRun).toBeLessThan(one.textsPerRun);
+  expect(two.ratio).toBeLessThan(one.ratio);
+  // Two clients on two lanes: each lane runs one client's text at a time.
+  expect(packingBound(lengths, new LinearRunCost(10, 1), 2, limits, 1, 2).textsPerRun).toBe(1);
+});
+
 it('refuses an empty workload', () => {
   expect(() => packingBound([], new LinearRunCost(1, 1), 4, limits)).toThrow(RangeError);
 });

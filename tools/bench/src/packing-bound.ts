@@ -4,12 +4,15 @@
  * `clients` clients where nothing but the model takes time. One thing is kept from the real system: the texts of
  * a run come back as new texts only after the next run has been planned, because the worker plans the next run
  * the moment one ends, before any answer can reach a client. That alone puts the waiting pool at `clients` minus
- * the last run, which matches the measured runs (texts per run, padding) within a few percent.
+ * the last run, which matches the measured runs (texts per run, padding) within a few percent. With several inference
+ * lanes (docs/adr/0009-inference-lanes.md) that many runs are in flight, and a lane plans its next run before the
+ * texts of its last one come back; lanes are taken to finish in the order they started.
  */
 import {
   DEFAULT_PACKING_LIMITS,
   LinearRunCost,
   PackingLimits,
+  laneLayout,
   planBatch,
 } from '@reputation-monitor/model-runtime';
 import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
@@ -42,12 +45,17 @@ export function packingBound(
   clients: number,
   limits: PackingLimits,
   rounds = 10,
+  lanes = 1,
 ): PackingBound {
   if (lengths.length === 0 || clients < 1) throw new RangeError('needs texts and at least one client');
   let next = 0;
   const draw = () => lengths[next++ % lengths.length];
   let pool = Array.from({ length: Math.min(clients, lengths.length) }, draw);
-  let returning = 0;
+  /** Texts of the runs in flight, oldest first. */
+  const inFlight: number[] = [];
+  const giveBack = () => {
+    for (let count = inFlight.shift() ?? 0; count > 0; count--) pool.push(draw());
+  };
   let served = 0;
   let runs = 0;
   let modelMs = 0;
@@ -64,11 +72,11 @@ export function packingBound(
     runs += 1;
     const taken = new Set(picked);
     pool = pool.filter((_, index) => !taken.has(index));
-    // The previous run's clients send their next texts now; this run's once the next one is planned.
-    for (let i = 0; i < returning; i++) pool.push(draw());
-    returning = picked.length;
-    // Nothing left to plan: the model waits for this run's clients.
-    if (pool.length === 0) for (; returning > 0; returning--) pool.push(draw());
+    // The clients of the run that ended on this lane send their next texts now, after this run was planned.
+    inFlight.push(picked.length);
+    if (inFlight.length > lanes) giveBack();
+    // Nothing left to plan: the free lane waits for the oldest run's clients.
+    while (pool.length === 0 && inFlight.length > 0) giveBack();
   }
   const ceilingMs = Math.min(sortedBatchesMs(lengths, cost, 16), sortedBatchesMs(lengths, cost, 32));
   return {
@@ -101,6 +109,8 @@ export async function withPackingBound(
   texts: readonly string[],
   clients: number,
   workerEnv: Record<string, string> = {},
+  /** The worker's INTRA_OP_THREADS, for its lane layout. */
+  threads = 1,
 ): Promise<Measurement> {
   const overheadMs = Number(row.extra?.runOverheadMs);
   const perTokenMs = Number(row.extra?.runPerTokenMs);
@@ -112,6 +122,8 @@ export async function withPackingBound(
     new LinearRunCost(overheadMs, perTokenMs),
     clients,
     workerLimits(workerEnv),
+    10,
+    laneLayout(threads, Number(workerEnv.INFERENCE_LANES ?? 0) || 0).lanes,
   );
   return {
     ...row,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { cpuFeaturesFrom, quantizeModelFile, type WeightType } from '@reputation-monitor/onnx-graph';
-import { LoadedModel, readServedQuantization, slowGraphWarning } from './loaded-model';
+import { LoadOptions, LoadedModel, readServedQuantization, slowGraphWarning } from './loaded-model';
 import { quantizationLabels, WorkerMetrics } from './worker-metrics';
 import type { WorkerConfig } from './worker-config';
 
@@ -36,13 +36,22 @@ beforeAll(async () => {
 
 afterAll(() => rm(workDir, { recursive: true, force: true }));
 
-function load(dir: string, variant: 'fp32' | 'int8', cpu = VNNI): Promise<LoadedModel> {
+function load(
+  dir: string,
+  variant: 'fp32' | 'int8',
+  cpu = VNNI,
+  lanes: Pick<LoadOptions, 'intraOpThreads' | 'inferenceLanes' | 'soloLane'> = {
+    intraOpThreads: 1,
+    inferenceLanes: 0,
+    soloLane: 'auto',
+  },
+): Promise<LoadedModel> {
   return LoadedModel.load({
     dir,
     variant,
     name: 'tiny',
     versionId: 'static',
-    intraOpThreads: 1,
+    ...lanes,
     allowSpinning: false,
     maxTokens: 128,
     batch: { maxTokens: 1024, maxTexts: 16, maxPaddingRatio: 0.5, maxWaitMs: 0 },
@@ -117,7 +126,14 @@ describe('the served graph’s quantization', () => {
       VNNI,
     );
     metrics.models([
-      { name: 'tiny', version: 'int8-abc', dtype: 'int8', role: 'production', quantization },
+      {
+        name: 'tiny',
+        version: 'int8-abc',
+        dtype: 'int8',
+        role: 'production',
+        quantization,
+        lanes: { count: 2, solo: true },
+      },
       { name: 'tiny', version: 'fp32-def', dtype: 'fp32', role: 'candidate-shadow' },
     ]);
     const text = await metrics.registry.metrics();
@@ -129,6 +145,10 @@ describe('the served graph’s quantization', () => {
       'sentiment_model_quantization_info{name="tiny",version="fp32-def",weight_type="unknown",per_channel="unknown",' +
         'ops="unknown",slow_for_cpu="false",app="inference-worker"} 1',
     );
+    expect(text).toContain(
+      'sentiment_inference_lanes{name="tiny",version="int8-abc",solo_lane="true",app="inference-worker"} 2',
+    );
+    expect(text).not.toContain('sentiment_inference_lanes{name="tiny",version="fp32-def"');
     // The model-info series keep their labels.
     expect(text).toContain(
       'sentiment_model_info{name="tiny",version="int8-abc",dtype="int8",role="production",app="inference-worker"} 1',
@@ -142,5 +162,47 @@ describe('the served graph’s quantization', () => {
         slowForCpu: false,
       }),
     ).toEqual({ weight_type: 'none', per_channel: 'none', ops: 'none', slow_for_cpu: 'false' });
+  });
+});
+
+describe('inference lanes', () => {
+  const texts = Array.from(
+    { length: 24 },
+    (_, index) => `tweet number ${index} ${'so good '.repeat(index % 5)}`,
+  );
+
+  it('serves on two lanes and a solo lane the same scores as on one session', async () => {
+    const single = await load(fp32Dir, 'fp32', VNNI, {
+      intraOpThreads: 1,
+      inferenceLanes: 0,
+      soloLane: 'auto',
+    });
+    const laned = await load(fp32Dir, 'fp32', VNNI, { intraOpThreads: 2, inferenceLanes: 2, soloLane: 'on' });
+    try {
+      expect([single.lanes, single.hasSoloLane]).toEqual([1, false]);
+      expect([laned.lanes, laned.hasSoloLane]).toEqual([2, true]);
+      const expected = await single.score(texts);
+      // One text per job, all at once: both lanes (and, when idle, the solo lane) take runs.
+      const served = await Promise.all(texts.map((text) => laned.score([text])));
+      served.flat().forEach((score, index) => {
+        expect(score.label).toBe(expected[index].label);
+        expect(score.scores.positive).toBeCloseTo(expected[index].scores.positive, 5);
+      });
+      await laned.idle();
+      expect(laned.busy).toBe(false);
+    } finally {
+      await Promise.all([single.close(), laned.close()]);
+    }
+  });
+
+  it('opens no solo lane when it is turned off, and closes every session on retire', async () => {
+    const model = await load(fp32Dir, 'fp32', VNNI, {
+      intraOpThreads: 2,
+      inferenceLanes: 0,
+      soloLane: 'off',
+    });
+    expect([model.lanes, model.hasSoloLane]).toEqual([2, false]);
+    await model.retire();
+    await expect(model.score(['after retire'])).rejects.toThrow('model is closed');
   });
 });

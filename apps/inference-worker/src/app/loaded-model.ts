@@ -2,7 +2,16 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Logger } from '@nestjs/common';
 import { ModelInfo, SENTIMENT_LABELS, SentimentLabel, SentimentScores } from '@reputation-monitor/contracts';
-import { ModelVariant, SentimentModel, openModelDirectory } from '@reputation-monitor/model-runtime';
+import { availableParallelism } from 'node:os';
+import {
+  LaneLayout,
+  ModelDirectory,
+  ModelVariant,
+  SentimentModel,
+  laneLayout,
+  openModelDirectory,
+  soloLanePays,
+} from '@reputation-monitor/model-runtime';
 import {
   CpuFeatures,
   GraphQuantization,
@@ -32,7 +41,11 @@ export interface LoadOptions {
   version?: string;
   /** The registry's id of this version (`static` for MODEL_DIR served without an assignment). */
   versionId: string;
+  /** Cores the sessions use in all (0: every core). */
   intraOpThreads: number;
+  /** Concurrent runs (0: auto), see laneLayout. */
+  inferenceLanes: number;
+  soloLane: 'auto' | 'on' | 'off';
   allowSpinning: boolean;
   maxTokens: number;
   batch: BatchPolicy;
@@ -83,9 +96,15 @@ export function slowGraphWarning(
   );
 }
 
+/** The sessions serving one model version: the lanes, and the solo lane when it is kept. */
+interface Sessions {
+  lanes: SentimentModel[];
+  solo: SentimentModel | undefined;
+}
+
 /**
- * One model version ready to serve: its checked directory, ONNX Runtime session on a thread of its own,
- * tokenizer and micro-batcher. A worker holds one (production) or two (production and a candidate, or the
+ * One model version ready to serve: its checked directory, ONNX Runtime sessions each on a thread of its
+ * own (one per inference lane, and the solo lane), tokenizer and micro-batcher. A worker holds one (production) or two (production and a candidate, or the
  * old and the new production during a switch); each keeps its own batches, so no batch mixes versions.
  */
 export class LoadedModel {
@@ -103,7 +122,7 @@ export class LoadedModel {
     readonly synthetic: boolean,
     /** Undefined when the graph could not be inspected. */
     readonly quantization: ServedQuantization | undefined,
-    private readonly model: SentimentModel,
+    private readonly sessions: Sessions,
     private readonly tokenizer: SentimentTokenizer,
     private readonly batcher: MicroBatcher,
     /** The packing policy's cost model for this graph on this machine (calibrated at load). */
@@ -122,28 +141,40 @@ export class LoadedModel {
     const quantization = await readServedQuantization(directory.modelPath, cpu);
     const warning = slowGraphWarning(directory.modelPath, quantization, cpu);
     if (warning) logger.warn(warning);
-    const model = await SentimentModel.open(directory, {
-      intraOpThreads: options.intraOpThreads,
-      allowSpinning: options.allowSpinning,
-      warmup: true,
-    });
-    // The packing policy's cost model: this graph's own run times on this machine (about 2 s of runs for
-    // RoBERTa-base on two cores, a few ms for a tiny graph).
+    const layout = laneLayout(options.intraOpThreads || availableParallelism(), options.inferenceLanes);
+    const sessions = await openSessions(directory, layout, options);
+    // The packing policy's cost model: this graph's own run times on this machine, on a lane (about 2 s of
+    // runs for RoBERTa-base on two cores, a few ms for a tiny graph).
     const [bos, word, eos] = tokenizer.encode('the').ids;
-    const runCost = await calibrateRunCost(
-      async (texts, width) => {
-        const ids = [bos, ...Array<number>(width - 2).fill(word), eos];
-        return (await model.run(tokenizer.pad(Array.from({ length: texts }, () => ids)))).computeMs;
-      },
-      calibrationShapes(options.batch),
-      DEFAULT_RUN_COST,
-    );
+    const timeRun = async (session: SentimentModel, texts: number, width: number) => {
+      const ids = [bos, ...Array<number>(width - 2).fill(word), eos];
+      return (await session.run(tokenizer.pad(Array.from({ length: texts }, () => ids)))).computeMs;
+    };
+    let runCost: LinearRunCost;
+    try {
+      runCost = await calibrateRunCost(
+        (texts, width) => timeRun(sessions.lanes[0], texts, width),
+        calibrationShapes(options.batch),
+        DEFAULT_RUN_COST,
+      );
+      if (sessions.solo && options.soloLane === 'auto') {
+        sessions.solo = await keepSoloIfFaster(sessions.solo, sessions.lanes[0], (session) =>
+          timeRun(session, 1, 16),
+        );
+      }
+    } catch (error) {
+      await closeSessions(sessions);
+      throw error;
+    }
     logger.log(
-      `${options.dir} (${options.variant}): a run costs ~${runCost.overheadMs.toFixed(1)} ms + ` +
-        `${runCost.perTokenMs.toFixed(3)} ms per padded token (calibrated; the packing policy's cost model)`,
+      `${options.dir} (${options.variant}): ${describeLanes(layout, sessions)}; a run on a lane costs ` +
+        `~${runCost.overheadMs.toFixed(1)} ms + ${runCost.perTokenMs.toFixed(3)} ms per padded token ` +
+        `(calibrated; the packing policy's cost model)`,
     );
+    const run = (session: SentimentModel) => async (sequences: number[][]) =>
+      session.run(tokenizer.pad(sequences));
     const batcher = new MicroBatcher(
-      async (sequences) => model.run(tokenizer.pad(sequences)),
+      { lanes: sessions.lanes.map(run), solo: sessions.solo && run(sessions.solo) },
       options.batch,
       options.onBatch,
       options.onBatchSplit,
@@ -155,7 +186,7 @@ export class LoadedModel {
       options.variant,
       directory.config.synthetic !== undefined,
       quantization,
-      model,
+      sessions,
       tokenizer,
       batcher,
       runCost,
@@ -163,9 +194,19 @@ export class LoadedModel {
     );
   }
 
-  /** Set once the inference thread has died. */
+  /** Set once an inference thread has died. */
   get broken(): Error | undefined {
-    return this.model.broken;
+    return allSessions(this.sessions).find((session) => session.broken)?.broken;
+  }
+
+  /** Runs that compute at the same time (the lanes). */
+  get lanes(): number {
+    return this.sessions.lanes.length;
+  }
+
+  /** Whether a lone run goes to a session with every core. */
+  get hasSoloLane(): boolean {
+    return this.sessions.solo !== undefined;
   }
 
   /** True while a batch runs or texts wait for one. */
@@ -219,14 +260,72 @@ export class LoadedModel {
 
   /** Frees the session after the last job that picked this model has finished with it. */
   retire(): Promise<void> {
-    this.closing ??= this.idle().then(() => this.model.close());
+    this.closing ??= this.idle().then(() => closeSessions(this.sessions));
     return this.closing;
   }
 
   /** Closes at once (shutdown, or a model that never served). */
   async close(): Promise<void> {
-    await this.model.close();
+    await closeSessions(this.sessions);
   }
+}
+
+function allSessions(sessions: Sessions): SentimentModel[] {
+  return sessions.solo ? [...sessions.lanes, sessions.solo] : sessions.lanes;
+}
+
+async function closeSessions(sessions: Sessions): Promise<void> {
+  await Promise.all(allSessions(sessions).map((session) => session.close()));
+}
+
+/** Opens (and warms) a session per lane and the solo lane's; none is left open when one fails. */
+async function openSessions(
+  directory: ModelDirectory,
+  layout: LaneLayout,
+  options: Pick<LoadOptions, 'allowSpinning' | 'soloLane'>,
+): Promise<Sessions> {
+  const open = (intraOpThreads: number) =>
+    SentimentModel.open(directory, { intraOpThreads, allowSpinning: options.allowSpinning, warmup: true });
+  const wanted = [
+    ...Array.from({ length: layout.lanes }, () => layout.threadsPerLane),
+    ...(layout.soloThreads !== undefined && options.soloLane !== 'off' ? [layout.soloThreads] : []),
+  ];
+  const opened = await Promise.allSettled(wanted.map(open));
+  const sessions = opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const failed = opened.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) {
+    await Promise.all(sessions.map((session) => session.close()));
+    throw failed.reason;
+  }
+  return { lanes: sessions.slice(0, layout.lanes), solo: sessions[layout.lanes] };
+}
+
+/**
+ * The solo lane, if a lone run (one text of 16 tokens, the fastest of 3) is clearly faster on it than on a
+ * lane; otherwise it is closed (where one thread runs a lone text as fast, e.g. int8 here, it only costs memory).
+ */
+async function keepSoloIfFaster(
+  solo: SentimentModel,
+  lane: SentimentModel,
+  time: (session: SentimentModel) => Promise<number>,
+): Promise<SentimentModel | undefined> {
+  let soloMs = Infinity;
+  let laneMs = Infinity;
+  for (let round = 0; round < 3; round++) {
+    soloMs = Math.min(soloMs, await time(solo));
+    laneMs = Math.min(laneMs, await time(lane));
+  }
+  if (soloLanePays(soloMs, laneMs)) return solo;
+  logger.log(
+    `no solo lane: a lone run took ${soloMs.toFixed(1)} ms on every core, ${laneMs.toFixed(1)} ms on a lane`,
+  );
+  await solo.close();
+  return undefined;
+}
+
+function describeLanes(layout: LaneLayout, sessions: Sessions): string {
+  const lanes = `${layout.lanes} lane${layout.lanes > 1 ? 's' : ''} of ${layout.threadsPerLane} thread${layout.threadsPerLane > 1 ? 's' : ''}`;
+  return sessions.solo ? `${lanes} and a solo lane of ${layout.soloThreads}` : lanes;
 }
 
 function argmax(row: number[]): number {

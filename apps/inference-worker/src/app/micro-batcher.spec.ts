@@ -194,6 +194,125 @@ describe('MicroBatcher', () => {
   });
 });
 
+/** Runners that hold each run until released, and record which runner ran what and how many ran at once. */
+function heldRunners(names: string[]) {
+  const runs: Array<{ runner: string; firsts: number[]; release: () => void }> = [];
+  let inFlight = 0;
+  let mostInFlight = 0;
+  const runners = names.map((name) => async (sequences: number[][]) => {
+    inFlight++;
+    mostInFlight = Math.max(mostInFlight, inFlight);
+    await new Promise<void>((release) =>
+      runs.push({ runner: name, firsts: sequences.map((ids) => ids[0]), release }),
+    );
+    inFlight--;
+    return { scores: sequences.map((ids) => [ids.length, ids[0], 0]), computeMs: 1 };
+  });
+  /** Releases the oldest held run of `name` and lets the batcher react. */
+  const finish = async (name: string) => {
+    const at = runs.findIndex((run) => run.runner === name);
+    if (at < 0) throw new Error(`no run held on ${name}`);
+    runs.splice(at, 1)[0].release();
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  return { runners, runs, finish, mostInFlight: () => mostInFlight };
+}
+
+const unlimited = { maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 1, maxWaitMs: 0 };
+
+describe('MicroBatcher lanes', () => {
+  it('runs one batch per lane at the same time, and each text gets its own scores', async () => {
+    const { runners, runs, finish, mostInFlight } = heldRunners(['a', 'b']);
+    // Every text its own run: short and long apart cost less than together.
+    const batcher = new MicroBatcher(
+      { lanes: runners },
+      unlimited,
+      undefined,
+      undefined,
+      new LinearRunCost(0, 1),
+    );
+    const first = batcher.submit([seq(3, 1)]);
+    expect(runs.map((run) => run.runner)).toEqual(['a']);
+    const second = batcher.submit([seq(40, 2)]);
+    const third = batcher.submit([seq(3, 3)]);
+    // The second lane took the oldest waiting text at once; the third waits for a free lane.
+    expect(runs.map((run) => [run.runner, run.firsts])).toEqual([
+      ['a', [1]],
+      ['b', [2]],
+    ]);
+    expect(batcher.concurrency).toBe(2);
+    expect(batcher.waiting).toBe(1);
+    await finish('b');
+    expect(runs.map((run) => [run.runner, run.firsts])).toEqual([
+      ['a', [1]],
+      ['b', [3]],
+    ]);
+    await finish('a');
+    await finish('b');
+    await expect(Promise.all([first, second, third])).resolves.toEqual([
+      [[3, 1, 0]],
+      [[40, 2, 0]],
+      [[3, 3, 0]],
+    ]);
+    expect(mostInFlight()).toBe(2);
+    await expect(batcher.idle()).resolves.toBeUndefined();
+    expect(batcher.busy).toBe(false);
+  });
+
+  it('gives a run that is the only work to the solo lane, and never runs it beside a lane', async () => {
+    const { runners, runs, finish, mostInFlight } = heldRunners(['a', 'b', 'solo']);
+    const batcher = new MicroBatcher(
+      { lanes: runners.slice(0, 2), solo: runners[2] },
+      unlimited,
+      undefined,
+      undefined,
+      new LinearRunCost(0, 1),
+    );
+    const alone = batcher.submit([seq(5, 1)]);
+    expect(runs.map((run) => run.runner)).toEqual(['solo']);
+    // Texts that come while the solo run computes wait for it, then go to the lanes (more than one run's worth).
+    const later = [batcher.submit([seq(3, 2)]), batcher.submit([seq(60, 3)])];
+    expect(runs.map((run) => run.runner)).toEqual(['solo']);
+    await finish('solo');
+    expect(runs.map((run) => [run.runner, run.firsts])).toEqual([
+      ['a', [2]],
+      ['b', [3]],
+    ]);
+    await finish('a');
+    await finish('b');
+    await Promise.all([alone, ...later]);
+    // Idle again: a lone text takes the solo lane again.
+    const again = batcher.submit([seq(4, 4)]);
+    expect(runs.map((run) => run.runner)).toEqual(['solo']);
+    await finish('solo');
+    await expect(again).resolves.toEqual([[4, 4, 0]]);
+    expect(mostInFlight()).toBe(2);
+  });
+
+  it('isolates a failing text on the lane its batch ran on, while the other lane keeps serving', async () => {
+    const ran: string[] = [];
+    const lane = (name: string) => async (sequences: number[][]) => {
+      ran.push(`${name}:${sequences.length}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (sequences.some((ids) => ids[0] === 666)) throw new Error('poison');
+      return { scores: sequences.map((ids) => [ids.length, ids[0], 0]), computeMs: 1 };
+    };
+    const batcher = new MicroBatcher({ lanes: [lane('a'), lane('b')] }, unlimited);
+    const poisoned = batcher.submit([seq(3, 1), seq(3, 666)]);
+    const other = batcher.submit([seq(3, 2)]);
+    const results = await Promise.allSettled([poisoned, other]);
+    expect(results[0]).toMatchObject({ status: 'rejected', reason: new Error('poison') });
+    expect(results[1]).toEqual({ status: 'fulfilled', value: [[3, 2, 0]] });
+    // The batch of two and its halves ran on lane a; lane b served the other job meanwhile.
+    expect(ran.filter((run) => run.startsWith('a'))).toEqual(['a:2', 'a:1', 'a:1']);
+    expect(ran).toContain('b:1');
+  });
+
+  it('refuses to be built without a lane', () => {
+    expect(() => new MicroBatcher({ lanes: [] }, unlimited)).toThrow(RangeError);
+  });
+});
+
 describe('MicroBatcher poison isolation', () => {
   const POISON = 666;
   const policy = { maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 1, maxWaitMs: 20 };

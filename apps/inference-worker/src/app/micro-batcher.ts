@@ -32,6 +32,16 @@ export interface BatchStats {
 /** Runs one batch of token id sequences and returns one score row per sequence, in order. */
 export type BatchRunner = (sequences: number[][]) => Promise<{ scores: number[][]; computeMs: number }>;
 
+/**
+ * Where runs go (docs/adr/0009-inference-lanes.md): `lanes` run at the same time, one run each (sessions
+ * with a share of the cores); `solo`, when given, takes a run that is the only work there is (a session
+ * with every core, faster for one run alone), and nothing else runs beside it.
+ */
+export interface InferenceLanes {
+  lanes: readonly BatchRunner[];
+  solo?: BatchRunner;
+}
+
 interface Pending {
   ids: number[];
   arrivedAt: number;
@@ -44,21 +54,25 @@ interface Pending {
 const tracer = trace.getTracer('inference-worker');
 
 /**
- * Packs texts from concurrent jobs into inference batches. One batch runs at a time; texts that
- * arrive meanwhile wait and go in the next one. Each batch holds texts of similar length (so little
- * is padded) and always includes the oldest waiting text (so nothing starves).
+ * Packs texts from concurrent jobs into inference batches. One batch runs per lane at a time; texts
+ * that arrive while every lane is busy wait and go in the next one. Each batch holds texts of similar
+ * length (so little is padded) and always includes the oldest waiting text (so nothing starves).
  *
  * A failed batch of several texts is retried in halves (poison isolation), so a text that breaks the
  * runner fails only itself and not the texts of other jobs that shared its batch.
  */
 export class MicroBatcher {
   private pending: Pending[] = [];
-  private running = false;
+  private readonly lanes: readonly BatchRunner[];
+  private readonly solo: BatchRunner | undefined;
+  /** Per lane: a run is in flight. */
+  private readonly laneBusy: boolean[];
+  private soloBusy = false;
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly runner: BatchRunner,
+    runners: BatchRunner | InferenceLanes,
     private readonly policy: BatchPolicy,
     /** Called for each batch run that succeeded (sub-batches of a split included). */
     private readonly onBatch: (stats: BatchStats) => void = () => undefined,
@@ -66,7 +80,13 @@ export class MicroBatcher {
     private readonly onSplit: (texts: number) => void = () => undefined,
     /** Estimates run times for the packing policy (packing-policy.ts). */
     private readonly cost: RunCost = DEFAULT_RUN_COST,
-  ) {}
+  ) {
+    const { lanes, solo } = typeof runners === 'function' ? { lanes: [runners], solo: undefined } : runners;
+    if (lanes.length === 0) throw new RangeError('a micro-batcher needs at least one lane');
+    this.lanes = lanes;
+    this.solo = solo;
+    this.laneBusy = lanes.map(() => false);
+  }
 
   /** Scores for each sequence, in the order given. */
   submit(sequences: number[][]): Promise<number[][]> {
@@ -97,17 +117,22 @@ export class MicroBatcher {
 
   /** True while a batch computes. */
   get busy(): boolean {
-    return this.running;
+    return this.soloBusy || this.laneBusy.includes(true);
+  }
+
+  /** Runs that may compute at the same time. */
+  get concurrency(): number {
+    return this.lanes.length;
   }
 
   /** Resolves once nothing is waiting or running. */
   idle(): Promise<void> {
-    if (!this.running && this.pending.length === 0) return Promise.resolve();
+    if (!this.busy && this.pending.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private schedule(): void {
-    if (this.running || this.pending.length === 0) return;
+    if (this.soloBusy || !this.laneBusy.includes(false) || this.pending.length === 0) return;
     const oldestAge = performance.now() - this.pending[0].arrivedAt;
     const pendingTokens = this.pending.reduce((sum, item) => sum + item.ids.length, 0);
     const full = pendingTokens >= this.policy.maxTokens || this.pending.length >= this.policy.maxTexts;
@@ -121,36 +146,50 @@ export class MicroBatcher {
     }, this.policy.maxWaitMs - oldestAge);
   }
 
+  /** Starts a run on every free lane while texts wait (or one solo run when it would be the only work). */
   private flush(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    const batch = this.takeBatch();
-    this.running = true;
+    while (!this.soloBusy && this.pending.length > 0) {
+      const lane = this.laneBusy.indexOf(false);
+      if (lane < 0) return;
+      const batch = this.takeBatch();
+      if (this.solo && !this.busy && this.pending.length === 0) {
+        this.soloBusy = true;
+        this.start(this.solo, batch, () => (this.soloBusy = false));
+      } else {
+        this.laneBusy[lane] = true;
+        this.start(this.lanes[lane], batch, () => (this.laneBusy[lane] = false));
+      }
+    }
+  }
+
+  private start(runner: BatchRunner, batch: Pending[], free: () => void): void {
     // runIsolating settles every text itself and never rejects.
-    void this.runIsolating(batch).finally(() => {
-      this.running = false;
+    void this.runIsolating(runner, batch).finally(() => {
+      free();
       // Texts that arrived during the run have waited long enough: go again at once.
       if (this.pending.length > 0) this.flush();
-      else this.idleWaiters.splice(0).forEach((resolve) => resolve());
+      else if (!this.busy) this.idleWaiters.splice(0).forEach((resolve) => resolve());
     });
   }
 
   /**
    * Runs one batch and settles its texts. When the run fails and the batch holds more than one text,
-   * each half is run on its own, one after the other (still one run at a time, the batcher stays busy),
+   * each half is run on its own, one after the other on the same lane (which stays busy),
    * recursively, so only a text whose own single-text run fails is rejected, with the runner's error.
    * Cost: a batch of n texts with one poison text takes at most 1 + 2·ceil(log2 n) runs, k poison texts
    * at most 1 + 2k·ceil(log2 n); a failure that is not about the texts (every run fails) visits the whole
    * tree, 2n - 1 runs, bounded by `maxTexts`.
    */
-  private async runIsolating(batch: Pending[]): Promise<void> {
+  private async runIsolating(runner: BatchRunner, batch: Pending[]): Promise<void> {
     const sequences = batch.map((item) => item.ids);
     let result: Awaited<ReturnType<BatchRunner>>;
     const span = this.batchSpan(batch);
     try {
-      result = await this.runner(sequences);
+      result = await runner(sequences);
       span.end();
     } catch (thrown) {
       const error = thrown instanceof Error ? thrown : new Error(String(thrown));
@@ -163,8 +202,8 @@ export class MicroBatcher {
       }
       this.report(() => this.onSplit(batch.length));
       const middle = Math.ceil(batch.length / 2);
-      await this.runIsolating(batch.slice(0, middle));
-      await this.runIsolating(batch.slice(middle));
+      await this.runIsolating(runner, batch.slice(0, middle));
+      await this.runIsolating(runner, batch.slice(middle));
       return;
     }
     const { scores, computeMs } = result;

@@ -319,6 +319,8 @@ export class ModelManager implements OnApplicationShutdown {
       version,
       versionId,
       intraOpThreads: this.config.intraOpThreads,
+      inferenceLanes: this.config.inferenceLanes,
+      soloLane: this.config.soloLane,
       allowSpinning: this.config.intraOpSpinning,
       maxTokens: this.config.maxTokens,
       batch: this.config.batch,
@@ -346,6 +348,7 @@ export class ModelManager implements OnApplicationShutdown {
         dtype: model.variant,
         role,
         quantization: model.quantization,
+        lanes: { count: model.lanes, solo: model.hasSoloLane },
       })),
     );
   }

@@ -43,7 +43,12 @@ export interface WorkerConfig {
   modelName: string;
   /** Explicit version; when unset it is derived from the model file's hash. */
   modelVersion: string | undefined;
+  /** Cores the model's sessions use in all (0: every core of the machine). */
   intraOpThreads: number;
+  /** Runs that compute at the same time, each on a session of its own (0: auto; docs/adr/0009-inference-lanes.md). */
+  inferenceLanes: number;
+  /** A session with every core for a run that is the only work (auto: kept where a lone run is faster on it). */
+  soloLane: 'auto' | 'on' | 'off';
   /** Let ONNX Runtime's idle threads spin (faster hand-off, but burns CPU others need). */
   intraOpSpinning: boolean;
   maxTokens: number;
@@ -112,6 +117,8 @@ export function readWorkerConfig(read: EnvReader): WorkerConfig {
     modelName: read.string('MODEL_NAME', basename(modelDir)),
     modelVersion: read.optionalString('MODEL_VERSION'),
     intraOpThreads: read.int('INTRA_OP_THREADS', { default: 0, min: 0, max: 256 }),
+    inferenceLanes: read.int('INFERENCE_LANES', { default: 0, min: 0, max: 64 }),
+    soloLane: read.oneOf('INFERENCE_SOLO_LANE', ['auto', 'on', 'off'] as const, 'auto'),
     intraOpSpinning: read.bool('INTRA_OP_SPINNING', false),
     maxTokens: read.int('MAX_TOKENS', { default: MODEL_MAX_TOKENS, min: 3, max: MODEL_MAX_TOKENS }),
     batch: {

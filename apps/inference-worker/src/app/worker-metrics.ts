@@ -38,6 +38,8 @@ export interface ServedModelLabels {
   role: string;
   /** The graph's quantization as LoadedModel read it; absent or undefined: unknown. */
   quantization?: (GraphQuantization & { slowForCpu: boolean }) | undefined;
+  /** Inference lanes (runs at once) and whether a solo lane takes lone runs; absent: not reported. */
+  lanes?: { count: number; solo: boolean };
 }
 
 /**
@@ -119,7 +121,7 @@ export class WorkerMetrics {
   });
   private readonly busy = new Counter({
     name: 'sentiment_inference_busy_seconds_total',
-    help: 'Seconds the model spent computing; its rate is the busy ratio.',
+    help: 'Seconds of model computation, summed over the inference lanes; its rate divided by sentiment_inference_lanes is the busy ratio.',
     registers: [this.registry],
   });
   private readonly predictions = new Counter({
@@ -166,6 +168,12 @@ export class WorkerMetrics {
     labelNames: ['name', 'version', 'weight_type', 'per_channel', 'ops', 'slow_for_cpu'],
     registers: [this.registry],
   });
+  private readonly lanes = new Gauge({
+    name: 'sentiment_inference_lanes',
+    help: 'Inference runs each served model computes at once (its lanes); solo_lane: a session with every core takes lone runs.',
+    labelNames: ['name', 'version', 'solo_lane'],
+    registers: [this.registry],
+  });
   private readonly reloads = new Counter({
     name: 'sentiment_model_reloads_total',
     help: 'Model assignment changes this worker applied (success) or refused (failed: the old versions kept serving).',
@@ -198,8 +206,14 @@ export class WorkerMetrics {
   models(serving: ReadonlyArray<ServedModelLabels>): void {
     this.modelInfo.reset();
     this.modelQuantization.reset();
-    for (const { quantization, ...labels } of serving) {
+    this.lanes.reset();
+    for (const { quantization, lanes, ...labels } of serving) {
       this.modelInfo.set(labels, 1);
+      if (lanes)
+        this.lanes.set(
+          { name: labels.name, version: labels.version, solo_lane: String(lanes.solo) },
+          lanes.count,
+        );
       this.modelQuantization.set(
         { name: labels.name, version: labels.version, ...quantizationLabels(quantization) },
         1,

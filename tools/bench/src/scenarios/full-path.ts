@@ -93,6 +93,7 @@ export async function fullSingle(context: ScenarioContext, variant: Variant): Pr
         throughputTexts(context),
         singleClients,
         context.options.workerEnv,
+        context.options.threads,
       ),
     ];
   });

@@ -7,6 +7,12 @@ import { producerBatch, producerSingle } from './producer';
 import { shadow } from './shadow';
 import { tracing } from './tracing';
 
+/** INFERENCE_LANES under `--worker-env` (0, auto, where not set). */
+function workerLanes(env: Record<string, string>): number {
+  const lanes = Number(env.INFERENCE_LANES ?? 0);
+  return Number.isInteger(lanes) && lanes > 0 ? lanes : 0;
+}
+
 const model = (context: ScenarioContext) => ({
   modelDir: context.options.modelDir,
   threads: context.options.threads,
@@ -20,7 +26,7 @@ export const RUNNERS: Record<string, ScenarioRunner> = {
       variant,
       texts: throughputTexts(context),
       batchSizes: context.options.rawBatchSizes,
-      workerSettingsBatchSize: Math.max(...context.options.rawBatchSizes),
+      workerSettings: { lanes: workerLanes(context.options.workerEnv) },
     }),
   cost: (context, variant) =>
     runInChild({
@@ -31,6 +37,7 @@ export const RUNNERS: Record<string, ScenarioRunner> = {
       widths: [16, 32, 64],
       maxTokens: 2048,
       repeats: context.options.quick ? 2 : 3,
+      lanes: workerLanes(context.options.workerEnv),
     }),
   // int8 only: the directory's fp32 graph quantized both ways, compared batch by batch.
   weights: (context) =>

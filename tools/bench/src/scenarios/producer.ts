@@ -65,6 +65,7 @@ async function viaProducer(
               texts,
               singleClients,
               context.options.workerEnv,
+              context.options.threads,
             )
           : row,
       ];

@@ -3,7 +3,7 @@
  * before the clock starts) and the seed's way (tokenize, pad and run one text at a time).
  */
 import * as ort from 'onnxruntime-node';
-import { fitLine, openModelDirectory } from '@reputation-monitor/model-runtime';
+import { SentimentModel, fitLine, laneLayout, openModelDirectory } from '@reputation-monitor/model-runtime';
 import { PaddedBatch, SentimentTokenizer } from '@reputation-monitor/tokenizer';
 import { ProcessMonitor } from '../process-metrics';
 import type { Measurement, Variant } from '../results';
@@ -43,21 +43,87 @@ async function runBatch(session: ort.InferenceSession, batch: PaddedBatch): Prom
 export interface RawTask extends ModelTask {
   texts: string[];
   batchSizes: number[];
-  /** Also run this batch size with the worker's session options (no spinning), to separate their cost. */
-  workerSettingsBatchSize?: number;
+  /**
+   * Also run the batch sizes the way the worker does (its inference lanes and session options), through the
+   * worker's own runtime (SentimentModel): `lanes` as INFERENCE_LANES (0: auto).
+   */
+  workerSettings?: { lanes: number };
 }
 
 export async function rawCeiling(task: RawTask): Promise<Measurement[]> {
-  const measurements = await sortedBatches(task, task.batchSizes, true);
-  if (task.workerSettingsBatchSize)
-    measurements.push(...(await sortedBatches(task, [task.workerSettingsBatchSize], false)));
+  const measurements = await sortedBatches(task, task.batchSizes);
+  if (task.workerSettings) measurements.push(...(await laneBatches(task, task.workerSettings.lanes)));
   return measurements;
 }
 
-async function sortedBatches(task: RawTask, sizes: number[], spinning: boolean): Promise<Measurement[]> {
+/**
+ * Length-sorted batches on the worker's inference lanes (docs/adr/0009-inference-lanes.md): one session per
+ * lane on a thread of its own, each taking the next batch as soon as it is free, no spinning.
+ */
+async function laneBatches(task: RawTask, requestedLanes: number): Promise<Measurement[]> {
   const tokenizer = await SentimentTokenizer.fromDirectory(task.modelDir);
   const encoded = task.texts.map((text) => tokenizer.encode(text).ids);
-  const session = await openSession(task, spinning);
+  const layout = laneLayout(task.threads, requestedLanes);
+  const directory = await openModelDirectory(task.modelDir, task.variant);
+  const lanes = await Promise.all(
+    Array.from({ length: layout.lanes }, () =>
+      SentimentModel.open(directory, { intraOpThreads: layout.threadsPerLane, allowSpinning: false }),
+    ),
+  );
+  const layoutName = `${layout.lanes} lane${layout.lanes > 1 ? 's' : ''} of ${layout.threadsPerLane} thread${layout.threadsPerLane > 1 ? 's' : ''}`;
+  const measurements: Measurement[] = [];
+  try {
+    for (const size of task.batchSizes) {
+      const batches = lengthSortedBatches(encoded, size).map((rows) => tokenizer.pad(rows));
+      // Untimed: the shortest and the longest shapes on every lane.
+      for (const lane of lanes)
+        for (const batch of [batches[0], batches[batches.length - 1]]) await lane.run(batch);
+      const monitor = new ProcessMonitor({ bench: process.pid }).start();
+      const latencies: number[] = [];
+      let next = 0;
+      const started = performance.now();
+      await Promise.all(
+        lanes.map(async (lane) => {
+          while (next < batches.length) {
+            const batch = batches[next++];
+            const t0 = performance.now();
+            await lane.run(batch);
+            latencies.push(performance.now() - t0);
+          }
+        }),
+      );
+      const seconds = (performance.now() - started) / 1000;
+      const usage = monitor.stop();
+      const realTokens = batches.reduce((sum, batch) => sum + batch.realTokens, 0);
+      const paddedTokens = batches.reduce((sum, batch) => sum + batch.realTokens + batch.padTokens, 0);
+      measurements.push({
+        id: `raw-b${size}-worker:${task.variant}`,
+        scenario: 'raw',
+        variant: task.variant,
+        label: `raw ONNX Runtime, length-sorted batches of ${size}, the worker's lanes (${layoutName}, no spinning)`,
+        status: 'ok',
+        texts: encoded.length,
+        tokens: realTokens,
+        seconds,
+        textsPerSecond: perSecond(encoded.length, seconds),
+        tokensPerSecond: perSecond(realTokens, seconds),
+        latencyMs: summarize(latencies),
+        latencyOf: 'run',
+        paddingRatio: paddingFromTotals(realTokens, paddedTokens),
+        extra: { lanes: layout.lanes, threadsPerLane: layout.threadsPerLane },
+        ...usage,
+      });
+    }
+  } finally {
+    await Promise.all(lanes.map((lane) => lane.close()));
+  }
+  return measurements;
+}
+
+async function sortedBatches(task: RawTask, sizes: number[]): Promise<Measurement[]> {
+  const tokenizer = await SentimentTokenizer.fromDirectory(task.modelDir);
+  const encoded = task.texts.map((text) => tokenizer.encode(text).ids);
+  const session = await openSession(task);
   const measurements: Measurement[] = [];
   try {
     for (const size of sizes) {
@@ -78,12 +144,10 @@ async function sortedBatches(task: RawTask, sizes: number[], spinning: boolean):
       const realTokens = batches.reduce((sum, batch) => sum + batch.realTokens, 0);
       const paddedTokens = batches.reduce((sum, batch) => sum + batch.realTokens + batch.padTokens, 0);
       measurements.push({
-        id: `raw-b${size}${spinning ? '' : '-nospin'}:${task.variant}`,
+        id: `raw-b${size}:${task.variant}`,
         scenario: 'raw',
         variant: task.variant,
-        label: spinning
-          ? `raw ONNX Runtime, length-sorted batches of ${size}`
-          : `raw ONNX Runtime, length-sorted batches of ${size}, the worker's session options (no spinning)`,
+        label: `raw ONNX Runtime, length-sorted batches of ${size}`,
         status: 'ok',
         texts: encoded.length,
         tokens: realTokens,
@@ -150,10 +214,13 @@ export interface CostTask extends ModelTask {
   /** Shapes over this many padded tokens are left out (the worker's BATCH_MAX_TOKENS bounds its runs too). */
   maxTokens: number;
   repeats: number;
+  /** INFERENCE_LANES (0: auto): the grid runs on one lane's session, alone, as the worker calibrates it. */
+  lanes: number;
 }
 
 /**
- * What one run costs by batch size and padded length, with the worker's session options (no spinning):
+ * What one run costs by batch size and padded length on one of the worker's lanes, alone (its intra-op threads,
+ * no spinning):
  * every shape of the grid `repeats` times, in a rotating order, the fastest time of each kept (interference
  * only ever adds time), and the least-squares line ms = overhead + perToken · texts · width through them.
  * That line is the packing policy's cost model (libs/model-runtime packing-policy.ts), which the worker
@@ -162,7 +229,8 @@ export interface CostTask extends ModelTask {
 export async function runCostGrid(task: CostTask): Promise<Measurement[]> {
   const tokenizer = await SentimentTokenizer.fromDirectory(task.modelDir);
   const [bos, word, eos] = tokenizer.encode('the').ids;
-  const session = await openSession(task, false);
+  const threads = laneLayout(task.threads, task.lanes).threadsPerLane;
+  const session = await openSession({ ...task, threads }, false);
   const shapes = task.batchSizes.flatMap((texts) =>
     task.widths.filter((width) => texts * width <= task.maxTokens).map((width) => [texts, width] as const),
   );
@@ -205,7 +273,7 @@ export async function runCostGrid(task: CostTask): Promise<Measurement[]> {
         id: `cost:${task.variant}`,
         scenario: 'cost',
         variant: task.variant,
-        label: `one run's time by batch size (${task.batchSizes.join(', ')}) and padded length (${task.widths.join(', ')}), the worker's session options`,
+        label: `one run's time by batch size (${task.batchSizes.join(', ')}) and padded length (${task.widths.join(', ')}), one lane of ${threads} thread${threads > 1 ? 's' : ''}, the worker's session options`,
         status: 'ok',
         texts: shapes.reduce((sum, [texts]) => sum + texts, 0) * task.repeats,
         seconds,
