@@ -3,8 +3,26 @@
 // thread, and on the main thread it would stall the event loop (and with it BullMQ's lock renewals).
 // Plain JavaScript so the same file serves the TypeScript tests and the bundled worker unchanged.
 'use strict';
+const { readlinkSync } = require('node:fs');
+const { setPriority } = require('node:os');
 const { parentPort, workerData } = require('node:worker_threads');
 const ort = require('onnxruntime-node');
+
+/**
+ * Lowers this thread's CPU priority (Linux nice is per thread; ONNX Runtime's pool threads, created with the
+ * session, inherit it). Returns a reason when it could not (another OS: the thread keeps the process's priority).
+ * @param {number} niceness
+ */
+function lowerPriority(niceness) {
+  if (!(niceness > 0)) return undefined;
+  try {
+    const threadId = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    setPriority(threadId, niceness);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
 
 /** @param {readonly any[]} values */
 function describe(values) {
@@ -20,6 +38,7 @@ async function main() {
   if (!parentPort) throw new Error('inference-thread.js must run as a worker thread');
   const port = parentPort;
   const { modelPath, sessionOptions } = workerData;
+  const priorityProblem = lowerPriority(workerData.niceness ?? 0);
   /** @type {string[]} Outputs besides logits to hand back (e.g. the head's input features, for training). */
   const extraOutputs = workerData.extraOutputs ?? [];
   /** @type {import('onnxruntime-node').InferenceSession} */
@@ -35,6 +54,7 @@ async function main() {
   }
   port.postMessage({
     type: 'loaded',
+    priorityProblem,
     inputs: describe(session.inputMetadata),
     outputs: describe(session.outputMetadata),
   });

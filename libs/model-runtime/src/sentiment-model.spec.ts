@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SentimentModel } from './sentiment-model';
 import { openModelDirectory } from './model-directory';
@@ -86,6 +87,27 @@ describe('SentimentModel', () => {
     await expect(model.run(batchOf([[0, 60_000, 2]]))).rejects.toThrow(/^inference failed: /);
     expect(model.broken).toBeUndefined();
     expect((await model.run(batchOf([HELLO]))).scores).toHaveLength(1);
+  });
+
+  it('runs its inference threads at the nice it was given, and the process keeps its own', async () => {
+    const threadNices = () =>
+      readdirSync(`/proc/${process.pid}/task`).map((tid) => {
+        const stat = readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8');
+        // Fields after the command name (which may hold spaces): nice is the 19th field of the line.
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      });
+    const before = threadNices().filter((nice) => nice === 7).length;
+    const niced = await SentimentModel.load({ modelDir, intraOpThreads: 2, niceness: 7 });
+    try {
+      expect(niced.priorityProblem).toBeUndefined();
+      // The inference thread and ONNX Runtime's pool thread it created.
+      expect(threadNices().filter((nice) => nice === 7).length - before).toBeGreaterThanOrEqual(2);
+      expect(getPriority()).toBe(0);
+      const { scores } = await niced.run(batchOf([[0, 31414, 2]]));
+      expect(scores).toHaveLength(1);
+    } finally {
+      await niced.close();
+    }
   });
 
   it('refuses work after close', async () => {

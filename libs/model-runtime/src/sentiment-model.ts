@@ -18,6 +18,12 @@ export interface SentimentModelOptions {
    * a small machine the spinning takes the CPU that the queue, Redis and the gateway need between batches.
    */
   allowSpinning?: boolean;
+  /**
+   * Run the inference thread (and ONNX Runtime's threads) this much below the process's CPU priority (Linux
+   * nice, 0-19): when every core computes, the process's own thread and services on the same host still get a
+   * core at once. Elsewhere it is ignored, with a warning from `priorityProblem`.
+   */
+  niceness?: number;
   /** Run one small batch after loading so the first real request does not pay for lazy initialisation. */
   warmup?: boolean;
   /** Override for the thread script's location (bundles put it next to their entry file). */
@@ -47,7 +53,7 @@ export interface BatchOutput {
 }
 
 type ThreadMessage =
-  | { type: 'loaded'; inputs: GraphValue[]; outputs: GraphValue[] }
+  | { type: 'loaded'; inputs: GraphValue[]; outputs: GraphValue[]; priorityProblem?: string }
   | { type: 'load-failed'; message: string }
   | {
       type: 'result';
@@ -78,6 +84,8 @@ export class SentimentModel {
   private constructor(
     readonly directory: ModelDirectory,
     private readonly thread: Worker,
+    /** Why the thread's priority could not be lowered as asked (undefined: it was, or none was asked). */
+    readonly priorityProblem: string | undefined,
   ) {
     thread.on('message', (message: ThreadMessage) => this.onMessage(message));
     thread.on('error', (error) => this.fail(new Error(`inference thread crashed: ${error.message}`)));
@@ -102,6 +110,7 @@ export class SentimentModel {
     const thread = new Worker(options.threadScript ?? INFERENCE_THREAD_SCRIPT, {
       workerData: {
         modelPath: directory.modelPath,
+        niceness: options.niceness ?? 0,
         extraOutputs: options.extraOutputs ?? [],
         sessionOptions: {
           intraOpNumThreads: options.intraOpThreads ?? 0,
@@ -112,7 +121,11 @@ export class SentimentModel {
         },
       },
     });
-    const loaded = await new Promise<{ inputs: GraphValue[]; outputs: GraphValue[] }>((resolve, reject) => {
+    const loaded = await new Promise<{
+      inputs: GraphValue[];
+      outputs: GraphValue[];
+      priorityProblem?: string;
+    }>((resolve, reject) => {
       const onMessage = (message: ThreadMessage) => {
         cleanup();
         if (message.type === 'loaded') resolve(message);
@@ -144,7 +157,7 @@ export class SentimentModel {
       await thread.terminate();
       throw new Error(`${directory.modelPath} is not a sentiment classifier export: ${problems.join('; ')}`);
     }
-    const model = new SentimentModel(directory, thread);
+    const model = new SentimentModel(directory, thread, loaded.priorityProblem);
     if (options.warmup ?? true) {
       // <s> Hello world </s>: exercises every kernel once.
       await model.run({

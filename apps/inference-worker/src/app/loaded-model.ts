@@ -46,6 +46,8 @@ export interface LoadOptions {
   /** Concurrent runs (0: auto), see laneLayout. */
   inferenceLanes: number;
   soloLane: 'auto' | 'on' | 'off';
+  /** Linux nice of the inference threads (0: the process's priority). */
+  niceness?: number;
   allowSpinning: boolean;
   maxTokens: number;
   batch: BatchPolicy;
@@ -282,10 +284,15 @@ async function closeSessions(sessions: Sessions): Promise<void> {
 async function openSessions(
   directory: ModelDirectory,
   layout: LaneLayout,
-  options: Pick<LoadOptions, 'allowSpinning' | 'soloLane'>,
+  options: Pick<LoadOptions, 'allowSpinning' | 'soloLane' | 'niceness'>,
 ): Promise<Sessions> {
   const open = (intraOpThreads: number) =>
-    SentimentModel.open(directory, { intraOpThreads, allowSpinning: options.allowSpinning, warmup: true });
+    SentimentModel.open(directory, {
+      intraOpThreads,
+      allowSpinning: options.allowSpinning,
+      niceness: options.niceness,
+      warmup: true,
+    });
   const wanted = [
     ...Array.from({ length: layout.lanes }, () => layout.threadsPerLane),
     ...(layout.soloThreads !== undefined && options.soloLane !== 'off' ? [layout.soloThreads] : []),
@@ -297,6 +304,8 @@ async function openSessions(
     await Promise.all(sessions.map((session) => session.close()));
     throw failed.reason;
   }
+  const problem = sessions.find((session) => session.priorityProblem)?.priorityProblem;
+  if (problem) logger.warn(`inference threads keep the process's CPU priority (nice not set: ${problem})`);
   return { lanes: sessions.slice(0, layout.lanes), solo: sessions[layout.lanes] };
 }
 

@@ -321,6 +321,7 @@ export class ModelManager implements OnApplicationShutdown {
       intraOpThreads: this.config.intraOpThreads,
       inferenceLanes: this.config.inferenceLanes,
       soloLane: this.config.soloLane,
+      niceness: this.config.inferenceNice,
       allowSpinning: this.config.intraOpSpinning,
       maxTokens: this.config.maxTokens,
       batch: this.config.batch,

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { ConfigError } from '@reputation-monitor/config';
 import {
+  DEFAULT_INFERENCE_NICE,
   DEFAULT_MODEL_DIR,
   DEFAULT_PREDICTION_INDEX_MAX_ENTRIES,
   DEFAULT_RESULT_CACHE_MAX_ENTRIES,
@@ -37,6 +38,24 @@ describe('loadWorkerConfig', () => {
     expect([set.resultCacheMaxEntries, set.predictionIndexMaxEntries]).toEqual([5_000, 20_000]);
     expect(() => loadWorkerConfig({ PREDICTION_INDEX_MAX_ENTRIES: '10' })).toThrow(
       'PREDICTION_INDEX_MAX_ENTRIES must be an integer in 1000..1000000000, got 10',
+    );
+  });
+
+  it("reads the inference lanes, the solo lane and the inference threads' nice, with their defaults", () => {
+    const defaults = loadWorkerConfig({});
+    expect([defaults.inferenceLanes, defaults.soloLane, defaults.inferenceNice]).toEqual([
+      0,
+      'auto',
+      DEFAULT_INFERENCE_NICE,
+    ]);
+    const set = loadWorkerConfig({ INFERENCE_LANES: '1', INFERENCE_SOLO_LANE: 'off', INFERENCE_NICE: '0' });
+    expect([set.inferenceLanes, set.soloLane, set.inferenceNice]).toEqual([1, 'off', 0]);
+    expect(() => loadWorkerConfig({ INFERENCE_NICE: '20' })).toThrow(
+      'INFERENCE_NICE must be an integer in 0..19, got 20',
+    );
+    expect(() => loadWorkerConfig({ INFERENCE_SOLO_LANE: 'yes' })).toThrow('INFERENCE_SOLO_LANE');
+    expect(() => loadWorkerConfig({ INFERENCE_LANES: '-1' })).toThrow(
+      'INFERENCE_LANES must be an integer in 0..64, got -1',
     );
   });
 

@@ -32,6 +32,9 @@ export const DEFAULT_RESULT_CACHE_MAX_ENTRIES = 200_000;
 /** About 210 MB of Redis (docs/capacity.md): PREDICTION_INDEX_HOURS (24) of 11 texts/s, 2.8 h of 100/s. */
 export const DEFAULT_PREDICTION_INDEX_MAX_ENTRIES = 1_000_000;
 
+/** Inference threads' nice: low enough that a request or a job fetch preempts a run (docs/adr/0009-inference-lanes.md). */
+export const DEFAULT_INFERENCE_NICE = 19;
+
 export const DEFAULT_MODEL_DIR = 'models/twitter-roberta-base-sentiment-latest';
 
 export interface WorkerConfig {
@@ -49,6 +52,8 @@ export interface WorkerConfig {
   inferenceLanes: number;
   /** A session with every core for a run that is the only work (auto: kept where a lone run is faster on it). */
   soloLane: 'auto' | 'on' | 'off';
+  /** How far below the process the inference threads run (Linux nice), so BullMQ, Redis and the gateway get a core. */
+  inferenceNice: number;
   /** Let ONNX Runtime's idle threads spin (faster hand-off, but burns CPU others need). */
   intraOpSpinning: boolean;
   maxTokens: number;
@@ -119,6 +124,7 @@ export function readWorkerConfig(read: EnvReader): WorkerConfig {
     intraOpThreads: read.int('INTRA_OP_THREADS', { default: 0, min: 0, max: 256 }),
     inferenceLanes: read.int('INFERENCE_LANES', { default: 0, min: 0, max: 64 }),
     soloLane: read.oneOf('INFERENCE_SOLO_LANE', ['auto', 'on', 'off'] as const, 'auto'),
+    inferenceNice: read.int('INFERENCE_NICE', { default: DEFAULT_INFERENCE_NICE, min: 0, max: 19 }),
     intraOpSpinning: read.bool('INTRA_OP_SPINNING', false),
     maxTokens: read.int('MAX_TOKENS', { default: MODEL_MAX_TOKENS, min: 3, max: MODEL_MAX_TOKENS }),
     batch: {
