@@ -15,5 +15,11 @@ export {
   DEFAULT_PACKING_LIMITS,
 } from './packing-policy';
 export type { RunCost, PackingLimits } from './packing-policy';
-export { laneLayout, soloLanePays, AUTO_LANES, SOLO_LANE_MAX_TIME_RATIO } from './inference-lanes';
+export {
+  laneLayout,
+  describeLaneLayout,
+  soloLanePays,
+  AUTO_LANES,
+  SOLO_LANE_MAX_TIME_RATIO,
+} from './inference-lanes';
 export type { LaneLayout } from './inference-lanes';

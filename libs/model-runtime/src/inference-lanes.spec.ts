@@ -1,4 +1,4 @@
-import { AUTO_LANES, laneLayout, soloLanePays } from './inference-lanes';
+import { AUTO_LANES, describeLaneLayout, laneLayout, soloLanePays } from './inference-lanes';
 
 describe('laneLayout', () => {
   it('splits two cores into two lanes of one thread, with a solo lane of both', () => {
@@ -15,6 +15,11 @@ describe('laneLayout', () => {
     expect(laneLayout(7, 3)).toEqual({ lanes: 3, threadsPerLane: 2, soloThreads: 7 });
     expect(laneLayout(2, 4)).toEqual({ lanes: 2, threadsPerLane: 1, soloThreads: 2 });
   });
+});
+
+it('describes a layout in words', () => {
+  expect(describeLaneLayout(laneLayout(2))).toBe('2 lanes of 1 thread');
+  expect(describeLaneLayout(laneLayout(8, 1))).toBe('1 lane of 8 threads');
 });
 
 describe('soloLanePays', () => {

@@ -36,6 +36,12 @@ export function laneLayout(cores: number, requestedLanes = 0): LaneLayout {
   return { lanes, threadsPerLane, soloThreads: lanes > 1 ? usable : undefined };
 }
 
+/** "2 lanes of 1 thread": for logs and benchmark labels. */
+export function describeLaneLayout(layout: Pick<LaneLayout, 'lanes' | 'threadsPerLane'>): string {
+  const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
+  return `${plural(layout.lanes, 'lane')} of ${plural(layout.threadsPerLane, 'thread')}`;
+}
+
 /** Whether a lone run is enough faster on the solo lane to keep its session (and its memory). */
 export function soloLanePays(soloMs: number, laneMs: number): boolean {
   return soloMs > 0 && laneMs > 0 && soloMs <= SOLO_LANE_MAX_TIME_RATIO * laneMs;

@@ -8,6 +8,7 @@ import {
   ModelDirectory,
   ModelVariant,
   SentimentModel,
+  describeLaneLayout,
   laneLayout,
   openModelDirectory,
   soloLanePays,
@@ -333,7 +334,7 @@ async function keepSoloIfFaster(
 }
 
 function describeLanes(layout: LaneLayout, sessions: Sessions): string {
-  const lanes = `${layout.lanes} lane${layout.lanes > 1 ? 's' : ''} of ${layout.threadsPerLane} thread${layout.threadsPerLane > 1 ? 's' : ''}`;
+  const lanes = describeLaneLayout(layout);
   return sessions.solo ? `${lanes} and a solo lane of ${layout.soloThreads}` : lanes;
 }
 

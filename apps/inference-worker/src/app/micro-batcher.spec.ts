@@ -1,4 +1,4 @@
-import { BatchStats, MicroBatcher } from './micro-batcher';
+import { BatchStats, InferenceLanes, MicroBatcher } from './micro-batcher';
 import { LinearRunCost } from '@reputation-monitor/model-runtime';
 
 /** A runner that records each batch and scores a sequence by its length, so results can be traced back. */
@@ -220,17 +220,15 @@ function heldRunners(names: string[]) {
 
 const unlimited = { maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 1, maxWaitMs: 0 };
 
+/** A batcher on these lanes whose cost model has no price per run: every length apart, unless equal. */
+const tokensOnly = (lanes: InferenceLanes) =>
+  new MicroBatcher(lanes, unlimited, undefined, undefined, new LinearRunCost(0, 1));
+
 describe('MicroBatcher lanes', () => {
   it('runs one batch per lane at the same time, and each text gets its own scores', async () => {
     const { runners, runs, finish, mostInFlight } = heldRunners(['a', 'b']);
     // Every text its own run: short and long apart cost less than together.
-    const batcher = new MicroBatcher(
-      { lanes: runners },
-      unlimited,
-      undefined,
-      undefined,
-      new LinearRunCost(0, 1),
-    );
+    const batcher = tokensOnly({ lanes: runners });
     const first = batcher.submit([seq(3, 1)]);
     expect(runs.map((run) => run.runner)).toEqual(['a']);
     const second = batcher.submit([seq(40, 2)]);
@@ -261,13 +259,7 @@ describe('MicroBatcher lanes', () => {
 
   it('gives a run that is the only work to the solo lane, and never runs it beside a lane', async () => {
     const { runners, runs, finish, mostInFlight } = heldRunners(['a', 'b', 'solo']);
-    const batcher = new MicroBatcher(
-      { lanes: runners.slice(0, 2), solo: runners[2] },
-      unlimited,
-      undefined,
-      undefined,
-      new LinearRunCost(0, 1),
-    );
+    const batcher = tokensOnly({ lanes: runners.slice(0, 2), solo: runners[2] });
     const alone = batcher.submit([seq(5, 1)]);
     expect(runs.map((run) => run.runner)).toEqual(['solo']);
     // Texts that come while the solo run computes wait for it, then go to the lanes (more than one run's worth).

@@ -3,7 +3,13 @@
  * before the clock starts) and the seed's way (tokenize, pad and run one text at a time).
  */
 import * as ort from 'onnxruntime-node';
-import { SentimentModel, fitLine, laneLayout, openModelDirectory } from '@reputation-monitor/model-runtime';
+import {
+  SentimentModel,
+  describeLaneLayout,
+  fitLine,
+  laneLayout,
+  openModelDirectory,
+} from '@reputation-monitor/model-runtime';
 import { PaddedBatch, SentimentTokenizer } from '@reputation-monitor/tokenizer';
 import { ProcessMonitor } from '../process-metrics';
 import type { Measurement, Variant } from '../results';
@@ -70,7 +76,7 @@ async function laneBatches(task: RawTask, requestedLanes: number): Promise<Measu
       SentimentModel.open(directory, { intraOpThreads: layout.threadsPerLane, allowSpinning: false }),
     ),
   );
-  const layoutName = `${layout.lanes} lane${layout.lanes > 1 ? 's' : ''} of ${layout.threadsPerLane} thread${layout.threadsPerLane > 1 ? 's' : ''}`;
+  const layoutName = describeLaneLayout(layout);
   const measurements: Measurement[] = [];
   try {
     for (const size of task.batchSizes) {
@@ -78,46 +84,62 @@ async function laneBatches(task: RawTask, requestedLanes: number): Promise<Measu
       // Untimed: the shortest and the longest shapes on every lane.
       for (const lane of lanes)
         for (const batch of [batches[0], batches[batches.length - 1]]) await lane.run(batch);
-      const monitor = new ProcessMonitor({ bench: process.pid }).start();
-      const latencies: number[] = [];
-      let next = 0;
-      const started = performance.now();
-      await Promise.all(
-        lanes.map(async (lane) => {
-          while (next < batches.length) {
-            const batch = batches[next++];
-            const t0 = performance.now();
-            await lane.run(batch);
-            latencies.push(performance.now() - t0);
-          }
-        }),
-      );
-      const seconds = (performance.now() - started) / 1000;
-      const usage = monitor.stop();
-      const realTokens = batches.reduce((sum, batch) => sum + batch.realTokens, 0);
-      const paddedTokens = batches.reduce((sum, batch) => sum + batch.realTokens + batch.padTokens, 0);
       measurements.push({
         id: `raw-b${size}-worker:${task.variant}`,
         scenario: 'raw',
         variant: task.variant,
         label: `raw ONNX Runtime, length-sorted batches of ${size}, the worker's lanes (${layoutName}, no spinning)`,
-        status: 'ok',
-        texts: encoded.length,
-        tokens: realTokens,
-        seconds,
-        textsPerSecond: perSecond(encoded.length, seconds),
-        tokensPerSecond: perSecond(realTokens, seconds),
-        latencyMs: summarize(latencies),
-        latencyOf: 'run',
-        paddingRatio: paddingFromTotals(realTokens, paddedTokens),
+        ...(await timedBatches(
+          batches,
+          lanes.map((lane) => (batch) => lane.run(batch)),
+        )),
         extra: { lanes: layout.lanes, threadsPerLane: layout.threadsPerLane },
-        ...usage,
       });
     }
   } finally {
     await Promise.all(lanes.map((lane) => lane.close()));
   }
   return measurements;
+}
+
+type TimedRow = Omit<Measurement, 'id' | 'scenario' | 'variant' | 'label'>;
+
+/** The batches on the runners, each taking the next batch as soon as it is free: rate, run latency, padding, CPU. */
+async function timedBatches(
+  batches: readonly PaddedBatch[],
+  runners: ReadonlyArray<(batch: PaddedBatch) => Promise<unknown>>,
+): Promise<TimedRow> {
+  const monitor = new ProcessMonitor({ bench: process.pid }).start();
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    runners.map(async (run) => {
+      while (next < batches.length) {
+        const batch = batches[next++];
+        const t0 = performance.now();
+        await run(batch);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const usage = monitor.stop();
+  const texts = batches.reduce((sum, batch) => sum + batch.batchSize, 0);
+  const realTokens = batches.reduce((sum, batch) => sum + batch.realTokens, 0);
+  const paddedTokens = batches.reduce((sum, batch) => sum + batch.realTokens + batch.padTokens, 0);
+  return {
+    status: 'ok',
+    texts,
+    tokens: realTokens,
+    seconds,
+    textsPerSecond: perSecond(texts, seconds),
+    tokensPerSecond: perSecond(realTokens, seconds),
+    latencyMs: summarize(latencies),
+    latencyOf: 'run',
+    paddingRatio: paddingFromTotals(realTokens, paddedTokens),
+    ...usage,
+  };
 }
 
 async function sortedBatches(task: RawTask, sizes: number[]): Promise<Measurement[]> {
@@ -131,33 +153,12 @@ async function sortedBatches(task: RawTask, sizes: number[]): Promise<Measuremen
       // Untimed: the shortest and the longest shapes, so nothing is initialised on the clock.
       await runBatch(session, batches[0]);
       await runBatch(session, batches[batches.length - 1]);
-      const monitor = new ProcessMonitor({ bench: process.pid }).start();
-      const latencies: number[] = [];
-      const started = performance.now();
-      for (const batch of batches) {
-        const t0 = performance.now();
-        await runBatch(session, batch);
-        latencies.push(performance.now() - t0);
-      }
-      const seconds = (performance.now() - started) / 1000;
-      const usage = monitor.stop();
-      const realTokens = batches.reduce((sum, batch) => sum + batch.realTokens, 0);
-      const paddedTokens = batches.reduce((sum, batch) => sum + batch.realTokens + batch.padTokens, 0);
       measurements.push({
         id: `raw-b${size}:${task.variant}`,
         scenario: 'raw',
         variant: task.variant,
         label: `raw ONNX Runtime, length-sorted batches of ${size}`,
-        status: 'ok',
-        texts: encoded.length,
-        tokens: realTokens,
-        seconds,
-        textsPerSecond: perSecond(encoded.length, seconds),
-        tokensPerSecond: perSecond(realTokens, seconds),
-        latencyMs: summarize(latencies),
-        latencyOf: 'run',
-        paddingRatio: paddingFromTotals(realTokens, paddedTokens),
-        ...usage,
+        ...(await timedBatches(batches, [(batch) => runBatch(session, batch)])),
       });
     }
   } finally {
