@@ -238,7 +238,6 @@ describe('MicroBatcher lanes', () => {
       ['a', [1]],
       ['b', [2]],
     ]);
-    expect(batcher.concurrency).toBe(2);
     expect(batcher.waiting).toBe(1);
     await finish('b');
     expect(runs.map((run) => [run.runner, run.firsts])).toEqual([

@@ -120,11 +120,6 @@ export class MicroBatcher {
     return this.soloBusy || this.laneBusy.includes(true);
   }
 
-  /** Runs that may compute at the same time. */
-  get concurrency(): number {
-    return this.lanes.length;
-  }
-
   /** Resolves once nothing is waiting or running. */
   idle(): Promise<void> {
     if (!this.busy && this.pending.length === 0) return Promise.resolve();
