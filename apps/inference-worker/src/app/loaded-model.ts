@@ -107,8 +107,9 @@ interface Sessions {
 
 /**
  * One model version ready to serve: its checked directory, ONNX Runtime sessions each on a thread of its
- * own (one per inference lane, and the solo lane), tokenizer and micro-batcher. A worker holds one (production) or two (production and a candidate, or the
- * old and the new production during a switch); each keeps its own batches, so no batch mixes versions.
+ * own (one per inference lane, and the solo lane), tokenizer and micro-batcher. A worker holds one
+ * (production) or two (production and a candidate, or the old and the new production during a switch);
+ * each keeps its own batches, so no batch mixes versions.
  */
 export class LoadedModel {
   /** Jobs that picked this model and have not finished with it. */
