@@ -121,11 +121,7 @@ export class SentimentModel {
         },
       },
     });
-    const loaded = await new Promise<{
-      inputs: GraphValue[];
-      outputs: GraphValue[];
-      priorityProblem?: string;
-    }>((resolve, reject) => {
+    const loaded = await new Promise<Extract<ThreadMessage, { type: 'loaded' }>>((resolve, reject) => {
       const onMessage = (message: ThreadMessage) => {
         cleanup();
         if (message.type === 'loaded') resolve(message);

@@ -1,5 +1,5 @@
 import { LinearRunCost } from '@reputation-monitor/model-runtime';
-import { packingBound, workerLimits } from './packing-bound';
+import { packingBound, workerLanes, workerLimits } from './packing-bound';
 
 const limits = { maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 1 };
 // Tweet-like lengths: 10 to 60 tokens, in a fixed scrambled order.
@@ -23,18 +23,20 @@ it('falls with the overhead per run and rises with the clients', () => {
 });
 
 it('keeps the last run out of the next plan: one client alone runs every text by itself', () => {
-  const bound = packingBound(lengths, new LinearRunCost(10, 1), 1, limits, 1);
+  const bound = packingBound(lengths, new LinearRunCost(10, 1), 1, limits, { rounds: 1 });
   expect(bound.textsPerRun).toBe(1);
   expect(bound.padding).toBe(0);
 });
 
 it("keeps every lane's run out of the pool: with two lanes the runs are smaller and the ratio lower", () => {
   const one = packingBound(lengths, new LinearRunCost(30, 1), 32, limits);
-  const two = packingBound(lengths, new LinearRunCost(30, 1), 32, limits, 10, 2);
+  const two = packingBound(lengths, new LinearRunCost(30, 1), 32, limits, { lanes: 2 });
   expect(two.textsPerRun).toBeLessThan(one.textsPerRun);
   expect(two.ratio).toBeLessThan(one.ratio);
   // Two clients on two lanes: each lane runs one client's text at a time.
-  expect(packingBound(lengths, new LinearRunCost(10, 1), 2, limits, 1, 2).textsPerRun).toBe(1);
+  expect(
+    packingBound(lengths, new LinearRunCost(10, 1), 2, limits, { rounds: 1, lanes: 2 }).textsPerRun,
+  ).toBe(1);
 });
 
 it('refuses an empty workload', () => {
@@ -48,4 +50,11 @@ it("takes the worker's run limits from --worker-env, its defaults elsewhere", ()
     maxPaddingRatio: 0.1,
   });
   expect(workerLimits({ BATCH_MAX_TOKENS: 'many' }).maxTokens).toBe(4096);
+});
+
+it("takes the worker's lane count from --worker-env, auto (0) where unset or not a positive integer", () => {
+  expect(workerLanes({ INFERENCE_LANES: '1' })).toBe(1);
+  expect(workerLanes({})).toBe(0);
+  expect(workerLanes({ INFERENCE_LANES: 'two' })).toBe(0);
+  expect(workerLanes({ INFERENCE_LANES: '-1' })).toBe(0);
 });

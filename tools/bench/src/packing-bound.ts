@@ -44,8 +44,7 @@ export function packingBound(
   cost: LinearRunCost,
   clients: number,
   limits: PackingLimits,
-  rounds = 10,
-  lanes = 1,
+  { rounds = 10, lanes = 1 }: { rounds?: number; lanes?: number } = {},
 ): PackingBound {
   if (lengths.length === 0 || clients < 1) throw new RangeError('needs texts and at least one client');
   let next = 0;
@@ -86,6 +85,12 @@ export function packingBound(
   };
 }
 
+/** INFERENCE_LANES under `--worker-env` (0, auto, where not set or not a positive integer). */
+export function workerLanes(env: Record<string, string>): number {
+  const lanes = Number(env.INFERENCE_LANES ?? 0);
+  return Number.isInteger(lanes) && lanes > 0 ? lanes : 0;
+}
+
 /** The worker's run limits under `--worker-env` (its defaults where not set). */
 export function workerLimits(env: Record<string, string>): PackingLimits {
   const number = (name: string, fallback: number) => {
@@ -122,8 +127,7 @@ export async function withPackingBound(
     new LinearRunCost(overheadMs, perTokenMs),
     clients,
     workerLimits(workerEnv),
-    10,
-    laneLayout(threads, Number(workerEnv.INFERENCE_LANES ?? 0) || 0).lanes,
+    { lanes: laneLayout(threads, workerLanes(workerEnv)).lanes },
   );
   return {
     ...row,

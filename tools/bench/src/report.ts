@@ -178,13 +178,12 @@ export const INT8_WEIGHTS_MIN_SPEEDUP = 1.7;
 /** The comparisons the project tracks, with their targets where it has one. */
 export function evaluateChecks(measurements: readonly Measurement[]): RatioCheck[] {
   const checks: RatioCheck[] = [];
-  const rawRows = (variant: Variant, layout: '' | '-worker') =>
-    measurements
-      .filter((m) => m.scenario === 'raw' && m.id.endsWith(`${layout}:${variant}`))
-      .map((m) => m.id);
+  /** The raw rows on the worker's lanes, whichever batch sizes ran. */
+  const workerRows = (variant: Variant) =>
+    measurements.filter((m) => m.scenario === 'raw' && m.id.endsWith(`-worker:${variant}`)).map((m) => m.id);
   // The best ONNX Runtime does alone on this machine: one session with every thread, or the worker's lanes.
   const ceiling = (variant: Variant) =>
-    best(measurements, [`raw-b16:${variant}`, `raw-b32:${variant}`, ...rawRows(variant, '-worker')]);
+    best(measurements, [`raw-b16:${variant}`, `raw-b32:${variant}`, ...workerRows(variant)]);
   const peer = (variant: Variant) => best(measurements, [`peer-single:${variant}`, `peer-batch:${variant}`]);
   for (const variant of ['fp32', 'int8'] as const) {
     checks.push(
@@ -197,7 +196,7 @@ export function evaluateChecks(measurements: readonly Measurement[]): RatioCheck
     );
   }
   for (const variant of ['fp32', 'int8'] as const) {
-    const workerWay = best(measurements, rawRows(variant, '-worker'));
+    const workerWay = best(measurements, workerRows(variant));
     checks.push(
       throughputRatio(
         `raw on the worker's lanes / one session with every thread (best batch size of each), ${variant}`,

@@ -1,17 +1,12 @@
 /** Scenario key -> what runs it. Keys and order are those of SCENARIOS in options.ts. */
 import { join } from 'node:path';
 import { runInChild } from '../in-process';
+import { workerLanes } from '../packing-bound';
 import { ScenarioContext, ScenarioRunner, slowTexts, throughputTexts } from './context';
 import { cache, fullBatch, fullSingle, idle, overload } from './full-path';
 import { producerBatch, producerSingle } from './producer';
 import { shadow } from './shadow';
 import { tracing } from './tracing';
-
-/** INFERENCE_LANES under `--worker-env` (0, auto, where not set). */
-function workerLanes(env: Record<string, string>): number {
-  const lanes = Number(env.INFERENCE_LANES ?? 0);
-  return Number.isInteger(lanes) && lanes > 0 ? lanes : 0;
-}
 
 const model = (context: ScenarioContext) => ({
   modelDir: context.options.modelDir,
