@@ -24,6 +24,9 @@ const workerEnv = {
   // A killed worker's jobs are picked up by the other once their lock lapses.
   LOCK_DURATION_MS: '4000',
   STALLED_INTERVAL_MS: '2000',
+  // Two cores: production on two lanes (and the solo lane), any other version on one session.
+  INTRA_OP_THREADS: '2',
+  INFERENCE_SOLO_LANE: 'on',
 };
 
 let redis: Redis;
@@ -88,6 +91,19 @@ async function converged(revision: number): Promise<any> {
     60_000,
     `every live worker to serve revision ${revision}`,
   );
+}
+
+/** What a worker's sentiment_inference_lanes says of a version: its lanes and whether it has the solo lane. */
+async function lanesOf(
+  worker: AppProcess,
+  version: string,
+): Promise<{ lanes: number; solo: boolean } | undefined> {
+  const metrics = await (await fetch(`${worker.url}/metrics`)).text();
+  const line = metrics
+    .split('\n')
+    .find((row) => row.startsWith('sentiment_inference_lanes{') && row.includes(`version="${version}"`));
+  const match = line?.match(/solo_lane="(true|false)".*\} (\d+)$/);
+  return match ? { lanes: Number(match[2]), solo: match[1] === 'true' } : undefined;
 }
 
 const alive = (worker: AppProcess) => worker.child.exitCode === null && worker.child.signalCode === null;
@@ -280,6 +296,11 @@ describe('promotion and rollback without downtime', () => {
     );
     const promoted = await converged(2);
     const promotedAt = Date.now();
+    // Loaded on one session beside alpha, beta opened its lanes once alpha was closed.
+    for (const worker of workers) {
+      expect(await lanesOf(worker, versions.beta)).toEqual({ lanes: 2, solo: true });
+      expect(await lanesOf(worker, versions.alpha)).toBeUndefined();
+    }
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     const rolledBack = await adminPost('/rollback', { reason: 'beta misbehaves' });
     expect(rolledBack.body).toMatchObject({
@@ -415,6 +436,11 @@ describe('shadow and canary', () => {
       reason: 'canary it',
     });
     await converged(set.body.revision);
+    // The canary runs on one session with every core; production keeps its lanes.
+    for (const worker of workers) {
+      expect(await lanesOf(worker, versions[other])).toEqual({ lanes: 1, solo: false });
+      expect(await lanesOf(worker, versions[production])).toEqual({ lanes: 2, solo: true });
+    }
     const ids = Array.from({ length: 60 }, (_, i) => `canary-${i}`);
     const answers = await Promise.all(
       ids.map((id) => postJson(`${gateway.url}/v1/sentiment`, { text: `canary text ${id}`, id }, client)),

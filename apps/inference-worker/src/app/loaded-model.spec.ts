@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -40,7 +41,7 @@ function load(
   dir: string,
   variant: 'fp32' | 'int8',
   cpu = VNNI,
-  lanes: Pick<LoadOptions, 'intraOpThreads' | 'inferenceLanes' | 'soloLane'> = {
+  lanes: Pick<LoadOptions, 'intraOpThreads' | 'inferenceLanes' | 'soloLane' | 'narrow'> = {
     intraOpThreads: 1,
     inferenceLanes: 0,
     soloLane: 'auto',
@@ -165,6 +166,16 @@ describe('the served graph’s quantization', () => {
   });
 });
 
+/** Threads of this process (the inference threads and ONNX Runtime's pool threads among them). */
+const threads = () => readdirSync('/proc/self/task').length;
+
+async function waitForThreads(count: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (threads() !== count && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  expect(threads()).toBe(count);
+}
+
 describe('inference lanes', () => {
   const texts = Array.from(
     { length: 24 },
@@ -193,6 +204,72 @@ describe('inference lanes', () => {
     } finally {
       await Promise.all([single.close(), laned.close()]);
     }
+  });
+
+  it('loads narrow on one session of every core, then widens to the lanes while serving, losing nothing', async () => {
+    const model = await load(fp32Dir, 'fp32', VNNI, {
+      intraOpThreads: 2,
+      inferenceLanes: 2,
+      soloLane: 'on',
+      narrow: true,
+    });
+    try {
+      expect([model.lanes, model.hasSoloLane, model.narrow]).toEqual([1, false, true]);
+      const expected = await model.score(texts);
+      // Jobs keep coming while the lanes open and calibrate; the narrow session serves them meanwhile.
+      const during = Promise.all(texts.map((text) => model.score([text])));
+      await model.widen();
+      const after = await Promise.all(texts.map((text) => model.score([text])));
+      expect([model.lanes, model.hasSoloLane, model.narrow]).toEqual([2, true, false]);
+      for (const served of [(await during).flat(), after.flat()]) {
+        served.forEach((score, index) => {
+          expect(score.label).toBe(expected[index].label);
+          expect(score.scores.positive).toBeCloseTo(expected[index].scores.positive, 5);
+        });
+      }
+      // Widening again, or a model that was never narrow, changes nothing.
+      await model.widen();
+      expect([model.lanes, model.hasSoloLane]).toEqual([2, true]);
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('closes the narrow session after widening when the solo lane is off, and leaves no thread behind', async () => {
+    const before = threads();
+    const model = await load(fp32Dir, 'fp32', VNNI, {
+      intraOpThreads: 2,
+      inferenceLanes: 2,
+      soloLane: 'off',
+      narrow: true,
+    });
+    // One session of two threads: its inference thread and one ONNX Runtime pool thread.
+    const narrowThreads = threads() - before;
+    const inFlight = model.score(texts);
+    await model.widen();
+    await inFlight;
+    await model.idle();
+    expect([model.lanes, model.hasSoloLane]).toEqual([2, false]);
+    // Two lanes of one thread each: their inference threads only; the narrow session's two are gone.
+    await waitForThreads(before + 2);
+    expect(narrowThreads).toBe(2);
+    await model.retire();
+    await waitForThreads(before);
+  });
+
+  it('closes the lanes it opened when the model is retired while it widens', async () => {
+    const before = threads();
+    const model = await load(fp32Dir, 'fp32', VNNI, {
+      intraOpThreads: 2,
+      inferenceLanes: 2,
+      soloLane: 'on',
+      narrow: true,
+    });
+    const widening = model.widen();
+    await model.retire();
+    await widening;
+    await expect(model.score(['after retire'])).rejects.toThrow('model is closed');
+    await waitForThreads(before);
   });
 
   it('opens no solo lane when it is turned off, and closes every session on retire', async () => {

@@ -47,6 +47,11 @@ export interface LoadOptions {
   /** Concurrent runs (0: auto), see laneLayout. */
   inferenceLanes: number;
   soloLane: 'auto' | 'on' | 'off';
+  /**
+   * Open one session with every core instead of the lanes (a candidate, or a production loaded beside the
+   * one serving): one copy of the weights, not one per lane. `widen` opens the lanes later.
+   */
+  narrow?: boolean;
   /** Linux nice of the inference threads (0: the process's priority). */
   niceness?: number;
   allowSpinning: boolean;
@@ -105,6 +110,15 @@ interface Sessions {
   solo: SentimentModel | undefined;
 }
 
+type SessionOptions = Pick<LoadOptions, 'allowSpinning' | 'soloLane' | 'niceness' | 'batch'>;
+
+/** What a narrow model opens when it is widened. */
+interface Widening {
+  directory: ModelDirectory;
+  layout: LaneLayout;
+  options: SessionOptions;
+}
+
 /**
  * One model version ready to serve: its checked directory, ONNX Runtime sessions each on a thread of its
  * own (one per inference lane, and the solo lane), tokenizer and micro-batcher. A worker holds one
@@ -118,6 +132,7 @@ export class LoadedModel {
   private closing: Promise<void> | undefined;
   /** When texts were last submitted or a batch last finished (performance.now()). */
   private lastActiveAt = 0;
+  private closed = false;
 
   private constructor(
     readonly versionId: string,
@@ -126,12 +141,13 @@ export class LoadedModel {
     readonly synthetic: boolean,
     /** Undefined when the graph could not be inspected. */
     readonly quantization: ServedQuantization | undefined,
-    private readonly sessions: Sessions,
+    private sessions: Sessions,
     private readonly tokenizer: SentimentTokenizer,
     private readonly batcher: MicroBatcher,
-    /** The packing policy's cost model for this graph on this machine (calibrated at load). */
-    readonly runCost: LinearRunCost,
+    private cost: LinearRunCost,
     private readonly onTokenized: (ms: number) => void,
+    /** Set while the model is narrow and the configured layout has more lanes. */
+    private widening: Widening | undefined,
   ) {}
 
   /** Checks the directory, loads and warms the graph; throws (naming what is wrong) for anything unservable. */
@@ -145,38 +161,28 @@ export class LoadedModel {
     const quantization = await readServedQuantization(directory.modelPath, cpu);
     const warning = slowGraphWarning(directory.modelPath, quantization, cpu);
     if (warning) logger.warn(warning);
-    const layout = laneLayout(options.intraOpThreads || availableParallelism(), options.inferenceLanes);
+    const cores = options.intraOpThreads || availableParallelism();
+    const configured = laneLayout(cores, options.inferenceLanes);
+    const layout = options.narrow ? laneLayout(cores, 1) : configured;
     const sessions = await openSessions(directory, layout, options);
-    // The packing policy's cost model: this graph's own run times on this machine, on a lane (about 2 s of
-    // runs for RoBERTa-base on two cores, a few ms for a tiny graph).
-    const [bos, word, eos] = tokenizer.encode('the').ids;
-    const timeRun = async (session: SentimentModel, texts: number, width: number) => {
-      const ids = [bos, ...Array<number>(width - 2).fill(word), eos];
-      return (await session.run(tokenizer.pad(Array.from({ length: texts }, () => ids)))).computeMs;
-    };
+    const timeRun = runTimer(tokenizer);
     let runCost: LinearRunCost;
     try {
-      runCost = await calibrateRunCost(
-        (texts, width) => timeRun(sessions.lanes[0], texts, width),
-        calibrationShapes(options.batch),
-        DEFAULT_RUN_COST,
-      );
-      if (sessions.solo && options.soloLane === 'auto') {
-        sessions.solo = await keepSoloIfFaster(sessions.solo, sessions.lanes[0], (session) =>
-          timeRun(session, 1, 16),
-        );
+      runCost = await calibrateLane(sessions.lanes[0], timeRun, options.batch);
+      if (
+        sessions.solo &&
+        options.soloLane === 'auto' &&
+        !(await soloPays(sessions.solo, sessions.lanes[0], timeRun))
+      ) {
+        await sessions.solo.close();
+        sessions.solo = undefined;
       }
     } catch (error) {
       await closeSessions(sessions);
       throw error;
     }
-    logger.log(
-      `${options.dir} (${options.variant}): ${describeLanes(layout, sessions)}; a run on a lane costs ` +
-        `~${runCost.overheadMs.toFixed(1)} ms + ${runCost.perTokenMs.toFixed(3)} ms per padded token ` +
-        `(calibrated; the packing policy's cost model)`,
-    );
-    const run = (session: SentimentModel) => async (sequences: number[][]) =>
-      session.run(tokenizer.pad(sequences));
+    logCalibration(directory.dir, options.variant, layout, sessions, runCost);
+    const run = runnerOf(tokenizer);
     const batcher = new MicroBatcher(
       { lanes: sessions.lanes.map(run), solo: sessions.solo && run(sessions.solo) },
       options.batch,
@@ -195,7 +201,62 @@ export class LoadedModel {
       batcher,
       runCost,
       options.onTokenized,
+      options.narrow && configured.lanes > layout.lanes
+        ? { directory, layout: configured, options }
+        : undefined,
     );
+  }
+
+  /** The packing policy's cost model for this graph on this machine (calibrated on a lane at load or widening). */
+  get runCost(): LinearRunCost {
+    return this.cost;
+  }
+
+  /** True while the model runs on the one session a narrow load opened and the layout configured has more. */
+  get narrow(): boolean {
+    return this.widening !== undefined;
+  }
+
+  /**
+   * Opens the configured lanes beside the session of a narrow load, while that session goes on serving; then
+   * runs go to the lanes, and the old session becomes the solo lane (it has every core) or, where the solo lane
+   * is off or does not pay, is closed once its runs have ended. Nothing is refused or lost meanwhile. Does
+   * nothing for a model that is not narrow or is being retired.
+   */
+  async widen(): Promise<void> {
+    const widening = this.widening;
+    if (!widening || this.closing || this.closed) return;
+    this.widening = undefined;
+    const { directory, layout, options } = widening;
+    const lanes = (await openSessions(directory, { ...layout, soloThreads: undefined }, options)).lanes;
+    const [whole] = this.sessions.lanes;
+    const timeRun = runTimer(this.tokenizer);
+    let runCost: LinearRunCost;
+    let keepWhole: boolean;
+    try {
+      runCost = await calibrateLane(lanes[0], timeRun, options.batch);
+      keepWhole =
+        options.soloLane === 'on' ||
+        (options.soloLane === 'auto' && (await soloPays(whole, lanes[0], timeRun)));
+    } catch (error) {
+      await Promise.all(lanes.map((session) => session.close()));
+      this.widening = widening;
+      throw error;
+    }
+    if (this.closing || this.closed) {
+      // Retired or closed while the lanes opened: they never served.
+      await Promise.all(lanes.map((session) => session.close()));
+      return;
+    }
+    this.sessions = { lanes, solo: keepWhole ? whole : undefined };
+    this.cost = runCost;
+    logCalibration(directory.dir, this.variant, layout, this.sessions, runCost);
+    const run = runnerOf(this.tokenizer);
+    const drained = this.batcher.replaceLanes(
+      { lanes: lanes.map(run), solo: keepWhole ? run(whole) : undefined },
+      runCost,
+    );
+    if (!keepWhole) await drained.then(() => whole.close());
   }
 
   /** Set once an inference thread has died. */
@@ -270,6 +331,7 @@ export class LoadedModel {
 
   /** Closes at once (shutdown, or a model that never served). */
   async close(): Promise<void> {
+    this.closed = true;
     await closeSessions(this.sessions);
   }
 }
@@ -286,7 +348,7 @@ async function closeSessions(sessions: Sessions): Promise<void> {
 async function openSessions(
   directory: ModelDirectory,
   layout: LaneLayout,
-  options: Pick<LoadOptions, 'allowSpinning' | 'soloLane' | 'niceness'>,
+  options: SessionOptions,
 ): Promise<Sessions> {
   const open = (intraOpThreads: number) =>
     SentimentModel.open(directory, {
@@ -311,27 +373,63 @@ async function openSessions(
   return { lanes: sessions.slice(0, layout.lanes), solo: sessions[layout.lanes] };
 }
 
+type RunTimer = (session: SentimentModel, texts: number, width: number) => Promise<number>;
+
+/** Times a run of `texts` texts of `width` tokens on a session (compute time on its thread, in ms). */
+function runTimer(tokenizer: SentimentTokenizer): RunTimer {
+  const [bos, word, eos] = tokenizer.encode('the').ids;
+  return async (session, texts, width) => {
+    const ids = [bos, ...Array<number>(width - 2).fill(word), eos];
+    return (await session.run(tokenizer.pad(Array.from({ length: texts }, () => ids)))).computeMs;
+  };
+}
+
+function runnerOf(tokenizer: SentimentTokenizer) {
+  return (session: SentimentModel) => async (sequences: number[][]) => session.run(tokenizer.pad(sequences));
+}
+
 /**
- * The solo lane, if a lone run (one text of 16 tokens, the fastest of 3) is clearly faster on it than on a
- * lane; otherwise it is closed (where one thread runs a lone text as fast, e.g. int8 here, it only costs memory).
+ * The packing policy's cost model: this graph's own run times on this machine, on a lane (about 2 s of runs
+ * for RoBERTa-base on two cores, a few ms for a tiny graph).
  */
-async function keepSoloIfFaster(
-  solo: SentimentModel,
-  lane: SentimentModel,
-  time: (session: SentimentModel) => Promise<number>,
-): Promise<SentimentModel | undefined> {
+function calibrateLane(lane: SentimentModel, time: RunTimer, batch: BatchPolicy): Promise<LinearRunCost> {
+  return calibrateRunCost(
+    (texts, width) => time(lane, texts, width),
+    calibrationShapes(batch),
+    DEFAULT_RUN_COST,
+  );
+}
+
+/**
+ * Whether a lone run (one text of 16 tokens, the fastest of 3) is clearly faster on the solo lane's session
+ * than on a lane; where it is not (one thread runs a lone text as fast, e.g. int8 here), it only costs memory.
+ */
+async function soloPays(solo: SentimentModel, lane: SentimentModel, time: RunTimer): Promise<boolean> {
   let soloMs = Infinity;
   let laneMs = Infinity;
   for (let round = 0; round < 3; round++) {
-    soloMs = Math.min(soloMs, await time(solo));
-    laneMs = Math.min(laneMs, await time(lane));
+    soloMs = Math.min(soloMs, await time(solo, 1, 16));
+    laneMs = Math.min(laneMs, await time(lane, 1, 16));
   }
-  if (soloLanePays(soloMs, laneMs)) return solo;
+  if (soloLanePays(soloMs, laneMs)) return true;
   logger.log(
     `no solo lane: a lone run took ${soloMs.toFixed(1)} ms on every core, ${laneMs.toFixed(1)} ms on a lane`,
   );
-  await solo.close();
-  return undefined;
+  return false;
+}
+
+function logCalibration(
+  where: string,
+  variant: ModelVariant,
+  layout: LaneLayout,
+  sessions: Sessions,
+  runCost: LinearRunCost,
+): void {
+  logger.log(
+    `${where} (${variant}): ${describeLanes(layout, sessions)}; a run on a lane costs ` +
+      `~${runCost.overheadMs.toFixed(1)} ms + ${runCost.perTokenMs.toFixed(3)} ms per padded token ` +
+      `(calibrated; the packing policy's cost model)`,
+  );
 }
 
 function describeLanes(layout: LaneLayout, sessions: Sessions): string {

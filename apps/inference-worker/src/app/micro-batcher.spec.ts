@@ -304,6 +304,79 @@ describe('MicroBatcher lanes', () => {
   });
 });
 
+describe('MicroBatcher replacing its lanes', () => {
+  it('sends new runs to the new lanes while the old run finishes, and says when the old lanes are done', async () => {
+    const { runners, runs, finish, mostInFlight } = heldRunners(['whole', 'a', 'b', 'solo']);
+    const batcher = tokensOnly({ lanes: [runners[0]] });
+    const first = batcher.submit([seq(3, 1)]);
+    const waiting = batcher.submit([seq(40, 2)]);
+    expect(runs.map((run) => run.runner)).toEqual(['whole']);
+
+    let drained = false;
+    const done = batcher
+      .replaceLanes({ lanes: [runners[1], runners[2]], solo: runners[3] }, new LinearRunCost(0, 1))
+      .then(() => (drained = true));
+    // The waiting text went to a new lane at once; the old run goes on where it started.
+    expect(runs.map((run) => [run.runner, run.firsts])).toEqual([
+      ['whole', [1]],
+      ['a', [2]],
+    ]);
+    const more = batcher.submit([seq(3, 3)]);
+    expect(runs.map((run) => run.runner)).toEqual(['whole', 'a', 'b']);
+    await finish('a');
+    await finish('b');
+    expect(drained).toBe(false);
+    // Nothing runs on the new lanes now, but the old run does: a lone text must not take the solo lane beside it.
+    const lone = batcher.submit([seq(4, 4)]);
+    expect(runs.map((run) => [run.runner, run.firsts])).toEqual([
+      ['whole', [1]],
+      ['a', [4]],
+    ]);
+    await finish('whole');
+    await done;
+    expect(drained).toBe(true);
+    await finish('a');
+    await expect(Promise.all([first, waiting, more, lone])).resolves.toEqual([
+      [[3, 1, 0]],
+      [[40, 2, 0]],
+      [[3, 3, 0]],
+      [[4, 4, 0]],
+    ]);
+    // Idle now: the new solo lane takes a lone text; the old runner is never used again.
+    const idle = batcher.submit([seq(5, 5)]);
+    expect(runs.map((run) => run.runner)).toEqual(['solo']);
+    await finish('solo');
+    await expect(idle).resolves.toEqual([[5, 5, 0]]);
+    expect(mostInFlight()).toBe(3);
+    await expect(batcher.idle()).resolves.toBeUndefined();
+  });
+
+  it('is drained at once when nothing ran on the old lanes, and refuses an empty set', async () => {
+    const { runners } = heldRunners(['old', 'new']);
+    const batcher = tokensOnly({ lanes: [runners[0]] });
+    await expect(
+      batcher.replaceLanes({ lanes: [runners[1]] }, new LinearRunCost(0, 1)),
+    ).resolves.toBeUndefined();
+    expect(() => batcher.replaceLanes({ lanes: [] }, new LinearRunCost(0, 1))).toThrow(RangeError);
+  });
+
+  it('plans with the cost model it is given', async () => {
+    const { runners, runs, finish } = heldRunners(['old', 'new']);
+    const batcher = tokensOnly({ lanes: [runners[0]] });
+    const first = batcher.submit([seq(3, 1)]);
+    // Under tokensOnly these would run apart; a price per run far above the padding packs them into one.
+    const jobs = [batcher.submit([seq(10, 2)]), batcher.submit([seq(30, 3)])];
+    void batcher.replaceLanes({ lanes: [runners[1]] }, new LinearRunCost(1000, 1));
+    expect(runs.map((run) => [run.runner, run.firsts])).toEqual([
+      ['old', [1]],
+      ['new', [2, 3]],
+    ]);
+    await finish('old');
+    await finish('new');
+    await Promise.all([first, ...jobs]);
+  });
+});
+
 describe('MicroBatcher poison isolation', () => {
   const POISON = 666;
   const policy = { maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 1, maxWaitMs: 20 };

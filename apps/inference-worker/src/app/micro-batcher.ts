@@ -53,6 +53,14 @@ interface Pending {
 
 const tracer = trace.getTracer('inference-worker');
 
+/** A place runs go: its runner, and whether a run is in flight on it. */
+interface Lane {
+  run: BatchRunner;
+  busy: boolean;
+  /** Called once the run in flight ends (set while lanes are being replaced). */
+  freed?: () => void;
+}
+
 /**
  * Packs texts from concurrent jobs into inference batches. One batch runs per lane at a time; texts
  * that arrive while every lane is busy wait and go in the next one. Each batch holds texts of similar
@@ -63,11 +71,10 @@ const tracer = trace.getTracer('inference-worker');
  */
 export class MicroBatcher {
   private pending: Pending[] = [];
-  private readonly lanes: readonly BatchRunner[];
-  private readonly solo: BatchRunner | undefined;
-  /** Per lane: a run is in flight. */
-  private readonly laneBusy: boolean[];
-  private soloBusy = false;
+  private lanes: Lane[];
+  private solo: Lane | undefined;
+  /** Runs in flight, on the lanes and the solo lane, current or replaced. */
+  private running = 0;
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
 
@@ -79,13 +86,24 @@ export class MicroBatcher {
     /** Called each time a failed batch of `texts` texts is split in halves to isolate the failing ones. */
     private readonly onSplit: (texts: number) => void = () => undefined,
     /** Estimates run times for the packing policy (packing-policy.ts). */
-    private readonly cost: RunCost = DEFAULT_RUN_COST,
+    private cost: RunCost = DEFAULT_RUN_COST,
   ) {
-    const { lanes, solo } = typeof runners === 'function' ? { lanes: [runners], solo: undefined } : runners;
-    if (lanes.length === 0) throw new RangeError('a micro-batcher needs at least one lane');
-    this.lanes = lanes;
-    this.solo = solo;
-    this.laneBusy = lanes.map(() => false);
+    ({ lanes: this.lanes, solo: this.solo } = toLanes(runners));
+  }
+
+  /**
+   * Runs go to these lanes (and this solo lane) from now on, planned with `cost`. Runs in flight finish
+   * where they are; the promise resolves once they have, so the caller may then close what they ran on.
+   */
+  replaceLanes(runners: InferenceLanes, cost: RunCost): Promise<void> {
+    const replaced = [...this.lanes, ...(this.solo ? [this.solo] : [])].filter((lane) => lane.busy);
+    ({ lanes: this.lanes, solo: this.solo } = toLanes(runners));
+    this.cost = cost;
+    const drained = Promise.all(
+      replaced.map((lane) => new Promise<void>((resolve) => (lane.freed = resolve))),
+    ).then(() => undefined);
+    this.flush();
+    return drained;
   }
 
   /** Scores for each sequence, in the order given. */
@@ -117,7 +135,7 @@ export class MicroBatcher {
 
   /** True while a batch computes. */
   get busy(): boolean {
-    return this.soloBusy || this.laneBusy.includes(true);
+    return this.running > 0;
   }
 
   /** Resolves once nothing is waiting or running. */
@@ -127,7 +145,7 @@ export class MicroBatcher {
   }
 
   private schedule(): void {
-    if (this.soloBusy || !this.laneBusy.includes(false) || this.pending.length === 0) return;
+    if (this.solo?.busy || !this.lanes.some((lane) => !lane.busy) || this.pending.length === 0) return;
     const oldestAge = performance.now() - this.pending[0].arrivedAt;
     const pendingTokens = this.pending.reduce((sum, item) => sum + item.ids.length, 0);
     const full = pendingTokens >= this.policy.maxTokens || this.pending.length >= this.policy.maxTexts;
@@ -147,24 +165,23 @@ export class MicroBatcher {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    while (!this.soloBusy && this.pending.length > 0) {
-      const lane = this.laneBusy.indexOf(false);
-      if (lane < 0) return;
+    while (!this.solo?.busy && this.pending.length > 0) {
+      const lane = this.lanes.find((candidate) => !candidate.busy);
+      if (!lane) return;
       const batch = this.takeBatch();
-      if (this.solo && !this.busy && this.pending.length === 0) {
-        this.soloBusy = true;
-        this.start(this.solo, batch, () => (this.soloBusy = false));
-      } else {
-        this.laneBusy[lane] = true;
-        this.start(this.lanes[lane], batch, () => (this.laneBusy[lane] = false));
-      }
+      // Solo only when nothing runs anywhere, a replaced lane included.
+      this.start(this.solo && !this.busy && this.pending.length === 0 ? this.solo : lane, batch);
     }
   }
 
-  private start(runner: BatchRunner, batch: Pending[], free: () => void): void {
+  private start(lane: Lane, batch: Pending[]): void {
+    lane.busy = true;
+    this.running++;
     // runIsolating settles every text itself and never rejects.
-    void this.runIsolating(runner, batch).finally(() => {
-      free();
+    void this.runIsolating(lane.run, batch).finally(() => {
+      lane.busy = false;
+      this.running--;
+      lane.freed?.();
       // Texts that arrived during the run have waited long enough: go again at once.
       if (this.pending.length > 0) this.flush();
       else if (!this.busy) this.idleWaiters.splice(0).forEach((resolve) => resolve());
@@ -262,4 +279,10 @@ export class MicroBatcher {
     this.pending = this.pending.filter((_, index) => !taken.has(index));
     return batch;
   }
+}
+
+function toLanes(runners: BatchRunner | InferenceLanes): { lanes: Lane[]; solo: Lane | undefined } {
+  const { lanes, solo } = typeof runners === 'function' ? { lanes: [runners], solo: undefined } : runners;
+  if (lanes.length === 0) throw new RangeError('a micro-batcher needs at least one lane');
+  return { lanes: lanes.map((run) => ({ run, busy: false })), solo: solo && { run: solo, busy: false } };
 }

@@ -41,8 +41,10 @@ const STATIC_VERSION = 'static';
  * Which model versions this worker serves, following the assignment record in Redis: pub/sub with a polling
  * fallback; a new version is fetched and loaded beside the one serving, new jobs go to it once it is loaded
  * and warm, and the old session is freed after the last job that picked it has finished (its batches never
- * mix with the new one's). At most two sessions are loaded at once: production plus a candidate, or the old
- * and the new production during a switch (a change that would need a third first lets the candidate go). A
+ * mix with the new one's). At most two versions are loaded at once: production plus a candidate, or the old
+ * and the new production during a switch (a change that would need a third first lets the candidate go). Only
+ * production runs on the inference lanes; the other version runs on one session with every core, and a new
+ * production opens its lanes once the old one is closed (memory: one version's lanes plus one session). A
  * version that fails to load is refused: the old one keeps serving and the failure is logged, counted and
  * written to this worker's status beside the assignment. Without an assignment, MODEL_DIR is served.
  */
@@ -230,7 +232,7 @@ export class ModelManager implements OnApplicationShutdown {
       if (this.production?.versionId !== assignment.production.id) {
         const next = candidateBecomesProduction
           ? current!.model
-          : await this.loadVersion(assignment.production, 'production');
+          : await this.loadVersion(assignment.production, 'production', this.production !== undefined);
         const previous = this.production;
         this.production = next;
         this.logger.log(
@@ -248,7 +250,7 @@ export class ModelManager implements OnApplicationShutdown {
           // The old production's session is freed before a candidate is loaded: two sessions at most.
           await retiring;
           try {
-            const model = await this.loadVersion(wanted.version, 'candidate');
+            const model = await this.loadVersion(wanted.version, 'candidate', true);
             this.candidate = { model, mode: wanted.mode, share: wanted.share };
             this.logger.log(`${describe(model)} is the candidate (${wanted.mode}, share ${wanted.share})`);
           } catch (error) {
@@ -257,6 +259,7 @@ export class ModelManager implements OnApplicationShutdown {
         }
       }
       await retiring;
+      await this.widenProduction();
     } catch (error) {
       errors.unshift(`production ${assignment.production.id}: ${(error as Error).message}`);
     }
@@ -281,7 +284,26 @@ export class ModelManager implements OnApplicationShutdown {
     await this.reportStatus(errors.length > 0 ? 'failed' : 'serving', assignment.revision);
   }
 
-  private async loadVersion(ref: ModelVersionRef, role: string): Promise<LoadedModel> {
+  /**
+   * Production on the lanes once the version it replaced is closed. A failure leaves it serving on its one
+   * session (logged; the next assignment change tries again): the switch itself has succeeded.
+   */
+  private async widenProduction(): Promise<void> {
+    const production = this.production;
+    if (!production?.narrow) return;
+    try {
+      await production.widen();
+      this.published();
+    } catch (error) {
+      this.logger.warn(`${describe(production)} stays on one session: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * `narrow`: one session rather than the lanes (a candidate, or a production loaded while another serves),
+   * so that a worker holds one model's lanes plus one session at most, not two models' lanes.
+   */
+  private async loadVersion(ref: ModelVersionRef, role: string, narrow: boolean): Promise<LoadedModel> {
     const location = parseModelLocation(ref.location);
     const registry = openModelRegistry(
       location.repo ? `hf://models/${location.repo}` : dirname(location.dir ?? ref.location),
@@ -293,7 +315,13 @@ export class ModelManager implements OnApplicationShutdown {
       log: (line) => this.logger.log(line),
     });
     this.logger.log(`loading ${role} ${ref.id} from ${dir}`);
-    return this.loadDirectory(dir, ref.id, location.repo ? basename(location.repo) : basename(dir));
+    return this.loadDirectory(
+      dir,
+      ref.id,
+      location.repo ? basename(location.repo) : basename(dir),
+      undefined,
+      narrow,
+    );
   }
 
   private loadStatic(): Promise<LoadedModel> {
@@ -310,6 +338,7 @@ export class ModelManager implements OnApplicationShutdown {
     versionId: string,
     name: string,
     version?: string,
+    narrow = false,
   ): Promise<LoadedModel> {
     const started = performance.now();
     const model = await LoadedModel.load({
@@ -321,6 +350,7 @@ export class ModelManager implements OnApplicationShutdown {
       intraOpThreads: this.config.intraOpThreads,
       inferenceLanes: this.config.inferenceLanes,
       soloLane: this.config.soloLane,
+      narrow,
       niceness: this.config.inferenceNice,
       allowSpinning: this.config.intraOpSpinning,
       maxTokens: this.config.maxTokens,
