@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Logger } from '@nestjs/common';
@@ -255,6 +255,30 @@ describe('inference lanes', () => {
     expect(narrowThreads).toBe(2);
     await model.retire();
     await waitForThreads(before);
+  });
+
+  it('keeps serving narrow when the lanes cannot open, and widens on a later try', async () => {
+    const dir = join(workDir, 'widen-fails');
+    await cp(fp32Dir, dir, { recursive: true });
+    const model = await load(dir, 'fp32', VNNI, {
+      intraOpThreads: 2,
+      inferenceLanes: 2,
+      soloLane: 'on',
+      narrow: true,
+    });
+    try {
+      const graph = join(dir, 'onnx/model.onnx');
+      await rename(graph, `${graph}.aside`);
+      await expect(model.widen()).rejects.toThrow();
+      expect([model.lanes, model.narrow]).toEqual([1, true]);
+      await expect(model.score(texts.slice(0, 3))).resolves.toHaveLength(3);
+      await rename(`${graph}.aside`, graph);
+      await model.widen();
+      expect([model.lanes, model.hasSoloLane, model.narrow]).toEqual([2, true, false]);
+      await expect(model.score(texts.slice(0, 3))).resolves.toHaveLength(3);
+    } finally {
+      await model.close();
+    }
   });
 
   it('closes the lanes it opened when the model is retired while it widens', async () => {

@@ -226,21 +226,29 @@ export class LoadedModel {
   async widen(): Promise<void> {
     const widening = this.widening;
     if (!widening || this.closing || this.closed) return;
-    this.widening = undefined;
-    const { directory, layout, options } = widening;
+    this.widening = undefined; // one widening at a time; back on failure, for the next call to try again
+    try {
+      await this.openLanes(widening);
+    } catch (error) {
+      this.widening = widening;
+      throw error;
+    }
+  }
+
+  private async openLanes({ directory, layout, options }: Widening): Promise<void> {
     const lanes = (await openSessions(directory, { ...layout, soloThreads: undefined }, options)).lanes;
     const [whole] = this.sessions.lanes;
     const timeRun = runTimer(this.tokenizer);
     let runCost: LinearRunCost;
     let keepWhole: boolean;
     try {
+      // Timed while `whole` serves: only each run's own compute time counts, as at load.
       runCost = await calibrateLane(lanes[0], timeRun, options.batch);
       keepWhole =
         options.soloLane === 'on' ||
         (options.soloLane === 'auto' && (await soloPays(whole, lanes[0], timeRun)));
     } catch (error) {
       await Promise.all(lanes.map((session) => session.close()));
-      this.widening = widening;
       throw error;
     }
     if (this.closing || this.closed) {
