@@ -176,6 +176,10 @@ async function waitForThreads(count: number): Promise<void> {
   expect(threads()).toBe(count);
 }
 
+/** Loaded narrow (one session of both cores), to be widened to two lanes of one thread. */
+const loadNarrow = (dir: string, soloLane: 'on' | 'off') =>
+  load(dir, 'fp32', VNNI, { intraOpThreads: 2, inferenceLanes: 2, soloLane, narrow: true });
+
 describe('inference lanes', () => {
   const texts = Array.from(
     { length: 24 },
@@ -207,12 +211,7 @@ describe('inference lanes', () => {
   });
 
   it('loads narrow on one session of every core, then widens to the lanes while serving, losing nothing', async () => {
-    const model = await load(fp32Dir, 'fp32', VNNI, {
-      intraOpThreads: 2,
-      inferenceLanes: 2,
-      soloLane: 'on',
-      narrow: true,
-    });
+    const model = await loadNarrow(fp32Dir, 'on');
     try {
       expect([model.lanes, model.hasSoloLane, model.narrow]).toEqual([1, false, true]);
       const expected = await model.score(texts);
@@ -237,12 +236,7 @@ describe('inference lanes', () => {
 
   it('closes the narrow session after widening when the solo lane is off, and leaves no thread behind', async () => {
     const before = threads();
-    const model = await load(fp32Dir, 'fp32', VNNI, {
-      intraOpThreads: 2,
-      inferenceLanes: 2,
-      soloLane: 'off',
-      narrow: true,
-    });
+    const model = await loadNarrow(fp32Dir, 'off');
     // One session of two threads: its inference thread and one ONNX Runtime pool thread.
     const narrowThreads = threads() - before;
     const inFlight = model.score(texts);
@@ -260,12 +254,7 @@ describe('inference lanes', () => {
   it('keeps serving narrow when the lanes cannot open, and widens on a later try', async () => {
     const dir = join(workDir, 'widen-fails');
     await cp(fp32Dir, dir, { recursive: true });
-    const model = await load(dir, 'fp32', VNNI, {
-      intraOpThreads: 2,
-      inferenceLanes: 2,
-      soloLane: 'on',
-      narrow: true,
-    });
+    const model = await loadNarrow(dir, 'on');
     try {
       const graph = join(dir, 'onnx/model.onnx');
       await rename(graph, `${graph}.aside`);
@@ -283,12 +272,7 @@ describe('inference lanes', () => {
 
   it('closes the lanes it opened when the model is retired while it widens', async () => {
     const before = threads();
-    const model = await load(fp32Dir, 'fp32', VNNI, {
-      intraOpThreads: 2,
-      inferenceLanes: 2,
-      soloLane: 'on',
-      narrow: true,
-    });
+    const model = await loadNarrow(fp32Dir, 'on');
     const widening = model.widen();
     await model.retire();
     await widening;
