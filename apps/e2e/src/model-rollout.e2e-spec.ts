@@ -106,6 +106,22 @@ async function lanesOf(
   return match ? { lanes: Number(match[2]), solo: match[1] === 'true' } : undefined;
 }
 
+/** Production opens its lanes after the switch is reported, so what a version runs on is waited for. */
+async function expectLanes(
+  worker: AppProcess,
+  version: string,
+  expected: { lanes: number; solo: boolean },
+): Promise<void> {
+  const same = (seen: { lanes: number; solo: boolean } | undefined) =>
+    seen?.lanes === expected.lanes && seen.solo === expected.solo;
+  await waitFor(
+    async () => (same(await lanesOf(worker, version)) ? true : undefined),
+    30_000,
+    `${version} on ${expected.lanes} lane(s)`,
+  ).catch(() => undefined);
+  expect(await lanesOf(worker, version)).toEqual(expected);
+}
+
 const alive = (worker: AppProcess) => worker.child.exitCode === null && worker.child.signalCode === null;
 
 interface Answer {
@@ -296,10 +312,14 @@ describe('promotion and rollback without downtime', () => {
     );
     const promoted = await converged(2);
     const promotedAt = Date.now();
-    // Loaded on one session beside alpha, beta opened its lanes once alpha was closed.
+    // Loaded on one session beside alpha, beta serves at once and opens its lanes once alpha is closed.
     for (const worker of workers) {
-      expect(await lanesOf(worker, versions.beta)).toEqual({ lanes: 2, solo: true });
+      await expectLanes(worker, versions.beta, { lanes: 2, solo: true });
       expect(await lanesOf(worker, versions.alpha)).toBeUndefined();
+      const logs = worker.logs();
+      const narrowAt = logs.search(/beta \(fp32\): 1 lane of 2 threads/);
+      expect(narrowAt).toBeGreaterThanOrEqual(0);
+      expect(logs.slice(narrowAt)).toMatch(/beta \(fp32\): 2 lanes of 1 thread and a solo lane of 2/);
     }
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     const rolledBack = await adminPost('/rollback', { reason: 'beta misbehaves' });
@@ -438,8 +458,8 @@ describe('shadow and canary', () => {
     await converged(set.body.revision);
     // The canary runs on one session with every core; production keeps its lanes.
     for (const worker of workers) {
-      expect(await lanesOf(worker, versions[other])).toEqual({ lanes: 1, solo: false });
-      expect(await lanesOf(worker, versions[production])).toEqual({ lanes: 2, solo: true });
+      await expectLanes(worker, versions[other], { lanes: 1, solo: false });
+      await expectLanes(worker, versions[production], { lanes: 2, solo: true });
     }
     const ids = Array.from({ length: 60 }, (_, i) => `canary-${i}`);
     const answers = await Promise.all(

@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { cpuFeaturesFrom, quantizeModelFile, type WeightType } from '@reputation-monitor/onnx-graph';
-import { LoadOptions, LoadedModel, readServedQuantization, slowGraphWarning } from './loaded-model';
+import {
+  LoadOptions,
+  LoadedModel,
+  TextScore,
+  readServedQuantization,
+  slowGraphWarning,
+} from './loaded-model';
 import { quantizationLabels, WorkerMetrics } from './worker-metrics';
 import type { WorkerConfig } from './worker-config';
 
@@ -177,7 +183,7 @@ async function waitForThreads(count: number): Promise<void> {
 }
 
 /** Loaded narrow (one session of both cores), to be widened to two lanes of one thread. */
-const loadNarrow = (dir: string, soloLane: 'on' | 'off') =>
+const loadNarrow = (dir: string, soloLane: LoadOptions['soloLane']) =>
   load(dir, 'fp32', VNNI, { intraOpThreads: 2, inferenceLanes: 2, soloLane, narrow: true });
 
 describe('inference lanes', () => {
@@ -215,19 +221,29 @@ describe('inference lanes', () => {
     try {
       expect([model.lanes, model.hasSoloLane, model.narrow]).toEqual([1, false, true]);
       const expected = await model.score(texts);
-      // Jobs keep coming while the lanes open and calibrate; the narrow session serves them meanwhile.
-      const during = Promise.all(texts.map((text) => model.score([text])));
-      await model.widen();
-      const after = await Promise.all(texts.map((text) => model.score([text])));
+      // Three clients keep scoring, one text after the other, from before the lanes open until after the
+      // switch to them, so runs are in flight on the narrow session when it happens.
+      let widened = false;
+      const served: Array<{ index: number; score: TextScore }> = [];
+      const client = async (offset: number) => {
+        for (let n = offset; !widened || n < offset + 3 * texts.length; n += 3) {
+          const index = n % texts.length;
+          const [score] = await model.score([texts[index]]);
+          served.push({ index, score });
+        }
+      };
+      const clients = Promise.all([0, 1, 2].map(client));
+      expect(await model.widen()).toBe(true);
+      widened = true;
+      await clients;
       expect([model.lanes, model.hasSoloLane, model.narrow]).toEqual([2, true, false]);
-      for (const served of [(await during).flat(), after.flat()]) {
-        served.forEach((score, index) => {
-          expect(score.label).toBe(expected[index].label);
-          expect(score.scores.positive).toBeCloseTo(expected[index].scores.positive, 5);
-        });
-      }
+      expect(served.length).toBeGreaterThanOrEqual(3 * texts.length);
+      served.forEach(({ index, score }) => {
+        expect(score.label).toBe(expected[index].label);
+        expect(score.scores.positive).toBeCloseTo(expected[index].scores.positive, 5);
+      });
       // Widening again, or a model that was never narrow, changes nothing.
-      await model.widen();
+      expect(await model.widen()).toBe(false);
       expect([model.lanes, model.hasSoloLane]).toEqual([2, true]);
     } finally {
       await model.close();
@@ -270,13 +286,34 @@ describe('inference lanes', () => {
     }
   });
 
-  it('closes the lanes it opened when the model is retired while it widens', async () => {
+  it.each(['on', 'auto'] as const)(
+    'closes the lanes it opened when the model is retired while it widens (solo lane %s)',
+    async (soloLane) => {
+      const before = threads();
+      const model = await loadNarrow(fp32Dir, soloLane);
+      const widening = model.widen();
+      await model.retire();
+      await expect(widening).resolves.toBe(false);
+      expect(model.narrow).toBe(false);
+      await expect(model.score(['after retire'])).rejects.toThrow('model is closed');
+      await waitForThreads(before);
+    },
+  );
+
+  it('gives up widening when superseded, staying narrow for a later try', async () => {
     const before = threads();
-    const model = await loadNarrow(fp32Dir, 'on');
-    const widening = model.widen();
-    await model.retire();
-    await widening;
-    await expect(model.score(['after retire'])).rejects.toThrow('model is closed');
+    const model = await loadNarrow(fp32Dir, 'off');
+    const narrowThreads = threads();
+    try {
+      await expect(model.widen(() => true)).resolves.toBe(false);
+      expect([model.lanes, model.narrow]).toEqual([1, true]);
+      await waitForThreads(narrowThreads);
+      await expect(model.score(texts.slice(0, 2))).resolves.toHaveLength(2);
+      await expect(model.widen()).resolves.toBe(true);
+      expect([model.lanes, model.narrow]).toEqual([2, false]);
+    } finally {
+      await model.close();
+    }
     await waitForThreads(before);
   });
 

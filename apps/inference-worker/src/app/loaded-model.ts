@@ -220,42 +220,55 @@ export class LoadedModel {
   /**
    * Opens the configured lanes beside the session of a narrow load, while that session goes on serving; then
    * runs go to the lanes, and the old session becomes the solo lane (it has every core) or, where the solo lane
-   * is off or does not pay, is closed once its runs have ended. Nothing is refused or lost meanwhile. Does
-   * nothing for a model that is not narrow or is being retired.
+   * is off or does not pay, is closed once its runs have ended. Nothing is refused or lost meanwhile. Gives up,
+   * closing what it opened, when the model is retired or closed meanwhile or `superseded` says so (the model
+   * stays narrow then, for a later call). True when the model was widened.
    */
-  async widen(): Promise<void> {
+  async widen(superseded: () => boolean = () => false): Promise<boolean> {
     const widening = this.widening;
-    if (!widening || this.closing || this.closed) return;
-    this.widening = undefined; // one widening at a time; back on failure, for the next call to try again
+    if (!widening || this.gone) return false;
+    this.widening = undefined; // one widening at a time
+    let widened = false;
     try {
-      await this.openLanes(widening);
-    } catch (error) {
-      this.widening = widening;
-      throw error;
+      widened = await this.openLanes(widening, superseded);
+    } finally {
+      if (!widened && !this.gone) this.widening = widening;
     }
+    return widened;
   }
 
-  private async openLanes({ directory, layout, options }: Widening): Promise<void> {
+  /** Retired or closed: no new sessions. */
+  private get gone(): boolean {
+    return this.closing !== undefined || this.closed;
+  }
+
+  private async openLanes(
+    { directory, layout, options }: Widening,
+    superseded: () => boolean,
+  ): Promise<boolean> {
     const lanes = (await openSessions(directory, { ...layout, soloThreads: undefined }, options)).lanes;
+    const abandon = async () => {
+      await Promise.all(lanes.map((session) => session.close()));
+      return false;
+    };
+    if (this.gone || superseded()) return abandon();
     const [whole] = this.sessions.lanes;
     const timeRun = runTimer(this.tokenizer);
     let runCost: LinearRunCost;
     let keepWhole: boolean;
     try {
-      // Timed while `whole` serves: only each run's own compute time counts, as at load.
+      // Timed while `whole` may be serving, as a load during a switch is timed while the old version serves:
+      // the fastest of a few runs per shape keeps what that adds small.
       runCost = await calibrateLane(lanes[0], timeRun, options.batch);
       keepWhole =
         options.soloLane === 'on' ||
         (options.soloLane === 'auto' && (await soloPays(whole, lanes[0], timeRun)));
     } catch (error) {
-      await Promise.all(lanes.map((session) => session.close()));
+      await abandon();
+      if (this.gone) return false; // `whole` was closed under the timing: retired meanwhile
       throw error;
     }
-    if (this.closing || this.closed) {
-      // Retired or closed while the lanes opened: they never served.
-      await Promise.all(lanes.map((session) => session.close()));
-      return;
-    }
+    if (this.gone || superseded()) return abandon();
     this.sessions = { lanes, solo: keepWhole ? whole : undefined };
     this.cost = runCost;
     logCalibration(directory.dir, this.variant, layout, this.sessions, runCost);
@@ -265,6 +278,7 @@ export class LoadedModel {
       runCost,
     );
     if (!keepWhole) await drained.then(() => whole.close());
+    return true;
   }
 
   /** Set once an inference thread has died. */

@@ -360,6 +360,32 @@ describe('MicroBatcher replacing its lanes', () => {
     expect(() => batcher.replaceLanes({ lanes: [] }, new LinearRunCost(0, 1))).toThrow(RangeError);
   });
 
+  it('keeps splitting a failed batch on the old lane, and is drained only after its last half', async () => {
+    const ran: string[] = [];
+    let drained = false;
+    // Each run notes whether the old lanes were already said to be drained when it started ('!').
+    const lane = (name: string) => async (sequences: number[][]) => {
+      ran.push(`${name}:${sequences.map((ids) => ids[0]).join(',')}${drained ? '!' : ''}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (sequences.some((ids) => ids[0] === 666)) throw new Error('poison');
+      return { scores: sequences.map((ids) => [ids.length, ids[0], 0]), computeMs: 1 };
+    };
+    const batcher = new MicroBatcher({ lanes: [lane('old')] }, unlimited);
+    const poisoned = batcher.submit([seq(3, 1), seq(3, 666)]);
+    const done = batcher
+      .replaceLanes({ lanes: [lane('new')] }, new LinearRunCost(0, 1))
+      .then(() => (drained = true));
+    const later = batcher.submit([seq(3, 2)]);
+    const results = await Promise.allSettled([poisoned, later]);
+    expect(results[0]).toMatchObject({ status: 'rejected', reason: new Error('poison') });
+    expect(results[1]).toEqual({ status: 'fulfilled', value: [[3, 2, 0]] });
+    await done;
+    // The batch and both its halves ran where they started, before the drain; the later text ran on the new lane.
+    expect(ran.filter((run) => run.startsWith('old'))).toEqual(['old:1,666', 'old:1', 'old:666']);
+    expect(ran.filter((run) => run.startsWith('new'))).toEqual(['new:2']);
+    await expect(batcher.idle()).resolves.toBeUndefined();
+  });
+
   it('plans with the cost model it is given', async () => {
     const { runners, runs, finish } = heldRunners(['old', 'new']);
     const batcher = tokensOnly({ lanes: [runners[0]] });

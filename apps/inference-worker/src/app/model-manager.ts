@@ -44,7 +44,8 @@ const STATIC_VERSION = 'static';
  * mix with the new one's). At most two versions are loaded at once: production plus a candidate, or the old
  * and the new production during a switch (a change that would need a third first lets the candidate go). Only
  * production runs on the inference lanes; the other version runs on one session with every core, and a new
- * production opens its lanes once the old one is closed (memory: one version's lanes plus one session). A
+ * production opens its lanes once the old one is closed (memory: production's lanes and solo lane plus one
+ * session, where two versions' lanes were before). A
  * version that fails to load is refused: the old one keeps serving and the failure is logged, counted and
  * written to this worker's status beside the assignment. Without an assignment, MODEL_DIR is served.
  */
@@ -63,6 +64,11 @@ export class ModelManager implements OnApplicationShutdown {
   private failedRevision: number | undefined;
   private failedAttempts = 0;
   private retryAt = 0;
+  /** The newest assignment revision heard of (applied or waiting to be). */
+  private newestRevision = 0;
+  /** A production left on one session by failed widenings is tried again from the heartbeat after this. */
+  private widenFailures = 0;
+  private widenRetryAt = 0;
   /** Called before a model is retired, so queued shadow work for it is dropped rather than waited for. */
   private readonly retiringListeners: Array<(model: LoadedModel) => void> = [];
   private lastError: string | undefined;
@@ -180,6 +186,7 @@ export class ModelManager implements OnApplicationShutdown {
   }
 
   private follow(assignment: ModelAssignment): Promise<void> {
+    this.newestRevision = Math.max(this.newestRevision, assignment.revision);
     this.applying = this.applying
       .then(() => (this.stopped ? undefined : this.apply(assignment)))
       .catch((error: Error) =>
@@ -188,8 +195,15 @@ export class ModelManager implements OnApplicationShutdown {
     return this.applying;
   }
 
-  /** Every heartbeat: the status, and a failed revision tried again once its backoff is over (watch reports a revision once). */
+  /**
+   * Every heartbeat: the status, a failed revision tried again once its backoff is over (watch reports a
+   * revision once), and likewise a production that failed to open its lanes.
+   */
   private async tick(): Promise<void> {
+    if (this.widenFailures > 0 && Date.now() >= this.widenRetryAt) {
+      this.widenRetryAt = Infinity; // one try at a time: widenProduction sets the next
+      this.applying = this.applying.then(() => this.widenProduction());
+    }
     if (
       this.failedRevision !== undefined &&
       this.failedRevision > this.appliedRevision &&
@@ -207,6 +221,7 @@ export class ModelManager implements OnApplicationShutdown {
    * let go to make room is not reloaded until the next revision); the status says what failed.
    */
   private async apply(assignment: ModelAssignment): Promise<void> {
+    this.newestRevision = Math.max(this.newestRevision, assignment.revision);
     if (assignment.revision <= this.appliedRevision) return;
     if (assignment.revision === this.failedRevision && Date.now() < this.retryAt) return;
     const started = performance.now();
@@ -259,7 +274,6 @@ export class ModelManager implements OnApplicationShutdown {
         }
       }
       await retiring;
-      await this.widenProduction();
     } catch (error) {
       errors.unshift(`production ${assignment.production.id}: ${(error as Error).message}`);
     }
@@ -282,19 +296,29 @@ export class ModelManager implements OnApplicationShutdown {
     }
     this.published();
     await this.reportStatus(errors.length > 0 ? 'failed' : 'serving', assignment.revision);
+    // After the switch is done and reported: it serves already, the lanes only add throughput.
+    await this.widenProduction();
   }
 
   /**
-   * Production on the lanes once the version it replaced is closed. A failure leaves it serving on its one
-   * session (logged; the next assignment change tries again): the switch itself has succeeded.
+   * Production on the lanes once the version it replaced is closed. Given up at once when a newer assignment
+   * waits (a rollback does not wait for it) or the worker stops: the next apply widens. A failure leaves it
+   * serving on its one session, logged, and tried again from the heartbeat after a backoff (30 s, doubling).
    */
   private async widenProduction(): Promise<void> {
     const production = this.production;
-    if (!production?.narrow) return;
+    if (!production?.narrow) this.widenFailures = 0;
+    if (!production?.narrow || this.stopped) return;
+    const applied = this.newestRevision;
     try {
-      await production.widen();
-      this.published();
+      const widened = await production.widen(() => this.stopped || this.newestRevision > applied);
+      if (widened) {
+        this.widenFailures = 0;
+        this.published();
+      }
     } catch (error) {
+      this.widenFailures += 1;
+      this.widenRetryAt = Date.now() + Math.min(30 * 60_000, 30_000 * 2 ** (this.widenFailures - 1));
       this.logger.warn(`${describe(production)} stays on one session: ${(error as Error).message}`);
     }
   }
@@ -341,6 +365,8 @@ export class ModelManager implements OnApplicationShutdown {
     narrow = false,
   ): Promise<LoadedModel> {
     const started = performance.now();
+    // The run-cost gauges show production's cost model: a candidate's (one session, every core) differs.
+    const isProduction = () => this.production?.versionId === versionId;
     const model = await LoadedModel.load({
       dir,
       variant: this.config.modelVariant,
@@ -355,7 +381,7 @@ export class ModelManager implements OnApplicationShutdown {
       allowSpinning: this.config.intraOpSpinning,
       maxTokens: this.config.maxTokens,
       batch: this.config.batch,
-      onBatch: (stats) => this.metrics.batch(stats),
+      onBatch: (stats) => this.metrics.batch(isProduction() ? stats : { ...stats, runCost: undefined }),
       onBatchSplit: () => this.metrics.batchSplit(),
       onTokenized: (ms) => this.metrics.tokenized(ms),
     });
