@@ -171,8 +171,7 @@ export class LoadedModel {
       runCost = await calibrateLane(sessions.lanes[0], timeRun, options.batch);
       if (
         sessions.solo &&
-        options.soloLane === 'auto' &&
-        !(await soloPays(sessions.solo, sessions.lanes[0], timeRun))
+        !(await keepsSoloLane(options.soloLane, sessions.solo, sessions.lanes[0], timeRun))
       ) {
         await sessions.solo.close();
         sessions.solo = undefined;
@@ -260,9 +259,7 @@ export class LoadedModel {
       // Timed while `whole` may be serving, as a load during a switch is timed while the old version serves:
       // the fastest of a few runs per shape keeps what that adds small.
       runCost = await calibrateLane(lanes[0], timeRun, options.batch);
-      keepWhole =
-        options.soloLane === 'on' ||
-        (options.soloLane === 'auto' && (await soloPays(whole, lanes[0], timeRun)));
+      keepWhole = await keepsSoloLane(options.soloLane, whole, lanes[0], timeRun);
     } catch (error) {
       await abandon();
       if (this.gone) return false; // `whole` was closed under the timing: retired meanwhile
@@ -423,10 +420,17 @@ function calibrateLane(lane: SentimentModel, time: RunTimer, batch: BatchPolicy)
 }
 
 /**
- * Whether a lone run (one text of 16 tokens, the fastest of 3) is clearly faster on the solo lane's session
- * than on a lane; where it is not (one thread runs a lone text as fast, e.g. int8 here), it only costs memory.
+ * Whether `solo` serves as the solo lane: `on`, or `auto` where a lone run (one text of 16 tokens, the fastest of
+ * 3) is clearly faster on it than on a lane; where it is not (one thread runs a lone text as fast, e.g. int8
+ * here), it only costs memory.
  */
-async function soloPays(solo: SentimentModel, lane: SentimentModel, time: RunTimer): Promise<boolean> {
+async function keepsSoloLane(
+  setting: LoadOptions['soloLane'],
+  solo: SentimentModel,
+  lane: SentimentModel,
+  time: RunTimer,
+): Promise<boolean> {
+  if (setting !== 'auto') return setting === 'on';
   let soloMs = Infinity;
   let laneMs = Infinity;
   for (let round = 0; round < 3; round++) {

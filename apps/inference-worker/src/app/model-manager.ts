@@ -64,7 +64,7 @@ export class ModelManager implements OnApplicationShutdown {
   private failedRevision: number | undefined;
   private failedAttempts = 0;
   private retryAt = 0;
-  /** The newest assignment revision heard of (applied or waiting to be). */
+  /** The newest assignment revision followed (applied or queued): a widening gives up when it grows. */
   private newestRevision = 0;
   /** A production left on one session by failed widenings is tried again from the heartbeat after this. */
   private widenFailures = 0;
@@ -221,7 +221,6 @@ export class ModelManager implements OnApplicationShutdown {
    * let go to make room is not reloaded until the next revision); the status says what failed.
    */
   private async apply(assignment: ModelAssignment): Promise<void> {
-    this.newestRevision = Math.max(this.newestRevision, assignment.revision);
     if (assignment.revision <= this.appliedRevision) return;
     if (assignment.revision === this.failedRevision && Date.now() < this.retryAt) return;
     const started = performance.now();
@@ -262,7 +261,7 @@ export class ModelManager implements OnApplicationShutdown {
         if (wanted.version.id === this.production.versionId) {
           errors.push(`candidate ${wanted.version.id} is production already`);
         } else {
-          // The old production's session is freed before a candidate is loaded: two sessions at most.
+          // The old production is freed before a candidate is loaded: two versions at most.
           await retiring;
           try {
             const model = await this.loadVersion(wanted.version, 'candidate', true);
@@ -280,7 +279,7 @@ export class ModelManager implements OnApplicationShutdown {
     if (errors.length > 0) {
       this.failedAttempts = assignment.revision === this.failedRevision ? this.failedAttempts + 1 : 1;
       this.failedRevision = assignment.revision;
-      this.retryAt = Date.now() + Math.min(30 * 60_000, 30_000 * 2 ** (this.failedAttempts - 1));
+      this.retryAt = Date.now() + retryBackoffMs(this.failedAttempts);
       this.lastError = errors.join('; ');
       this.metrics.reloaded('failed');
       this.logger.error(`assignment revision ${assignment.revision} refused: ${this.lastError}`);
@@ -307,8 +306,11 @@ export class ModelManager implements OnApplicationShutdown {
    */
   private async widenProduction(): Promise<void> {
     const production = this.production;
-    if (!production?.narrow) this.widenFailures = 0;
-    if (!production?.narrow || this.stopped) return;
+    if (!production?.narrow) {
+      this.widenFailures = 0;
+      return;
+    }
+    if (this.stopped) return;
     const applied = this.newestRevision;
     try {
       const widened = await production.widen(() => this.stopped || this.newestRevision > applied);
@@ -318,14 +320,14 @@ export class ModelManager implements OnApplicationShutdown {
       }
     } catch (error) {
       this.widenFailures += 1;
-      this.widenRetryAt = Date.now() + Math.min(30 * 60_000, 30_000 * 2 ** (this.widenFailures - 1));
+      this.widenRetryAt = Date.now() + retryBackoffMs(this.widenFailures);
       this.logger.warn(`${describe(production)} stays on one session: ${(error as Error).message}`);
     }
   }
 
   /**
    * `narrow`: one session rather than the lanes (a candidate, or a production loaded while another serves),
-   * so that a worker holds one model's lanes plus one session at most, not two models' lanes.
+   * so that a worker holds production's lanes (and solo lane) plus one session at most, not two versions' lanes.
    */
   private async loadVersion(ref: ModelVersionRef, role: string, narrow: boolean): Promise<LoadedModel> {
     const location = parseModelLocation(ref.location);
@@ -439,6 +441,11 @@ export class ModelManager implements OnApplicationShutdown {
       .reportStatus(status)
       .catch((error: Error) => this.logger.warn(`reporting the model status: ${error.message}`));
   }
+}
+
+/** Wait before retrying after `attempts` failures in a row: 30 s, doubling, at most 30 min. */
+function retryBackoffMs(attempts: number): number {
+  return Math.min(30 * 60_000, 30_000 * 2 ** (attempts - 1));
 }
 
 function describe(model: LoadedModel): string {
