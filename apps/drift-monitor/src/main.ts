@@ -29,7 +29,7 @@ async function serve(): Promise<void> {
     DriftModule.forConfig(config, 'server', requests.params),
     { bodyParser: false, bufferLogs: true },
   );
-  openHttpEdge(app, requests.middleware);
+  openHttpEdge(app, requests.middleware, config.server);
   parseBodiesAfterKeys(app, { limitBytes: MAX_BODY_BYTES, maxArrayItems: 16 });
   // A run in progress finishes before exit; the golden set bounds how long one can wait on the workers.
   closeOnSignals(app, Math.max(10_000, config.golden.timeoutMs + 5_000), stopTracing);

@@ -1,3 +1,4 @@
+import { Socket, connect } from 'node:net';
 import type { Redis } from 'ioredis';
 import { AppProcess, spawnApp, startGateway, stopAll } from './support/apps';
 import { connectRedis, deletePrefix, uniquePrefix } from './support/redis';
@@ -228,6 +229,31 @@ describe('API keys', () => {
     expect(board.status).toBe(403);
     expect(board.body).toMatchObject({ code: 'forbidden' });
   });
+});
+
+describe('connections', () => {
+  /** One GET /health/live on an open connection: the status line, or 'closed' when the server closed it. */
+  const live = (socket: Socket) =>
+    new Promise<string>((resolve) => {
+      if (socket.destroyed) return resolve('closed');
+      socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1').split('\r\n')[0]));
+      socket.once('close', () => resolve('closed'));
+      socket.write('GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    });
+
+  it('keeps an idle keep-alive connection past Node’s 5 s, so a client pool reusing it is not reset', async () => {
+    const { port } = new URL(gateway.url);
+    const socket = await new Promise<Socket>((resolve) => {
+      const opened: Socket = connect(Number(port), '127.0.0.1', () => resolve(opened));
+    });
+    try {
+      expect(await live(socket)).toBe('HTTP/1.1 200 OK');
+      await new Promise((resolve) => setTimeout(resolve, 7_000));
+      expect(await live(socket)).toBe('HTTP/1.1 200 OK');
+    } finally {
+      socket.destroy();
+    }
+  }, 20_000);
 });
 
 describe('boot', () => {

@@ -32,7 +32,7 @@ async function bootstrap(): Promise<void> {
     bodyParser: false,
     bufferLogs: true,
   });
-  openHttpEdge(app, requests.middleware);
+  openHttpEdge(app, requests.middleware, config.server);
   app.use(httpMetrics(app.get(GatewayMetrics), SENTIMENT_ROUTES));
   mountQueueBoard(app, app.get(SentimentProducer), app.get(AdminApiKeys));
   // Twice the item cap: a list a little too long gets a 422 naming the field, a huge one never reaches validation.

@@ -7,6 +7,7 @@ import { requireKeyBeforeBody } from './api-key.guard';
 import { AdminApiKeys, ApiKeys } from './api-keys';
 import { JsonBodyLimits, jsonBody } from './json-body';
 import { answerMalformedRequests } from './malformed-requests';
+import { HttpServerConfig, applyHttpServerConfig } from './server-config';
 
 /** Refuses to start a server that would serve /v1 without keys by accident (a ConfigError saying why). */
 export function assertNotExposed(access: AccessConfig, host: string): void {
@@ -16,12 +17,17 @@ export function assertNotExposed(access: AccessConfig, host: string): void {
 
 /**
  * The front of every HTTP app's chain: logs through pino (the app's module imports nestjs-pino's
- * LoggerModule), Node's own refusals answered with problem+json, and the request logger first, so every
- * answer carries a request id.
+ * LoggerModule), the server's connection settings, Node's own refusals answered with problem+json, and the
+ * request logger first, so every answer carries a request id.
  */
-export function openHttpEdge(app: NestExpressApplication, requestLogger: RequestHandler): void {
+export function openHttpEdge(
+  app: NestExpressApplication,
+  requestLogger: RequestHandler,
+  server: HttpServerConfig,
+): void {
   app.useLogger(app.get(PinoLogger));
   app.disable('x-powered-by');
+  applyHttpServerConfig(app.getHttpServer(), server);
   answerMalformedRequests(app.getHttpServer());
   app.use(requestLogger);
 }

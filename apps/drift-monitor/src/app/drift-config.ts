@@ -1,5 +1,10 @@
 import { DEFAULT_QUEUE_PREFIX } from '@reputation-monitor/contracts';
-import { AccessConfig, readAccessConfig } from '@reputation-monitor/http-edge';
+import {
+  AccessConfig,
+  HttpServerConfig,
+  readAccessConfig,
+  readHttpServerConfig,
+} from '@reputation-monitor/http-edge';
 import { LogConfig, readLogConfig } from '@reputation-monitor/observability';
 import { EnvReader, readRedisSettings } from '@reputation-monitor/config';
 import type { RedisSettings } from '@reputation-monitor/redis-connection';
@@ -26,6 +31,7 @@ export const UNCONFIGURED_REPOSITORY = { owner: 'unconfigured', repo: 'unconfigu
 export interface DriftConfig extends AccessConfig {
   port: number;
   host: string;
+  server: HttpServerConfig;
   /** REDIS_URL, Sentinel, and the replicas each golden-set job waits for (REDIS_WAIT_*). */
   redis: RedisSettings;
   queuePrefix: string;
@@ -201,6 +207,7 @@ export function readDriftConfig(read: EnvReader): DriftConfig {
     log: readLogConfig(read),
     // Client keys read reports; admin keys also start runs (which may dispatch a retrain).
     ...readAccessConfig(read),
+    server: readHttpServerConfig(read),
   };
   read.check(
     config.retrain.eventType.length <= 100,

@@ -5,7 +5,12 @@ import {
 } from '@reputation-monitor/contracts';
 import { EnvReader, readRedisSettings } from '@reputation-monitor/config';
 import type { RedisSettings } from '@reputation-monitor/redis-connection';
-import { AccessConfig, readAccessConfig } from '@reputation-monitor/http-edge';
+import {
+  AccessConfig,
+  HttpServerConfig,
+  readAccessConfig,
+  readHttpServerConfig,
+} from '@reputation-monitor/http-edge';
 import {
   DEFAULT_EXAMPLE_MAX_PENDING,
   DEFAULT_FEEDBACK_MAX_RECORDS,
@@ -27,6 +32,7 @@ export const DEFAULT_EXAMPLE_TTL_SECONDS = 7 * 86_400;
 export interface GatewayConfig extends AccessConfig {
   port: number;
   host: string;
+  server: HttpServerConfig;
   /** REDIS_URL, Sentinel, and the replicas each enqueue waits for (REDIS_WAIT_*). */
   redis: RedisSettings;
   queuePrefix: string;
@@ -104,6 +110,7 @@ export function readGatewayConfig(read: EnvReader): GatewayConfig {
     maxQueueDepth: read.int('MAX_QUEUE_DEPTH', { default: 10_000, min: 0, max: 100_000_000 }),
     retryAfterSeconds: read.int('RETRY_AFTER_SECONDS', { default: 2, min: 1, max: 3_600 }),
     ...readAccessConfig(read),
+    server: readHttpServerConfig(read),
     log: readLogConfig(read),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', { default: 10_000, min: 0, max: 600_000 }),
     rateLimitPerMinute: read.int('RATE_LIMIT_PER_MINUTE', { default: 6_000, min: 0, max: 10_000_000 }),
