@@ -75,6 +75,25 @@ describe('HTTP server settings', () => {
     expect(performance.now() - openedFor).toBeGreaterThanOrEqual(900);
   }, 15_000);
 
+  it('closes a connection about a second after the answer it was giving when the server began to close', async () => {
+    const slow = createServer((_request, response) => setTimeout(() => response.end('ok'), 500));
+    applyHttpServerConfig(slow, read({}));
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const connection = connect((slow.address() as AddressInfo).port, '127.0.0.1');
+    try {
+      const answer = get(connection);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const closing = performance.now();
+      const closed = new Promise((resolve) => slow.close(resolve));
+      expect(await answer).toBe('HTTP/1.1 200 OK');
+      await closed;
+      // Within Node's second of grace after the answer, not the 65 s the connection would otherwise keep.
+      expect(performance.now() - closing).toBeLessThan(5_000);
+    } finally {
+      connection.destroy();
+    }
+  }, 15_000);
+
   it('refuses a value that is not a whole number of ms from 1 s to 10 min', () => {
     for (const value of ['abc', '999', '600001', '1.5']) {
       expect(() => read({ HTTP_KEEP_ALIVE_TIMEOUT_MS: value })).toThrow(ConfigError);
