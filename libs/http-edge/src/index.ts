@@ -19,7 +19,7 @@ export type { ProblemAnswer } from './problem-filter';
 export { withTimeout } from './with-timeout';
 export { MetricsController } from './metrics.controller';
 export { assertNotExposed, openHttpEdge, parseBodiesAfterKeys } from './http-app';
-export { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, applyHttpServerConfig, readHttpServerConfig } from './server-config';
+export { readHttpServerConfig } from './server-config';
 export type { HttpServerConfig } from './server-config';
 export { filterAnswer } from './filter-answer';
 export type { FilterAnswer } from './filter-answer';

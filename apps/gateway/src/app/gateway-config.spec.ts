@@ -16,6 +16,7 @@ describe('loadGatewayConfig', () => {
       apiKeys: [],
       authOff: false,
       rateLimitPerMinute: 6_000,
+      server: { keepAliveTimeoutMs: 65_000 },
     });
     // The body limit leaves room for a full batch at the character limit.
     expect(config.maxBodyBytes).toBeGreaterThanOrEqual(256 * 5_000 * 4);
