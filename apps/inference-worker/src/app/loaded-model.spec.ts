@@ -317,6 +317,106 @@ describe('inference lanes', () => {
     await waitForThreads(before);
   });
 
+  /** Two lanes of one thread and a solo lane of two, judged by `pays` and timed again every 20 ms, 3 times. */
+  const loadOnTrial = (pays: () => boolean, onLanesChanged?: () => void, narrow = false) =>
+    LoadedModel.load({
+      dir: fp32Dir,
+      variant: 'fp32',
+      name: 'tiny',
+      versionId: 'static',
+      intraOpThreads: 2,
+      inferenceLanes: 2,
+      soloLane: 'auto',
+      allowSpinning: false,
+      maxTokens: 128,
+      batch: { maxTokens: 1024, maxTexts: 16, maxPaddingRatio: 0.5, maxWaitMs: 0 },
+      onBatch: () => undefined,
+      onTokenized: () => undefined,
+      onLanesChanged,
+      soloTrial: { delaysMs: [20, 20, 20], pays },
+      narrow,
+    });
+
+  it('keeps a solo lane that did not pay at load once a later timing, while idle, shows it paying', async () => {
+    const before = threads();
+    let quiet = false;
+    let changed: () => void = () => undefined;
+    const lanesChanged = new Promise<void>((resolve) => (changed = resolve));
+    const model = await loadOnTrial(() => quiet, changed);
+    try {
+      // On trial: not used, but open (two lanes' threads, and the solo session's two).
+      expect([model.lanes, model.hasSoloLane]).toEqual([2, false]);
+      expect(threads() - before).toBe(4);
+      const expected = await model.score(texts.slice(0, 4));
+      quiet = true;
+      await lanesChanged;
+      expect([model.lanes, model.hasSoloLane]).toEqual([2, true]);
+      expect(threads() - before).toBe(4);
+      // A lone text now runs on the solo lane, and every text still gets its scores.
+      await expect(model.score(texts.slice(0, 4))).resolves.toEqual(expected);
+      await expect(Promise.all(texts.slice(0, 4).map((text) => model.score([text])))).resolves.toEqual(
+        expected.map((score) => [score]),
+      );
+    } finally {
+      await model.close();
+    }
+    await waitForThreads(before);
+  });
+
+  it('closes a solo lane that still does not pay after its last timing, and serves on', async () => {
+    const before = threads();
+    let changed = false;
+    const model = await loadOnTrial(
+      () => false,
+      () => (changed = true),
+    );
+    try {
+      expect(threads() - before).toBe(4);
+      // The trial's three timings, 20 ms apart, then the solo session's two threads go.
+      await waitForThreads(before + 2);
+      expect([model.lanes, model.hasSoloLane, changed]).toEqual([2, false, false]);
+      await expect(model.score(texts.slice(0, 3))).resolves.toHaveLength(3);
+    } finally {
+      await model.close();
+    }
+    await waitForThreads(before);
+  });
+
+  it('puts the narrow session on trial when widening finds it does not pay, and keeps it once it does', async () => {
+    const before = threads();
+    let quiet = false;
+    let changed: () => void = () => undefined;
+    const lanesChanged = new Promise<void>((resolve) => (changed = resolve));
+    const model = await loadOnTrial(() => quiet, changed, true);
+    try {
+      expect([model.lanes, model.narrow]).toEqual([1, true]);
+      await expect(model.widen()).resolves.toBe(true);
+      expect([model.lanes, model.hasSoloLane]).toEqual([2, false]);
+      expect(threads() - before).toBe(4);
+      quiet = true;
+      await lanesChanged;
+      expect([model.lanes, model.hasSoloLane]).toEqual([2, true]);
+      await expect(model.score(texts.slice(0, 2))).resolves.toHaveLength(2);
+    } finally {
+      await model.close();
+    }
+    await waitForThreads(before);
+  });
+
+  it('closes a solo lane on trial with the model, and times it no more', async () => {
+    const before = threads();
+    let judged = 0;
+    const model = await loadOnTrial(() => {
+      judged++;
+      return false;
+    });
+    const atLoad = judged;
+    await model.retire();
+    await waitForThreads(before);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(judged).toBe(atLoad);
+  });
+
   it('opens no solo lane when it is turned off, and closes every session on retire', async () => {
     const model = await load(fp32Dir, 'fp32', VNNI, {
       intraOpThreads: 2,

@@ -24,6 +24,7 @@ import {
 } from '@reputation-monitor/onnx-graph';
 import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
 import { BatchPolicy, BatchStats, DEFAULT_RUN_COST, MicroBatcher } from './micro-batcher';
+import { LoneRunTimes, SoloLaneTrial, SoloTrialOptions } from './solo-lane-trial';
 import { LinearRunCost, calibrateRunCost, calibrationShapes } from '@reputation-monitor/model-runtime';
 
 export interface TextScore {
@@ -63,6 +64,10 @@ export interface LoadOptions {
   onTokenized: (ms: number) => void;
   /** The CPU's features, for the check of the graph's weight type; default this machine's. */
   cpu?: CpuFeatures;
+  /** The lanes changed after load (a solo lane kept after its trial): the model-info metric is stale. */
+  onLanesChanged?: () => void;
+  /** The solo lane's trial (solo-lane-trial.ts): its schedule and rule, shortened by tests. */
+  soloTrial?: Pick<SoloTrialOptions, 'delaysMs' | 'pays'>;
 }
 
 /** What the served graph is quantized with, and whether that is the slow kind for this CPU. */
@@ -104,13 +109,18 @@ export function slowGraphWarning(
   );
 }
 
-/** The sessions serving one model version: the lanes, and the solo lane when it is kept. */
+/** The sessions serving one model version: the lanes, and the solo lane when it is kept or on trial. */
 interface Sessions {
   lanes: SentimentModel[];
   solo: SentimentModel | undefined;
+  /** A solo lane's session on trial (unused until kept). */
+  onTrial?: SentimentModel;
 }
 
-type SessionOptions = Pick<LoadOptions, 'allowSpinning' | 'soloLane' | 'niceness' | 'batch'>;
+type SessionOptions = Pick<
+  LoadOptions,
+  'allowSpinning' | 'soloLane' | 'niceness' | 'batch' | 'soloTrial' | 'onLanesChanged'
+>;
 
 /** What a narrow model opens when it is widened. */
 interface Widening {
@@ -133,6 +143,7 @@ export class LoadedModel {
   /** When texts were last submitted or a batch last finished (performance.now()). */
   private lastActiveAt = 0;
   private closed = false;
+  private soloTrial: SoloLaneTrial | undefined;
 
   private constructor(
     readonly versionId: string,
@@ -167,14 +178,16 @@ export class LoadedModel {
     const sessions = await openSessions(directory, layout, options);
     const timeRun = runTimer(tokenizer);
     let runCost: LinearRunCost;
+    let soloTimes: LoneRunTimes | undefined;
     try {
       runCost = await calibrateLane(sessions.lanes[0], timeRun, options.batch);
-      if (
-        sessions.solo &&
-        !(await keepsSoloLane(options.soloLane, sessions.solo, sessions.lanes[0], timeRun))
-      ) {
-        await sessions.solo.close();
-        sessions.solo = undefined;
+      if (sessions.solo) {
+        const verdict = await judgeSoloLane(options, sessions.solo, sessions.lanes[0], timeRun);
+        if (typeof verdict !== 'boolean') {
+          soloTimes = verdict;
+          sessions.onTrial = sessions.solo;
+          sessions.solo = undefined;
+        }
       }
     } catch (error) {
       await closeSessions(sessions);
@@ -189,7 +202,7 @@ export class LoadedModel {
       options.onBatchSplit,
       runCost,
     );
-    return new LoadedModel(
+    const model = new LoadedModel(
       options.versionId,
       { name: options.name, version },
       options.variant,
@@ -204,6 +217,8 @@ export class LoadedModel {
         ? { directory, layout: configured, options }
         : undefined,
     );
+    if (sessions.onTrial && soloTimes) model.trySoloLane(sessions.onTrial, soloTimes, options);
+    return model;
   }
 
   /** The packing policy's cost model for this graph on this machine (calibrated on a lane at load or widening). */
@@ -254,19 +269,21 @@ export class LoadedModel {
     const [whole] = this.sessions.lanes;
     const timeRun = runTimer(this.tokenizer);
     let runCost: LinearRunCost;
-    let keepWhole: boolean;
+    let wholeVerdict: boolean | LoneRunTimes;
     try {
       // Timed while `whole` may be serving, as a load during a switch is timed while the old version serves:
-      // the fastest of a few runs per shape keeps what that adds small.
+      // the fastest of a few runs per shape keeps what that adds small (and a solo lane gets a trial).
       runCost = await calibrateLane(lanes[0], timeRun, options.batch);
-      keepWhole = await keepsSoloLane(options.soloLane, whole, lanes[0], timeRun);
+      wholeVerdict = await judgeSoloLane(options, whole, lanes[0], timeRun);
     } catch (error) {
       await abandon();
       if (this.gone) return false; // `whole` was closed under the timing: retired meanwhile
       throw error;
     }
     if (this.gone || superseded()) return abandon();
-    this.sessions = { lanes, solo: keepWhole ? whole : undefined };
+    const keepWhole = wholeVerdict === true;
+    const trialTimes = typeof wholeVerdict === 'boolean' ? undefined : wholeVerdict;
+    this.sessions = { lanes, solo: keepWhole ? whole : undefined, onTrial: trialTimes && whole };
     this.cost = runCost;
     logCalibration(directory.dir, this.variant, layout, this.sessions, runCost);
     const run = runnerOf(this.tokenizer);
@@ -274,8 +291,45 @@ export class LoadedModel {
       { lanes: lanes.map(run), solo: keepWhole ? run(whole) : undefined },
       runCost,
     );
-    if (!keepWhole) await drained.then(() => whole.close());
+    if (trialTimes) {
+      await drained;
+      if (!this.gone) this.trySoloLane(whole, trialTimes, options);
+    } else if (!keepWhole) await drained.then(() => whole.close());
     return true;
+  }
+
+  /**
+   * Keeps `session`, a solo lane that did not pay when judged, on trial (solo-lane-trial.ts): timed again when
+   * the model is idle; it then becomes the solo lane, or is closed.
+   */
+  private trySoloLane(session: SentimentModel, atLoad: LoneRunTimes, options: SessionOptions): void {
+    logger.log(
+      `solo lane on trial: a lone run took ${describeTimes(atLoad)}; ` +
+        'timed again when the model is idle (a busy core slows a run on every core most)',
+    );
+    const time = runTimer(this.tokenizer);
+    this.soloTrial = new SoloLaneTrial(atLoad, {
+      ...options.soloTrial,
+      // Back to back, fastest of each: the first runs after an idle spell pay for waking the cores.
+      check: () =>
+        this.batcher.runWhileIdle(() =>
+          timeLoneRuns(session, this.sessions.lanes[0], time, SOLO_CHECK_ROUNDS),
+        ),
+      onVerdict: (kept, fastest, error) => {
+        this.soloTrial = undefined;
+        if (this.gone) return; // closing: the session goes with the others
+        this.sessions = { lanes: this.sessions.lanes, solo: kept ? session : undefined };
+        if (kept) {
+          this.batcher.setSolo(runnerOf(this.tokenizer)(session));
+          logger.log(`solo lane kept after its trial: a lone run took ${describeTimes(fastest)}`);
+          options.onLanesChanged?.();
+          return;
+        }
+        session.close().catch((closing: Error) => logger.warn(`closing the solo lane: ${closing.message}`));
+        if (error) logger.warn(`no solo lane: timing it failed (${error.message})`);
+        else logger.log(`no solo lane after its trial: a lone run took ${describeTimes(fastest)}`);
+      },
+    });
   }
 
   /** Set once an inference thread has died. */
@@ -344,6 +398,7 @@ export class LoadedModel {
 
   /** Frees the session after the last job that picked this model has finished with it. */
   retire(): Promise<void> {
+    this.soloTrial?.stop();
     this.closing ??= this.idle().then(() => closeSessions(this.sessions));
     return this.closing;
   }
@@ -351,12 +406,13 @@ export class LoadedModel {
   /** Closes at once (shutdown, or a model that never served). */
   async close(): Promise<void> {
     this.closed = true;
+    this.soloTrial?.stop();
     await closeSessions(this.sessions);
   }
 }
 
 function allSessions(sessions: Sessions): SentimentModel[] {
-  return sessions.solo ? [...sessions.lanes, sessions.solo] : sessions.lanes;
+  return [...sessions.lanes, sessions.solo, sessions.onTrial].filter((session) => session !== undefined);
 }
 
 async function closeSessions(sessions: Sessions): Promise<void> {
@@ -419,29 +475,51 @@ function calibrateLane(lane: SentimentModel, time: RunTimer, batch: BatchPolicy)
   );
 }
 
+/** Most rounds of lone runs timed at load; the first that shows the solo lane paying ends them. */
+const SOLO_JUDGING_ROUNDS = 8;
+/** Rounds of lone runs, back to back, in one timing (at load, the first `SOLO_CHECK_ROUNDS` of the judging). */
+const SOLO_CHECK_ROUNDS = 3;
+
 /**
- * Whether `solo` serves as the solo lane: `on`, or `auto` where a lone run (one text of 16 tokens, the fastest of
- * 3) is clearly faster on it than on a lane; where it is not (one thread runs a lone text as fast, e.g. int8
- * here), it only costs memory.
+ * Whether `solo` serves as the solo lane: `on` or `off`; or, `auto`, where a lone run (one text of 16 tokens, the fastest
+ * of up to 8 rounds) is clearly faster on it than on a lane. Where it is not (one thread runs a lone text as
+ * fast, e.g. int8 here, or a core was busy meanwhile), the times seen, for its trial.
  */
-async function keepsSoloLane(
-  setting: LoadOptions['soloLane'],
+async function judgeSoloLane(
+  options: Pick<LoadOptions, 'soloLane' | 'soloTrial'>,
   solo: SentimentModel,
   lane: SentimentModel,
   time: RunTimer,
-): Promise<boolean> {
-  if (setting !== 'auto') return setting === 'on';
-  let soloMs = Infinity;
-  let laneMs = Infinity;
-  for (let round = 0; round < 3; round++) {
-    soloMs = Math.min(soloMs, await time(solo, 1, 16));
-    laneMs = Math.min(laneMs, await time(lane, 1, 16));
+): Promise<boolean | LoneRunTimes> {
+  if (options.soloLane !== 'auto') return options.soloLane === 'on';
+  const pays = options.soloTrial?.pays ?? soloLanePays;
+  const fastest = await timeLoneRuns(solo, lane, time, SOLO_CHECK_ROUNDS);
+  for (let round = SOLO_CHECK_ROUNDS; round < SOLO_JUDGING_ROUNDS; round++) {
+    if (pays(fastest.soloMs, fastest.laneMs)) return true;
+    const again = await timeLoneRuns(solo, lane, time, 1);
+    fastest.soloMs = Math.min(fastest.soloMs, again.soloMs);
+    fastest.laneMs = Math.min(fastest.laneMs, again.laneMs);
   }
-  if (soloLanePays(soloMs, laneMs)) return true;
-  logger.log(
-    `no solo lane: a lone run took ${soloMs.toFixed(1)} ms on every core, ${laneMs.toFixed(1)} ms on a lane`,
-  );
-  return false;
+  return pays(fastest.soloMs, fastest.laneMs) || fastest;
+}
+
+/** The fastest of `rounds` lone runs (one text of 16 tokens) on each session, alternating. */
+async function timeLoneRuns(
+  solo: SentimentModel,
+  lane: SentimentModel,
+  time: RunTimer,
+  rounds: number,
+): Promise<LoneRunTimes> {
+  const fastest = { soloMs: Infinity, laneMs: Infinity };
+  for (let round = 0; round < rounds; round++) {
+    fastest.soloMs = Math.min(fastest.soloMs, await time(solo, 1, 16));
+    fastest.laneMs = Math.min(fastest.laneMs, await time(lane, 1, 16));
+  }
+  return fastest;
+}
+
+function describeTimes(times: LoneRunTimes): string {
+  return `${times.soloMs.toFixed(1)} ms on every core, ${times.laneMs.toFixed(1)} ms on a lane`;
 }
 
 function logCalibration(

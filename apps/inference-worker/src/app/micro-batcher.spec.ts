@@ -280,6 +280,58 @@ describe('MicroBatcher lanes', () => {
     expect(mostInFlight()).toBe(2);
   });
 
+  it('runs a task with the sessions to itself only when idle; texts sent meanwhile run right after it', async () => {
+    const { runners, runs, finish } = heldRunners(['a', 'b']);
+    const batcher = tokensOnly({ lanes: runners });
+    let endTask: () => void = () => undefined;
+    const task = batcher.runWhileIdle(
+      () => new Promise<string>((resolve) => (endTask = () => resolve('timed'))),
+    );
+    expect(batcher.busy).toBe(true);
+    const meanwhile = batcher.submit([seq(3, 1)]);
+    const drained = batcher.idle();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(runs).toEqual([]);
+    // Busy (the task holds the sessions): a second task is not run.
+    await expect(batcher.runWhileIdle(async () => 'second')).resolves.toBeUndefined();
+    endTask();
+    await expect(task).resolves.toBe('timed');
+    expect(runs.map((run) => [run.runner, run.firsts])).toEqual([['a', [1]]]);
+    // A run in flight: not idle either.
+    await expect(batcher.runWhileIdle(async () => 'third')).resolves.toBeUndefined();
+    await finish('a');
+    await expect(meanwhile).resolves.toEqual([[3, 1, 0]]);
+    await drained;
+    await expect(batcher.runWhileIdle(async () => 'idle again')).resolves.toBe('idle again');
+    // A task that fails releases the sessions too.
+    await expect(batcher.runWhileIdle(() => Promise.reject(new Error('timing failed')))).rejects.toThrow(
+      'timing failed',
+    );
+    const after = batcher.submit([seq(4, 2)]);
+    expect(runs.map((run) => run.runner)).toEqual(['a']);
+    await finish('a');
+    await expect(after).resolves.toEqual([[4, 2, 0]]);
+  });
+
+  it('sends lone runs to a solo lane added later, and lanes still take the rest', async () => {
+    const { runners, runs, finish } = heldRunners(['a', 'b', 'solo']);
+    const batcher = tokensOnly({ lanes: runners.slice(0, 2) });
+    const before = batcher.submit([seq(5, 1)]);
+    expect(runs.map((run) => run.runner)).toEqual(['a']);
+    await finish('a');
+    await before;
+    batcher.setSolo(runners[2]);
+    const alone = batcher.submit([seq(5, 2)]);
+    expect(runs.map((run) => run.runner)).toEqual(['solo']);
+    expect(() => batcher.setSolo(runners[2])).toThrow('the solo lane is running');
+    const later = [batcher.submit([seq(3, 3)]), batcher.submit([seq(60, 4)])];
+    await finish('solo');
+    expect(runs.map((run) => run.runner).sort()).toEqual(['a', 'b']);
+    await finish('a');
+    await finish('b');
+    await expect(Promise.all([alone, ...later])).resolves.toHaveLength(3);
+  });
+
   it('isolates a failing text on the lane its batch ran on, while the other lane keeps serving', async () => {
     const ran: string[] = [];
     const lane = (name: string) => async (sequences: number[][]) => {

@@ -73,8 +73,10 @@ export class MicroBatcher {
   private pending: Pending[] = [];
   private lanes: Lane[];
   private solo: Lane | undefined;
-  /** Runs in flight, on the lanes and the solo lane, current or replaced. */
+  /** Runs in flight, on the lanes and the solo lane, current or replaced (and a `runWhileIdle` task). */
   private running = 0;
+  /** Set while a `runWhileIdle` task has the sessions: no run starts. */
+  private held = false;
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
 
@@ -104,6 +106,30 @@ export class MicroBatcher {
     ).then(() => undefined);
     this.flush();
     return drained;
+  }
+
+  /** Lone runs go to `solo` from now on (a solo lane kept after its trial, solo-lane-trial.ts). */
+  setSolo(solo: BatchRunner): void {
+    if (this.solo?.busy) throw new Error('the solo lane is running');
+    this.solo = { run: solo, busy: false };
+  }
+
+  /**
+   * Runs `task` when nothing runs or waits, with the sessions to itself: texts submitted meanwhile wait and
+   * run once it is done. Undefined, without running it, when the batcher is busy.
+   */
+  async runWhileIdle<T>(task: () => Promise<T>): Promise<T | undefined> {
+    if (this.busy || this.pending.length > 0) return undefined;
+    this.held = true;
+    this.running++;
+    try {
+      return await task();
+    } finally {
+      this.held = false;
+      this.running--;
+      if (this.pending.length > 0) this.flush();
+      else if (!this.busy) this.idleWaiters.splice(0).forEach((resolve) => resolve());
+    }
   }
 
   /** Scores for each sequence, in the order given. */
@@ -145,7 +171,8 @@ export class MicroBatcher {
   }
 
   private schedule(): void {
-    if (this.solo?.busy || !this.lanes.some((lane) => !lane.busy) || this.pending.length === 0) return;
+    if (this.held || this.solo?.busy || !this.lanes.some((lane) => !lane.busy) || this.pending.length === 0)
+      return;
     const oldestAge = performance.now() - this.pending[0].arrivedAt;
     const pendingTokens = this.pending.reduce((sum, item) => sum + item.ids.length, 0);
     const full = pendingTokens >= this.policy.maxTokens || this.pending.length >= this.policy.maxTexts;
@@ -165,7 +192,7 @@ export class MicroBatcher {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    while (!this.solo?.busy && this.pending.length > 0) {
+    while (!this.held && !this.solo?.busy && this.pending.length > 0) {
       const lane = this.lanes.find((candidate) => !candidate.busy);
       if (!lane) return;
       const batch = this.takeBatch();

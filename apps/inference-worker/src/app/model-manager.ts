@@ -386,6 +386,7 @@ export class ModelManager implements OnApplicationShutdown {
       onBatch: (stats) => this.metrics.batch(isProduction() ? stats : { ...stats, runCost: undefined }),
       onBatchSplit: () => this.metrics.batchSplit(),
       onTokenized: (ms) => this.metrics.tokenized(ms),
+      onLanesChanged: () => this.published(),
     });
     const synthetic = model.synthetic ? ' (SYNTHETIC weights: predictions are meaningless)' : '';
     this.logger.log(
