@@ -481,9 +481,9 @@ const SOLO_JUDGING_ROUNDS = 8;
 const SOLO_CHECK_ROUNDS = 3;
 
 /**
- * Whether `solo` serves as the solo lane: `on` or `off`; or, `auto`, where a lone run (one text of 16 tokens, the fastest
- * of up to 8 rounds) is clearly faster on it than on a lane. Where it is not (one thread runs a lone text as
- * fast, e.g. int8 here, or a core was busy meanwhile), the times seen, for its trial.
+ * Whether `solo` serves as the solo lane: `on` or `off`; or, `auto`, where a lone run (one text of 16 tokens,
+ * the fastest of up to 8 rounds) is clearly faster on it than on a lane. Where it is not (one thread runs a lone
+ * text as fast, e.g. int8 here, or a core was busy meanwhile), the times seen, for its trial.
  */
 async function judgeSoloLane(
   options: Pick<LoadOptions, 'soloLane' | 'soloTrial'>,
