@@ -20,6 +20,8 @@ export type InProcessTask =
       scenario: string;
       label: string;
       spinning?: boolean;
+      /** Idle this long before each text (off the clock). */
+      gapMs?: number;
     } & ModelTask)
   | ({ kind: 'peer' } & PeerTask)
   | ({ kind: 'weights' } & WeightsTask);

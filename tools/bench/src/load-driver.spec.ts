@@ -53,6 +53,25 @@ describe('drive', () => {
     expect(statusCounts(outcomes)).toEqual({ '429': 5 });
   });
 
+  it('leaves a pause after every answer when asked for one (a quiet system)', async () => {
+    const sentAt: number[] = [];
+    const { outcomes } = await drive(
+      [1, 2, 3],
+      1,
+      async () => {
+        sentAt.push(performance.now());
+        return { status: 200, texts: 1, tokens: 1 };
+      },
+      { gapMs: 40 },
+    );
+    expect(outcomes).toHaveLength(3);
+    const gaps = sentAt.slice(1).map((at, index) => at - sentAt[index]);
+    // Timers may fire a millisecond early; never much earlier.
+    gaps.forEach((gap) => expect(gap).toBeGreaterThanOrEqual(39));
+    // The pause is not part of a request's latency.
+    outcomes.forEach((outcome) => expect(outcome.latencyMs).toBeLessThan(30));
+  });
+
   it('does nothing for no items', async () => {
     expect(await drive([], 3, async () => ({ status: 200, texts: 1, tokens: 1 }))).toEqual({
       seconds: 0,

@@ -21,6 +21,8 @@ export interface DriveOptions {
   until?: number;
   /** Pause a client this long after an answer with this status (e.g. after a 429), so refused clients do not spin. */
   pauseAfterMs?: (status: number) => number;
+  /** A client waits this long after every answer (a quiet system: processes idle between requests). */
+  gapMs?: number;
 }
 
 export interface DriveResult {
@@ -58,7 +60,7 @@ export async function drive<T>(
         }
         outcome.latencyMs = performance.now() - t0;
         outcomes.push(outcome);
-        const pause = options.pauseAfterMs?.(outcome.status) ?? 0;
+        const pause = (options.pauseAfterMs?.(outcome.status) ?? 0) + (options.gapMs ?? 0);
         if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
       }
     }),

@@ -17,6 +17,8 @@ describe('parseBenchArgs', () => {
       texts: 1200,
       slowTexts: 300,
       idleRequests: 60,
+      sparseRequests: 20,
+      sparseGapMs: 1000,
       threads: 2,
       rawBatchSizes: [16, 32],
       batchSize: 64,
@@ -47,6 +49,7 @@ describe('parseBenchArgs', () => {
       texts: 160,
       slowTexts: 40,
       idleRequests: 15,
+      sparseRequests: 5,
       overloadSeconds: 6,
     });
     expect(parse('--quick', '--texts', '500')).toMatchObject({ texts: 500, slowTexts: 40 });
@@ -74,6 +77,12 @@ describe('parseBenchArgs', () => {
     expect(() => parse('--texts', 'many')).toThrow(UsageError);
     expect(() => parse('--texts', '0')).toThrow(/--texts/);
     expect(() => parse('--duplicates', '1')).toThrow(/--duplicates/);
+    expect(() => parse('--sparse-gap-ms', '0')).toThrow(/--sparse-gap-ms/);
+    expect(() => parse('--sparse-gap-ms', '60001')).toThrow(/--sparse-gap-ms/);
+    expect(parse('--sparse-gap-ms', '250', '--sparse', '7')).toMatchObject({
+      sparseGapMs: 250,
+      sparseRequests: 7,
+    });
     expect(() => parse('--frobnicate')).toThrow(UsageError);
     expect(usage()).toContain('full-batch');
   });

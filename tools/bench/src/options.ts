@@ -9,6 +9,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --texts N               texts per throughput scenario (default 1200; --quick 160)
   --slow-texts N          texts for the one-at-a-time scenarios: seed's way, transformers.js single (default 300; --quick 40)
   --idle N                idle single requests (default 60; --quick 15)
+  --sparse N              sparse single requests, one after a pause (default 20; --quick 5)
+  --sparse-gap-ms MS      the pause before each sparse request and each model run beside them (default 1000)
   --only LIST             comma-separated scenarios, groups or variants to run (union), e.g. raw,full or int8
   --variant fp32|int8|all which model variants (default all)
   --model-dir DIR         model directory (default models/synthetic-base, generated when missing)
@@ -59,6 +61,11 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
     what: 'transformers.js pipeline, one at a time and batch calls',
   },
   { key: 'idle', variants: ['fp32'], what: 'idle single requests over HTTP vs the batch-of-one latency' },
+  {
+    key: 'sparse',
+    variants: ['fp32'],
+    what: 'single requests a pause apart (a quiet system) vs the batch of one a pause apart',
+  },
   { key: 'full-batch', variants: ['fp32', 'int8'], what: 'HTTP batch requests from concurrent clients' },
   { key: 'full-single', variants: ['fp32'], what: 'HTTP single requests from concurrent clients' },
   { key: 'producer-batch', variants: ['fp32'], what: 'producer client batches, no HTTP' },
@@ -84,6 +91,8 @@ export interface BenchOptions {
   texts: number;
   slowTexts: number;
   idleRequests: number;
+  sparseRequests: number;
+  sparseGapMs: number;
   threads: number;
   rawBatchSizes: number[];
   batchSize: number;
@@ -184,6 +193,8 @@ export function parseBenchArgs(
     texts: { type: 'string' },
     'slow-texts': { type: 'string' },
     idle: { type: 'string' },
+    sparse: { type: 'string' },
+    'sparse-gap-ms': { type: 'string' },
     only: { type: 'string' },
     variant: { type: 'string', default: 'all' },
     'model-dir': { type: 'string', default: 'models/synthetic-base' },
@@ -221,6 +232,8 @@ export function parseBenchArgs(
     texts,
     slowTexts: Math.min(texts, intOption('slow-texts', values['slow-texts'], quick ? 40 : 300)),
     idleRequests: intOption('idle', values.idle, quick ? 15 : 60),
+    sparseRequests: intOption('sparse', values.sparse, quick ? 5 : 20),
+    sparseGapMs: intOption('sparse-gap-ms', values['sparse-gap-ms'], 1000, 1, 60_000),
     threads: intOption('threads', values.threads, 2),
     rawBatchSizes: [16, 32],
     batchSize: intOption('batch-size', values['batch-size'], 64),

@@ -140,6 +140,22 @@ describe('evaluateChecks', () => {
     expect(overloadMet({ refused: 250, refusedP99Ms: 12, boundMs: 2842 }, 4000)).toBe(false);
   });
 
+  it('compares requests after a pause with back-to-back ones, path and model alone, without a target', () => {
+    const quiet = evaluateChecks([
+      row('idle-model-nospin:fp32', 30, { latencyMs: latency(25) }),
+      row('idle-http:fp32', 25, { latencyMs: latency(36) }),
+      row('sparse-model:fp32', 1, { latencyMs: latency(38) }),
+      row('sparse-http:fp32', 1, { latencyMs: latency(45) }),
+    ]);
+    const path = quiet.find((c) => c.name.startsWith('single request after a pause / back to back'));
+    expect(path).toMatchObject({ value: 45 / 36, unit: 'ratio', detail: '45.0 ms vs 36.0 ms' });
+    expect(path?.target).toBeUndefined();
+    const model = quiet.find((c) => c.name.startsWith('model alone, batch of one after a pause'));
+    expect(model).toMatchObject({ value: 38 / 25, unit: 'ratio' });
+    // Not measured: no rows at all, rather than open ones (there is nothing to meet).
+    expect(checks.some((c) => c.name.includes('after a pause'))).toBe(false);
+  });
+
   it('compares int8 with uint8 weights, against 1.7x only on a CPU with an int8 dot product', () => {
     const weights = (flags: string) => [
       row('weights-uint8:int8', 57, { extra: { int8Flags: flags } }),

@@ -288,6 +288,28 @@ export function evaluateChecks(measurements: readonly Measurement[]): RatioCheck
     });
   }
 
+  // A quiet system (no target): a request after a pause against one right behind another, through the whole path
+  // and for the model alone (its first run after a pause is slower: the cores wake up).
+  const sparseHttp = find(measurements, 'sparse-http:fp32');
+  const sparseModel = find(measurements, 'sparse-model:fp32');
+  if (sparseHttp?.latencyMs && idleHttp?.latencyMs) {
+    checks.push({
+      name: 'single request after a pause / back to back, full path p50, fp32',
+      value: sparseHttp.latencyMs.p50 / idleHttp.latencyMs.p50,
+      unit: 'ratio',
+      detail: `${formatNumber(sparseHttp.latencyMs.p50)} ms vs ${formatNumber(idleHttp.latencyMs.p50)} ms`,
+    });
+  }
+  const backToBack = find(measurements, 'idle-model-nospin:fp32');
+  if (sparseModel?.latencyMs && backToBack?.latencyMs) {
+    checks.push({
+      name: 'model alone, batch of one after a pause / back to back (worker session options), fp32',
+      value: sparseModel.latencyMs.p50 / backToBack.latencyMs.p50,
+      unit: 'ratio',
+      detail: `p50 ${formatNumber(sparseModel.latencyMs.p50)} ms vs ${formatNumber(backToBack.latencyMs.p50)} ms`,
+    });
+  }
+
   const overload = find(measurements, 'overload:fp32');
   const overloadName = 'overload: answered p99 bounded, excess refused with fast 429s';
   if (overload?.latencyMs && overload.extra) {

@@ -155,6 +155,54 @@ export async function idle(context: ScenarioContext, variant: Variant): Promise<
   });
 }
 
+/**
+ * What a quiet system answers: single requests one at a time with a pause before each (`--sparse-gap-ms`), so
+ * every process and core is idle when a request comes, and the model's own batch of one with the same pause and
+ * the worker's session options. `idle` sends its requests back to back, which keeps the cores awake; the report
+ * compares the two.
+ */
+export async function sparse(context: ScenarioContext, variant: Variant): Promise<Measurement[]> {
+  const { sparseRequests, sparseGapMs } = context.options;
+  const texts = context.tweets.slice(0, sparseRequests);
+  const [model] = await runInChild({
+    kind: 'batch-of-one',
+    modelDir: context.options.modelDir,
+    variant,
+    threads: context.options.threads,
+    texts,
+    scenario: 'sparse',
+    spinning: false,
+    gapMs: sparseGapMs,
+    id: `sparse-model:${variant}`,
+    label: `model alone, batch of one, ${sparseGapMs} ms apart, the worker's session options`,
+  });
+  return withStack(context, variant, 'sparse', {}, async (stack) => {
+    await warmUp(stack, context.options.batchSize);
+    const served = await measureServed(
+      stack,
+      {
+        id: `sparse-http:${variant}`,
+        scenario: 'sparse',
+        variant,
+        label: `full path, single requests ${sparseGapMs} ms apart`,
+      },
+      texts,
+      1,
+      httpSingle(stack.gatewayUrl),
+      { gapMs: sparseGapMs },
+    );
+    return [
+      model,
+      {
+        ...served.measurement,
+        note:
+          `job p50: ${Number(served.measurement.extra?.jobQueueMsP50).toFixed(0)} ms to a worker, ` +
+          `${Number(served.measurement.extra?.jobProcessingMsP50).toFixed(0)} ms computing`,
+      },
+    ];
+  });
+}
+
 /** Jobs the worker holds at once in the overload scenario (its default, set explicitly for the bound below). */
 export const OVERLOAD_WORKER_CONCURRENCY = 64;
 

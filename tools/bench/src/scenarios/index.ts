@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { runInChild } from '../in-process';
 import { workerLanes } from '../packing-bound';
 import { ScenarioContext, ScenarioRunner, slowTexts, throughputTexts } from './context';
-import { cache, fullBatch, fullSingle, idle, overload } from './full-path';
+import { cache, fullBatch, fullSingle, idle, overload, sparse } from './full-path';
 import { producerBatch, producerSingle } from './producer';
 import { shadow } from './shadow';
 import { tracing } from './tracing';
@@ -63,6 +63,7 @@ export const RUNNERS: Record<string, ScenarioRunner> = {
       batchSize: context.options.peerBatchSize,
     }),
   idle,
+  sparse,
   'full-batch': fullBatch,
   'full-single': fullSingle,
   'producer-batch': producerBatch,

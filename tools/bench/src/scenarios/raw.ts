@@ -169,7 +169,14 @@ async function sortedBatches(task: RawTask, sizes: number[]): Promise<Measuremen
 
 /** One ONNX Runtime run per text, batch of one, one text after the other (tokenizing each on the clock). */
 export async function batchOfOne(
-  task: ModelTask & { texts: string[]; id: string; scenario: string; label: string; spinning?: boolean },
+  task: ModelTask & {
+    texts: string[];
+    id: string;
+    scenario: string;
+    label: string;
+    spinning?: boolean;
+    gapMs?: number;
+  },
 ): Promise<Measurement> {
   const tokenizer = await SentimentTokenizer.fromDirectory(task.modelDir);
   const session = await openSession(task, task.spinning ?? true);
@@ -179,15 +186,21 @@ export async function batchOfOne(
     const monitor = new ProcessMonitor({ bench: process.pid }).start();
     const latencies: number[] = [];
     let tokens = 0;
+    let idleMs = 0;
     const started = performance.now();
     for (const text of task.texts) {
+      if (task.gapMs) {
+        const idleFrom = performance.now();
+        await new Promise((resolve) => setTimeout(resolve, task.gapMs));
+        idleMs += performance.now() - idleFrom;
+      }
       const t0 = performance.now();
       const batch = tokenizer.pad([tokenizer.encode(text).ids]);
       await runBatch(session, batch);
       latencies.push(performance.now() - t0);
       tokens += batch.realTokens;
     }
-    const seconds = (performance.now() - started) / 1000;
+    const seconds = (performance.now() - started - idleMs) / 1000;
     return {
       id: task.id,
       scenario: task.scenario,
