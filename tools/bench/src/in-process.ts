@@ -7,22 +7,13 @@ import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import type { Measurement } from './results';
 import type { PeerTask } from './scenarios/peer';
-import type { CostTask, ModelTask, RawTask } from './scenarios/raw';
+import type { BatchOfOneTask, CostTask, RawTask } from './scenarios/raw';
 import type { WeightsTask } from './scenarios/weights';
 
 export type InProcessTask =
   | ({ kind: 'raw' } & RawTask)
   | ({ kind: 'cost' } & CostTask)
-  | ({
-      kind: 'batch-of-one';
-      texts: string[];
-      id: string;
-      scenario: string;
-      label: string;
-      spinning?: boolean;
-      /** Idle this long before each text (off the clock). */
-      gapMs?: number;
-    } & ModelTask)
+  | ({ kind: 'batch-of-one' } & BatchOfOneTask)
   | ({ kind: 'peer' } & PeerTask)
   | ({ kind: 'weights' } & WeightsTask);
 

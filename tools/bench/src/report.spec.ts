@@ -148,7 +148,7 @@ describe('evaluateChecks', () => {
       row('sparse-http:fp32', 1, { latencyMs: latency(45) }),
     ]);
     const path = quiet.find((c) => c.name.startsWith('single request after a pause / back to back'));
-    expect(path).toMatchObject({ value: 45 / 36, unit: 'ratio', detail: '45.0 ms vs 36.0 ms' });
+    expect(path).toMatchObject({ value: 45 / 36, unit: 'ratio', detail: 'p50 45.0 ms vs 36.0 ms' });
     expect(path?.target).toBeUndefined();
     const model = quiet.find((c) => c.name.startsWith('model alone, batch of one after a pause'));
     expect(model).toMatchObject({ value: 38 / 25, unit: 'ratio' });

@@ -290,25 +290,25 @@ export function evaluateChecks(measurements: readonly Measurement[]): RatioCheck
 
   // A quiet system (no target): a request after a pause against one right behind another, through the whole path
   // and for the model alone (its first run after a pause is slower: the cores wake up).
-  const sparseHttp = find(measurements, 'sparse-http:fp32');
-  const sparseModel = find(measurements, 'sparse-model:fp32');
-  if (sparseHttp?.latencyMs && idleHttp?.latencyMs) {
+  const afterPause = (name: string, paused: Measurement | undefined, backToBack: Measurement | undefined) => {
+    if (!paused?.latencyMs || !backToBack?.latencyMs) return;
     checks.push({
-      name: 'single request after a pause / back to back, full path p50, fp32',
-      value: sparseHttp.latencyMs.p50 / idleHttp.latencyMs.p50,
+      name,
+      value: paused.latencyMs.p50 / backToBack.latencyMs.p50,
       unit: 'ratio',
-      detail: `${formatNumber(sparseHttp.latencyMs.p50)} ms vs ${formatNumber(idleHttp.latencyMs.p50)} ms`,
+      detail: `p50 ${formatNumber(paused.latencyMs.p50)} ms vs ${formatNumber(backToBack.latencyMs.p50)} ms`,
     });
-  }
-  const backToBack = find(measurements, 'idle-model-nospin:fp32');
-  if (sparseModel?.latencyMs && backToBack?.latencyMs) {
-    checks.push({
-      name: 'model alone, batch of one after a pause / back to back (worker session options), fp32',
-      value: sparseModel.latencyMs.p50 / backToBack.latencyMs.p50,
-      unit: 'ratio',
-      detail: `p50 ${formatNumber(sparseModel.latencyMs.p50)} ms vs ${formatNumber(backToBack.latencyMs.p50)} ms`,
-    });
-  }
+  };
+  afterPause(
+    'single request after a pause / back to back, full path, fp32',
+    find(measurements, 'sparse-http:fp32'),
+    idleHttp,
+  );
+  afterPause(
+    'model alone, batch of one after a pause / back to back (worker session options), fp32',
+    find(measurements, 'sparse-model:fp32'),
+    find(measurements, 'idle-model-nospin:fp32'),
+  );
 
   const overload = find(measurements, 'overload:fp32');
   const overloadName = 'overload: answered p99 bounded, excess refused with fast 429s';

@@ -167,17 +167,18 @@ async function sortedBatches(task: RawTask, sizes: number[]): Promise<Measuremen
   return measurements;
 }
 
+export interface BatchOfOneTask extends ModelTask {
+  texts: string[];
+  id: string;
+  scenario: string;
+  label: string;
+  spinning?: boolean;
+  /** Idle this long before each text (off the clock). */
+  gapMs?: number;
+}
+
 /** One ONNX Runtime run per text, batch of one, one text after the other (tokenizing each on the clock). */
-export async function batchOfOne(
-  task: ModelTask & {
-    texts: string[];
-    id: string;
-    scenario: string;
-    label: string;
-    spinning?: boolean;
-    gapMs?: number;
-  },
-): Promise<Measurement> {
+export async function batchOfOne(task: BatchOfOneTask): Promise<Measurement> {
   const tokenizer = await SentimentTokenizer.fromDirectory(task.modelDir);
   const session = await openSession(task, task.spinning ?? true);
   try {
