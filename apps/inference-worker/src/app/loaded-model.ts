@@ -24,7 +24,7 @@ import {
 } from '@reputation-monitor/onnx-graph';
 import { SentimentTokenizer } from '@reputation-monitor/tokenizer';
 import { BatchPolicy, BatchStats, DEFAULT_RUN_COST, MicroBatcher } from './micro-batcher';
-import { LoneRunTimes, SoloLaneTrial, SoloTrialOptions } from './solo-lane-trial';
+import { LoneRunTimes, SoloLaneTrial, SoloTrialOptions, fasterOf } from './solo-lane-trial';
 import { LinearRunCost, calibrateRunCost, calibrationShapes } from '@reputation-monitor/model-runtime';
 
 export interface TextScore {
@@ -493,12 +493,10 @@ async function judgeSoloLane(
 ): Promise<boolean | LoneRunTimes> {
   if (options.soloLane !== 'auto') return options.soloLane === 'on';
   const pays = options.soloTrial?.pays ?? soloLanePays;
-  const fastest = await timeLoneRuns(solo, lane, time, SOLO_CHECK_ROUNDS);
+  let fastest = await timeLoneRuns(solo, lane, time, SOLO_CHECK_ROUNDS);
   for (let round = SOLO_CHECK_ROUNDS; round < SOLO_JUDGING_ROUNDS; round++) {
     if (pays(fastest.soloMs, fastest.laneMs)) return true;
-    const again = await timeLoneRuns(solo, lane, time, 1);
-    fastest.soloMs = Math.min(fastest.soloMs, again.soloMs);
-    fastest.laneMs = Math.min(fastest.laneMs, again.laneMs);
+    fastest = fasterOf(fastest, await timeLoneRuns(solo, lane, time, 1));
   }
   return pays(fastest.soloMs, fastest.laneMs) || fastest;
 }

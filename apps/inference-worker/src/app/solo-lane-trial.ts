@@ -6,6 +6,11 @@ export interface LoneRunTimes {
   laneMs: number;
 }
 
+/** The faster of two sets of times, session by session. */
+export function fasterOf(a: LoneRunTimes, b: LoneRunTimes): LoneRunTimes {
+  return { soloMs: Math.min(a.soloMs, b.soloMs), laneMs: Math.min(a.laneMs, b.laneMs) };
+}
+
 /** Waits before each timing of the trial (the first from its start): two minutes in all. */
 export const SOLO_TRIAL_DELAYS_MS: readonly number[] = [1_000, 2_000, 4_000, 8_000, 15_000, 30_000, 60_000];
 
@@ -67,10 +72,7 @@ export class SoloLaneTrial {
     if (this.ended) return;
     if (times) {
       this.checks++;
-      this.fastest = {
-        soloMs: Math.min(this.fastest.soloMs, times.soloMs),
-        laneMs: Math.min(this.fastest.laneMs, times.laneMs),
-      };
+      this.fastest = fasterOf(this.fastest, times);
     }
     const pays = this.options.pays ?? soloLanePays;
     if (pays(this.fastest.soloMs, this.fastest.laneMs)) this.end(true);

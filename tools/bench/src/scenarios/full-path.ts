@@ -9,7 +9,7 @@ import { startStack, Stack, StackOptions } from '../stack';
 import { summarize } from '../stats';
 import { chunk, duplicateWorkload, warmupTexts } from '../workload';
 import { ScenarioContext, throughputTexts } from './context';
-import { formatPercent, httpBatch, httpSingle, measureServed, servedNote } from './served';
+import { formatPercent, httpBatch, httpSingle, jobTimingsNote, measureServed, servedNote } from './served';
 
 /** The worker's default RESULT_CACHE_TTL_SECONDS, for the scenario that measures the cache. */
 export const DEFAULT_CACHE_TTL_SECONDS = 3600;
@@ -145,10 +145,7 @@ export async function idle(context: ScenarioContext, variant: Variant): Promise<
       modelNoSpin,
       {
         ...served.measurement,
-        note:
-          `p50 ${overhead >= 0 ? '+' : ''}${overhead.toFixed(1)} ms over the batch of one; job p50: ` +
-          `${Number(served.measurement.extra?.jobQueueMsP50).toFixed(0)} ms to a worker, ` +
-          `${Number(served.measurement.extra?.jobProcessingMsP50).toFixed(0)} ms computing`,
+        note: `p50 ${overhead >= 0 ? '+' : ''}${overhead.toFixed(1)} ms over the batch of one; ${jobTimingsNote(served)}`,
         extra: { ...served.measurement.extra, p50OverBatchOfOneMs: overhead },
       },
     ];
@@ -191,15 +188,7 @@ export async function sparse(context: ScenarioContext, variant: Variant): Promis
       httpSingle(stack.gatewayUrl),
       { gapMs: sparseGapMs },
     );
-    return [
-      model,
-      {
-        ...served.measurement,
-        note:
-          `job p50: ${Number(served.measurement.extra?.jobQueueMsP50).toFixed(0)} ms to a worker, ` +
-          `${Number(served.measurement.extra?.jobProcessingMsP50).toFixed(0)} ms computing`,
-      },
-    ];
+    return [model, { ...served.measurement, note: jobTimingsNote(served) }];
   });
 }
 

@@ -160,6 +160,15 @@ export function formatPercent(ratio: number | undefined, digits = 0): string {
 }
 
 /** "model busy 95 %, 31 texts per inference batch": where a served figure loses against the ceiling. */
+/** Where the median job's time went, by the job's own timings: waiting for a worker, then being computed. */
+export function jobTimingsNote(served: Served): string {
+  const extra = served.measurement.extra ?? {};
+  return (
+    `job p50: ${Number(extra.jobQueueMsP50).toFixed(0)} ms to a worker, ` +
+    `${Number(extra.jobProcessingMsP50).toFixed(0)} ms computing`
+  );
+}
+
 export function servedNote(served: Served): string {
   const extra = served.measurement.extra ?? {};
   const cost =
