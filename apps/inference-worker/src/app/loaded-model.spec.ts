@@ -12,6 +12,7 @@ import {
   readServedQuantization,
   slowGraphWarning,
 } from './loaded-model';
+import type { BatchStats } from './micro-batcher';
 import { quantizationLabels, WorkerMetrics } from './worker-metrics';
 import type { WorkerConfig } from './worker-config';
 
@@ -318,7 +319,12 @@ describe('inference lanes', () => {
   });
 
   /** Two lanes of one thread and a solo lane of two, judged by `pays` and timed again every 20 ms, 3 times. */
-  const loadOnTrial = (pays: () => boolean, onLanesChanged?: () => void, narrow = false) =>
+  const loadOnTrial = (
+    pays: () => boolean,
+    onLanesChanged?: () => void,
+    narrow = false,
+    onBatch: (stats: BatchStats) => void = () => undefined,
+  ) =>
     LoadedModel.load({
       dir: fp32Dir,
       variant: 'fp32',
@@ -330,7 +336,7 @@ describe('inference lanes', () => {
       allowSpinning: false,
       maxTokens: 128,
       batch: { maxTokens: 1024, maxTexts: 16, maxPaddingRatio: 0.5, maxWaitMs: 0 },
-      onBatch: () => undefined,
+      onBatch,
       onTokenized: () => undefined,
       onLanesChanged,
       soloTrial: { delaysMs: [20, 20, 20], pays },
@@ -348,17 +354,22 @@ describe('inference lanes', () => {
   it('keeps a solo lane that did not pay at load once a later timing, while idle, shows it paying', async () => {
     const before = threads();
     const judge = quietLater();
-    const model = await loadOnTrial(judge.pays, judge.changed);
+    let lastRun: BatchStats | undefined;
+    const model = await loadOnTrial(judge.pays, judge.changed, false, (stats) => (lastRun = stats));
     try {
       // On trial: not used, but open (two lanes' threads, and the solo session's two).
       expect([model.lanes, model.hasSoloLane]).toEqual([2, false]);
       expect(threads() - before).toBe(4);
       const expected = await model.score(texts.slice(0, 4));
+      await model.score(texts.slice(0, 1));
+      expect(lastRun?.solo).toBeUndefined();
       judge.quiet();
       await judge.lanesChanged;
       expect([model.lanes, model.hasSoloLane]).toEqual([2, true]);
       expect(threads() - before).toBe(4);
       // A lone text now runs on the solo lane, and every text still gets its scores.
+      await model.score(texts.slice(0, 1));
+      expect(lastRun?.solo).toBe(true);
       await expect(model.score(texts.slice(0, 4))).resolves.toEqual(expected);
       await expect(Promise.all(texts.slice(0, 4).map((text) => model.score([text])))).resolves.toEqual(
         expected.map((score) => [score]),

@@ -144,6 +144,8 @@ export class LoadedModel {
   private lastActiveAt = 0;
   private closed = false;
   private soloTrial: SoloLaneTrial | undefined;
+  /** A solo lane closed after its trial, until its thread has ended (retire and close wait for it). */
+  private closingTrialSession: Promise<void> | undefined;
 
   private constructor(
     readonly versionId: string,
@@ -322,19 +324,27 @@ export class LoadedModel {
         if (kept) {
           this.batcher.setSolo(runnerOf(this.tokenizer)(session));
           logger.log(`solo lane kept after its trial: a lone run took ${describeTimes(fastest)}`);
-          options.onLanesChanged?.();
+          // Metrics only (the lanes' gauge): a failure there must not reach the trial's timer.
+          try {
+            options.onLanesChanged?.();
+          } catch (reporting) {
+            logger.warn(`reporting the solo lane: ${(reporting as Error).message}`);
+          }
           return;
         }
-        session.close().catch((closing: Error) => logger.warn(`closing the solo lane: ${closing.message}`));
+        this.closingTrialSession = session
+          .close()
+          .catch((closing: Error) => logger.warn(`closing the solo lane: ${closing.message}`));
         if (error) logger.warn(`no solo lane: timing it failed (${error.message})`);
         else logger.log(`no solo lane after its trial: a lone run took ${describeTimes(fastest)}`);
       },
     });
   }
 
-  /** Set once an inference thread has died. */
+  /** Set once an inference thread that serves has died (one on trial serves nothing: its timing fails instead). */
   get broken(): Error | undefined {
-    return allSessions(this.sessions).find((session) => session.broken)?.broken;
+    const { lanes, solo } = this.sessions;
+    return [...lanes, solo].find((session) => session?.broken)?.broken;
   }
 
   /** Runs that compute at the same time (the lanes). */
@@ -399,7 +409,9 @@ export class LoadedModel {
   /** Frees the session after the last job that picked this model has finished with it. */
   retire(): Promise<void> {
     this.soloTrial?.stop();
-    this.closing ??= this.idle().then(() => closeSessions(this.sessions));
+    this.closing ??= this.idle().then(() =>
+      Promise.all([closeSessions(this.sessions), this.closingTrialSession]).then(() => undefined),
+    );
     return this.closing;
   }
 
@@ -407,7 +419,7 @@ export class LoadedModel {
   async close(): Promise<void> {
     this.closed = true;
     this.soloTrial?.stop();
-    await closeSessions(this.sessions);
+    await Promise.all([closeSessions(this.sessions), this.closingTrialSession]);
   }
 }
 

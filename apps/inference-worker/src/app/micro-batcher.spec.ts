@@ -221,8 +221,8 @@ function heldRunners(names: string[]) {
 const unlimited = { maxTokens: 4096, maxTexts: 64, maxPaddingRatio: 1, maxWaitMs: 0 };
 
 /** A batcher on these lanes whose cost model has no price per run: every length apart, unless equal. */
-const tokensOnly = (lanes: InferenceLanes) =>
-  new MicroBatcher(lanes, unlimited, undefined, undefined, new LinearRunCost(0, 1));
+const tokensOnly = (lanes: InferenceLanes, onBatch?: (stats: BatchStats) => void) =>
+  new MicroBatcher(lanes, unlimited, onBatch, undefined, new LinearRunCost(0, 1));
 
 describe('MicroBatcher lanes', () => {
   it('runs one batch per lane at the same time, and each text gets its own scores', async () => {
@@ -258,7 +258,10 @@ describe('MicroBatcher lanes', () => {
 
   it('gives a run that is the only work to the solo lane, and never runs it beside a lane', async () => {
     const { runners, runs, finish, mostInFlight } = heldRunners(['a', 'b', 'solo']);
-    const batcher = tokensOnly({ lanes: runners.slice(0, 2), solo: runners[2] });
+    const stats: BatchStats[] = [];
+    const batcher = tokensOnly({ lanes: runners.slice(0, 2), solo: runners[2] }, (batch) =>
+      stats.push(batch),
+    );
     const alone = batcher.submit([seq(5, 1)]);
     expect(runs.map((run) => run.runner)).toEqual(['solo']);
     // Texts that come while the solo run computes wait for it, then go to the lanes (more than one run's worth).
@@ -278,6 +281,13 @@ describe('MicroBatcher lanes', () => {
     await finish('solo');
     await expect(again).resolves.toEqual([[4, 4, 0]]);
     expect(mostInFlight()).toBe(2);
+    // Each run's stats say whether the solo lane ran it.
+    expect(stats.map((batch) => [batch.realTokens, batch.solo ?? false])).toEqual([
+      [5, true],
+      [3, false],
+      [60, false],
+      [4, true],
+    ]);
   });
 
   it('runs a task with the sessions to itself only when idle; texts sent meanwhile run right after it', async () => {
@@ -315,7 +325,8 @@ describe('MicroBatcher lanes', () => {
 
   it('sends lone runs to a solo lane added later, and lanes still take the rest', async () => {
     const { runners, runs, finish } = heldRunners(['a', 'b', 'solo']);
-    const batcher = tokensOnly({ lanes: runners.slice(0, 2) });
+    const soloRuns: boolean[] = [];
+    const batcher = tokensOnly({ lanes: runners.slice(0, 2) }, (batch) => soloRuns.push(batch.solo ?? false));
     const before = batcher.submit([seq(5, 1)]);
     expect(runs.map((run) => run.runner)).toEqual(['a']);
     await finish('a');
@@ -330,6 +341,7 @@ describe('MicroBatcher lanes', () => {
     await finish('a');
     await finish('b');
     await expect(Promise.all([alone, ...later])).resolves.toHaveLength(3);
+    expect(soloRuns).toEqual([false, true, false, false]);
   });
 
   it('isolates a failing text on the lane its batch ran on, while the other lane keeps serving', async () => {

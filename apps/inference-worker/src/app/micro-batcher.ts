@@ -25,6 +25,8 @@ export interface BatchStats {
   realTokens: number;
   paddedTokens: number;
   computeMs: number;
+  /** The run went to the solo lane (a session with every core, for a run that is the only work). */
+  solo?: true;
   /** The packing policy's cost model (when it is a linear one, as the worker's is). */
   runCost?: { overheadMs: number; perTokenMs: number };
 }
@@ -57,6 +59,7 @@ const tracer = trace.getTracer('inference-worker');
 interface Lane {
   run: BatchRunner;
   busy: boolean;
+  solo?: true;
   /** Called once the run in flight ends (set while lanes are being replaced). */
   freed?: () => void;
 }
@@ -111,7 +114,7 @@ export class MicroBatcher {
   /** Lone runs go to `solo` from now on (a solo lane kept after its trial, solo-lane-trial.ts). */
   setSolo(solo: BatchRunner): void {
     if (this.solo?.busy) throw new Error('the solo lane is running');
-    this.solo = { run: solo, busy: false };
+    this.solo = { run: solo, busy: false, solo: true };
   }
 
   /**
@@ -205,7 +208,7 @@ export class MicroBatcher {
     lane.busy = true;
     this.running++;
     // runIsolating settles every text itself and never rejects.
-    void this.runIsolating(lane.run, batch).finally(() => {
+    void this.runIsolating(lane, batch).finally(() => {
       lane.busy = false;
       this.running--;
       lane.freed?.();
@@ -223,12 +226,12 @@ export class MicroBatcher {
    * at most 1 + 2k·ceil(log2 n); a failure that is not about the texts (every run fails) visits the whole
    * tree, 2n - 1 runs, bounded by `maxTexts`.
    */
-  private async runIsolating(runner: BatchRunner, batch: Pending[]): Promise<void> {
+  private async runIsolating(lane: Lane, batch: Pending[]): Promise<void> {
     const sequences = batch.map((item) => item.ids);
     let result: Awaited<ReturnType<BatchRunner>>;
-    const span = this.batchSpan(batch);
+    const span = this.batchSpan(batch, lane);
     try {
-      result = await runner(sequences);
+      result = await lane.run(sequences);
       span.end();
     } catch (thrown) {
       const error = thrown instanceof Error ? thrown : new Error(String(thrown));
@@ -241,8 +244,8 @@ export class MicroBatcher {
       }
       this.report(() => this.onSplit(batch.length));
       const middle = Math.ceil(batch.length / 2);
-      await this.runIsolating(runner, batch.slice(0, middle));
-      await this.runIsolating(runner, batch.slice(middle));
+      await this.runIsolating(lane, batch.slice(0, middle));
+      await this.runIsolating(lane, batch.slice(middle));
       return;
     }
     const { scores, computeMs } = result;
@@ -256,6 +259,7 @@ export class MicroBatcher {
         realTokens,
         paddedTokens: batch.length * longest,
         computeMs,
+        ...(lane.solo && { solo: true }),
         ...(cost instanceof LinearRunCost && {
           runCost: { overheadMs: cost.overheadMs, perTokenMs: cost.perTokenMs },
         }),
@@ -268,7 +272,7 @@ export class MicroBatcher {
    * span links back to it: from a request's trace one reaches the batch it joined, and from the batch every
    * request it served. (No-op spans when tracing is off.)
    */
-  private batchSpan(batch: Pending[]): Span {
+  private batchSpan(batch: Pending[], lane: Lane): Span {
     const jobs = [...new Set(batch.map((item) => item.span).filter((span) => span !== undefined))];
     const span = tracer.startSpan('inference batch', {
       root: true,
@@ -276,6 +280,7 @@ export class MicroBatcher {
       attributes: {
         'sentiment.batch.texts': batch.length,
         'sentiment.batch.padded_tokens': batch.length * Math.max(...batch.map((item) => item.ids.length)),
+        'sentiment.batch.solo_lane': lane.solo === true,
       },
     });
     for (const job of jobs) job.addLink({ context: span.spanContext() });
@@ -311,5 +316,8 @@ export class MicroBatcher {
 function toLanes(runners: BatchRunner | InferenceLanes): { lanes: Lane[]; solo: Lane | undefined } {
   const { lanes, solo } = typeof runners === 'function' ? { lanes: [runners], solo: undefined } : runners;
   if (lanes.length === 0) throw new RangeError('a micro-batcher needs at least one lane');
-  return { lanes: lanes.map((run) => ({ run, busy: false })), solo: solo && { run: solo, busy: false } };
+  return {
+    lanes: lanes.map((run) => ({ run, busy: false })),
+    solo: solo && { run: solo, busy: false, solo: true },
+  };
 }

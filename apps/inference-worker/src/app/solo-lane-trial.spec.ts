@@ -46,6 +46,14 @@ describe('SoloLaneTrial', () => {
     expect(checks()).toBe(6);
   });
 
+  it('waits through a busy spell longer than its schedule and judges at the first idle moment', async () => {
+    // A worker started into a backlog (a scale-up) is busy for minutes; its first quiet moment still decides.
+    const busy = Array(20).fill(undefined);
+    const { verdict, checks } = trial(busyCore, [...busy, { soloMs: 25, laneMs: 37 }], [1, 1]);
+    await expect(verdict).resolves.toEqual({ kept: true, fastest: { soloMs: 25, laneMs: 37 } });
+    expect(checks()).toBe(21);
+  });
+
   it('closes it when a timing fails, with the error', async () => {
     const { verdict } = trial(busyCore, [{ soloMs: 36, laneMs: 36 }, new Error('session closed')]);
     const { kept, error } = await verdict;
