@@ -26,7 +26,8 @@ export const README_WORKER_RATES: readonly WorkerRate[] = [
     label: 'base fp32',
     textsPerSecond: 31.1,
     cores: 2,
-    source: "README Benchmarks table: raw, batches of 32, the worker's session options, fp32 (31.1 texts/s)",
+    source:
+      "README Benchmarks table of 28 Nov 2026 (since replaced; docs/capacity.md): raw, batches of 32, the worker's session options, fp32 (31.1 texts/s)",
   },
   {
     key: 'int8',
@@ -42,7 +43,7 @@ export const README_WORKER_RATES: readonly WorkerRate[] = [
     textsPerSecond: 45.9,
     cores: 2,
     source:
-      "README Benchmarks table: raw, batches of 32, the worker's session options, int8 (uint8 weights; 45.9 texts/s)",
+      "README Benchmarks table of 28 Nov 2026 (since replaced; docs/capacity.md): raw, batches of 32, the worker's session options, int8 (uint8 weights; 45.9 texts/s)",
   },
 ];
 
