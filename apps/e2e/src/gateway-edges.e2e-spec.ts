@@ -144,7 +144,8 @@ describe('backpressure and the sync wait limit', () => {
     const statuses: number[] = [slow.status];
     for (let i = 0; i < 4; i++)
       statuses.push(
-        (await postJson(`${gateway.url}/v1/sentiment?wait=false`, { text: `queued ${i}` })).status,
+        (await postJson(`${gateway.url}/v1/sentiment?wait=false`, { text: `queued ${i}`, id: `named-${i}` }))
+          .status,
       );
     expect(statuses).toEqual([202, 202, 202, 429, 429]);
     const refused = await postJson(`${gateway.url}/v1/sentiment/batch?wait=false`, {
@@ -155,6 +156,33 @@ describe('backpressure and the sync wait limit', () => {
     expect(refused.body.code).toBe('queue_full');
     // Every accepted job is still there: nothing was dropped to make room.
     expect(await redis.llen(`${prefix}:sentiment:wait`)).toBe(3);
+  });
+
+  it('refuses while full before validating a body, yet answers a retry naming an accepted job', async () => {
+    // The queue is full (above): a body the validation would refuse is answered 429 before it gets that far.
+    const invalid = await postJson(`${gateway.url}/v1/sentiment/batch?wait=false`, { items: 'not a list' });
+    expect(invalid.status).toBe(429);
+    expect(invalid.headers.get('retry-after')).toBe('2');
+    expect(invalid.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(invalid.body).toMatchObject({ status: 429, code: 'queue_full' });
+    expect(invalid.body.requestId).toEqual(expect.any(String));
+    // A body naming ids goes the whole way: a retry of an accepted job gets that job, a new id a 429, bad input a 422.
+    const retry = await postJson(`${gateway.url}/v1/sentiment?wait=false`, {
+      text: 'queued 0',
+      id: 'named-0',
+    });
+    expect([retry.status, retry.body.jobId]).toEqual([202, 't-named-0']);
+    const named = await postJson(`${gateway.url}/v1/sentiment?wait=false`, { text: 'new', id: 'named-9' });
+    expect([named.status, named.body.code]).toEqual([429, 'queue_full']);
+    const badNamed = await postJson(`${gateway.url}/v1/sentiment?wait=false`, { text: '', id: 'named-10' });
+    expect([badNamed.status, badNamed.body.errors?.[0]?.field]).toEqual([422, 'text']);
+    // Other routes are not refused for a full queue.
+    expect((await getJson(`${gateway.url}/v1/jobs/t-named-0`)).status).toBe(200);
+    expect(await redis.llen(`${prefix}:sentiment:wait`)).toBe(3);
+    // Refusals before validation count as backpressure, like those of the enqueue.
+    const metrics = String((await request(`${gateway.url}/metrics`, {})).body);
+    const rejected = /^gateway_rejections_total\{[^}]*reason="backpressure"[^}]*\} (\d+)/m.exec(metrics);
+    expect(Number(rejected?.[1])).toBeGreaterThanOrEqual(5);
   });
 
   it('lets concurrent requests take exactly the room left, never more', async () => {

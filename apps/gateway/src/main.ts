@@ -20,6 +20,7 @@ import { setupOpenApi } from './app/openapi';
 import { GatewayMetrics } from './app/metrics/gateway-metrics';
 import { httpMetrics } from './app/metrics/http-metrics';
 import { SENTIMENT_ROUTES } from './app/sentiment/sentiment.controller';
+import { refuseWhenQueueFull } from './app/sentiment/refuse-when-queue-full';
 import { createValidationPipe } from './app/problem/validation-pipe';
 
 async function bootstrap(): Promise<void> {
@@ -37,6 +38,7 @@ async function bootstrap(): Promise<void> {
   mountQueueBoard(app, app.get(SentimentProducer), app.get(AdminApiKeys));
   // Twice the item cap: a list a little too long gets a 422 naming the field, a huge one never reaches validation.
   parseBodiesAfterKeys(app, { limitBytes: config.maxBodyBytes, maxArrayItems: 2 * config.maxBatchItems });
+  app.use(refuseWhenQueueFull(app.get(SentimentProducer), SENTIMENT_ROUTES));
   app.useGlobalPipes(createValidationPipe());
   closeOnSignals(app, config.shutdownTimeoutMs, stopTracing);
   setupOpenApi(app);

@@ -55,6 +55,26 @@ it('re-reads before refusing on a stale estimate: jobs workers took since are no
   expect(await capacity.waitingDepth()).toBe(0);
 });
 
+it('says whether a job would be refused, on the same reading rules, without taking a slot', async () => {
+  const source = depthSource(1);
+  const capacity = new QueueCapacity(2, 60_000, source.read);
+  // Room for one: no refusal, and asking twice leaves that one slot free.
+  expect(await capacity.refusal()).toBeUndefined();
+  expect(await capacity.refusal()).toBeUndefined();
+  expect(await capacity.reserve()).toEqual({ reserved: true });
+  capacity.release(true);
+  source.depth = 2;
+  // Full by the estimate: decided on a fresh reading, like a reservation.
+  expect(await capacity.refusal()).toBe(2);
+  expect(source.reads).toBe(2);
+  // Every refusal on a reading taken for it: a worker took both since, so there is room again.
+  source.depth = 0;
+  expect(await capacity.refusal()).toBeUndefined();
+  expect(await capacity.reserve()).toEqual({ reserved: true });
+  expect(source.reads).toBe(3);
+  expect(await new QueueCapacity(0, 60_000, source.read).refusal()).toBeUndefined();
+});
+
 it('reads again once the reading is older than the cache time', async () => {
   let now = 0;
   const source = depthSource(1);

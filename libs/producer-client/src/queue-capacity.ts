@@ -31,14 +31,21 @@ export class QueueCapacity {
    */
   async reserve(): Promise<{ reserved: true } | { reserved: false; depth: number }> {
     if (this.maxDepth <= 0) return { reserved: true };
-    const cachedReading = this.reading;
-    let reading = await this.cached();
-    // Refuse only on a reading taken for this decision: an older one still counts jobs workers took since.
-    if (this.estimate(reading) >= this.maxDepth && reading === cachedReading) reading = await this.fresh();
-    const depth = this.estimate(reading);
+    // The estimate and the slot in one synchronous step, so concurrent callers cannot pass one estimate.
+    const depth = this.estimate(await this.decidingReading());
     if (depth >= this.maxDepth) return { reserved: false, depth };
     this.adding += 1;
     return { reserved: true };
+  }
+
+  /**
+   * The depth estimate that would refuse a job now (decided as `reserve` decides), or undefined when there is
+   * room. Takes no slot: for refusing work early, before paying for it; the enqueue still reserves its own.
+   */
+  async refusal(): Promise<number | undefined> {
+    if (this.maxDepth <= 0) return undefined;
+    const depth = this.estimate(await this.decidingReading());
+    return depth >= this.maxDepth ? depth : undefined;
   }
 
   /** Gives a slot back; `added` when the job was stored. */
@@ -51,6 +58,15 @@ export class QueueCapacity {
   /** Jobs waiting, read from Redis at most once per `cacheMs` (without the producer's own additions). */
   async waitingDepth(): Promise<number> {
     return (await this.cached()).depth;
+  }
+
+  /** The reading to decide on: the cached one, or a fresh one when the cached one would refuse. */
+  private async decidingReading(): Promise<DepthReading> {
+    const cachedReading = this.reading;
+    const reading = await this.cached();
+    // Refuse only on a reading taken for this decision: an older one still counts jobs workers took since.
+    if (this.estimate(reading) >= this.maxDepth && reading === cachedReading) return this.fresh();
+    return reading;
   }
 
   private estimate(reading: DepthReading): number {

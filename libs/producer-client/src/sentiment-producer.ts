@@ -316,6 +316,19 @@ export class SentimentProducer {
     return { items: job.data.items, ...(job.data.source !== undefined && { source: job.data.source }) };
   }
 
+  /**
+   * The QueueFullError an enqueue of a new job would throw now (decided as enqueue decides), or undefined when
+   * there is room. Takes no slot: for refusing a request before paying for it (the gateway answers 429 before
+   * validating); the enqueue that follows decides again. A retry naming an existing job should not ask: enqueue
+   * returns such a job even when the queue is full.
+   */
+  async queueFull(): Promise<QueueFullError | undefined> {
+    const depth = await this.capacity.refusal();
+    return depth === undefined
+      ? undefined
+      : new QueueFullError(depth, this.maxQueueDepth, this.retryAfterSeconds);
+  }
+
   /** Jobs waiting for a worker, read from Redis at most once per `depthCacheMs`. */
   async waitingDepth(): Promise<number> {
     return this.capacity.waitingDepth();

@@ -9,6 +9,14 @@ import {
 } from '@reputation-monitor/producer-client';
 import { ProblemAnswer, ProblemFilterBase, problem } from '@reputation-monitor/http-edge';
 
+/** The 429 of a full queue, with its Retry-After (also sent before validation: refuse-when-queue-full.ts). */
+export function queueFullProblem(error: QueueFullError): ProblemAnswer {
+  return {
+    details: problem(429, error.code, `the queue is full (${error.depth} waiting); retry later`),
+    headers: { 'retry-after': String(error.retryAfterSeconds) },
+  };
+}
+
 /** Every error leaves the gateway as RFC 9457 problem+json; only genuine faults become 5xx. */
 @Catch()
 export class ProblemFilter extends ProblemFilterBase {
@@ -19,12 +27,7 @@ export class ProblemFilter extends ProblemFilterBase {
     if (exception instanceof InvalidRequestError) {
       return { details: problem(422, exception.code, exception.message, exception.errors) };
     }
-    if (exception instanceof QueueFullError) {
-      return {
-        details: problem(429, exception.code, `the queue is full (${exception.depth} waiting); retry later`),
-        headers: { 'retry-after': String(exception.retryAfterSeconds) },
-      };
-    }
+    if (exception instanceof QueueFullError) return queueFullProblem(exception);
     if (exception instanceof NotReplicatedError) {
       // Stored on the primary, not confirmed on a replica: a failover could still lose it, so it is not
       // accepted. It may run; an unchanged retry (same ids) finds it instead of queueing it twice.
