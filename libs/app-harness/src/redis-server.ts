@@ -225,27 +225,56 @@ export class SentinelGroup {
    * Starts every process and resolves once the sentinels are ready to fail over: each knows every replica and
    * every other sentinel, and the replicas are in sync.
    */
-  async start(timeoutMs = 30_000): Promise<void> {
+  async start(timeoutMs = 60_000): Promise<void> {
     await this.primary.start();
     await Promise.all(this.replicas.map((replica) => replica.start()));
     await Promise.all(this.sentinels.map((sentinel) => sentinel.start()));
     const others = String(this.sentinels.length - 1);
     const replicas = String(this.replicas.length);
-    await waitFor(
-      async () => {
-        for (const sentinel of this.sentinels) {
-          const master = await sentinel.master();
-          if (master['num-slaves'] !== replicas || master['num-other-sentinels'] !== others) return undefined;
-        }
-        for (const replica of this.replicas) {
-          const info = await ask(replica.port, (r) => r.info('replication'));
-          if (!/master_link_status:up/.test(info)) return undefined;
-        }
-        return true;
-      },
-      timeoutMs,
-      `${this.sentinels.length} sentinels to know ${replicas} replica(s) of "${this.name}" and each other`,
+    try {
+      await waitFor(
+        async () => {
+          for (const sentinel of this.sentinels) {
+            const master = await sentinel.master();
+            if (master['num-slaves'] !== replicas || master['num-other-sentinels'] !== others)
+              return undefined;
+          }
+          for (const replica of this.replicas) {
+            const info = await ask(replica.port, (r) => r.info('replication'));
+            if (!/master_link_status:up/.test(info)) return undefined;
+          }
+          return true;
+        },
+        timeoutMs,
+        `${this.sentinels.length} sentinels to know ${replicas} replica(s) of "${this.name}" and each other`,
+      );
+    } catch (error) {
+      // Discovery takes a sentinel's INFO period (10 s) and hello period (2 s); say what each knew when it did not.
+      throw new Error(`${(error as Error).message}; ${await this.describeViews()}`);
+    }
+  }
+
+  /** What each sentinel knows of the group, and each replica's link (for a start that timed out). */
+  private async describeViews(): Promise<string> {
+    const views = await Promise.all(
+      this.sentinels.map(async (sentinel) => {
+        const master = await sentinel.master().catch((error: Error) => ({ error: error.message }));
+        const known =
+          'error' in master
+            ? master.error
+            : `${master['num-slaves']} replica(s), ${master['num-other-sentinels']} other sentinel(s)`;
+        return `sentinel :${sentinel.port} knows ${known}`;
+      }),
     );
+    const links = await Promise.all(
+      this.replicas.map(async (replica) => {
+        const info = await ask(replica.port, (r) => r.info('replication')).catch(
+          (error: Error) => error.message,
+        );
+        return `replica :${replica.port} link ${/master_link_status:(\w+)/.exec(info)?.[1] ?? info}`;
+      }),
+    );
+    return [...views, ...links].join('; ');
   }
 
   /** A short-lived connection to one of the group's servers (by port), e.g. to break its replication. */
