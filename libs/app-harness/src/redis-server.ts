@@ -231,50 +231,37 @@ export class SentinelGroup {
     await Promise.all(this.sentinels.map((sentinel) => sentinel.start()));
     const others = String(this.sentinels.length - 1);
     const replicas = String(this.replicas.length);
+    // What the last check saw, for the error when they never agree (discovery takes a sentinel's INFO period,
+    // 10 s, and hello period, 2 s).
+    let seen = 'nothing yet';
     try {
       await waitFor(
         async () => {
-          for (const sentinel of this.sentinels) {
-            const master = await sentinel.master();
-            if (master['num-slaves'] !== replicas || master['num-other-sentinels'] !== others)
-              return undefined;
-          }
-          for (const replica of this.replicas) {
-            const info = await ask(replica.port, (r) => r.info('replication'));
-            if (!/master_link_status:up/.test(info)) return undefined;
-          }
-          return true;
+          const views = await Promise.all(
+            this.sentinels.map(async (sentinel) => {
+              const master = await sentinel.master();
+              return {
+                ready: master['num-slaves'] === replicas && master['num-other-sentinels'] === others,
+                said: `sentinel :${sentinel.port} knows ${master['num-slaves']} replica(s), ${master['num-other-sentinels']} other sentinel(s)`,
+              };
+            }),
+          );
+          const links = await Promise.all(
+            this.replicas.map(async (replica) => {
+              const info = await ask(replica.port, (r) => r.info('replication'));
+              const link = /master_link_status:(\w+)/.exec(info)?.[1] ?? 'unknown';
+              return { ready: link === 'up', said: `replica :${replica.port} link ${link}` };
+            }),
+          );
+          seen = [...views, ...links].map((view) => view.said).join('; ');
+          return [...views, ...links].every((view) => view.ready) || undefined;
         },
         timeoutMs,
         `${this.sentinels.length} sentinels to know ${replicas} replica(s) of "${this.name}" and each other`,
       );
     } catch (error) {
-      // Discovery takes a sentinel's INFO period (10 s) and hello period (2 s); say what each knew when it did not.
-      throw new Error(`${(error as Error).message}; ${await this.describeViews()}`);
+      throw new Error(`${(error as Error).message}; last seen: ${seen}`);
     }
-  }
-
-  /** What each sentinel knows of the group, and each replica's link (for a start that timed out). */
-  private async describeViews(): Promise<string> {
-    const views = await Promise.all(
-      this.sentinels.map(async (sentinel) => {
-        const master = await sentinel.master().catch((error: Error) => ({ error: error.message }));
-        const known =
-          'error' in master
-            ? master.error
-            : `${master['num-slaves']} replica(s), ${master['num-other-sentinels']} other sentinel(s)`;
-        return `sentinel :${sentinel.port} knows ${known}`;
-      }),
-    );
-    const links = await Promise.all(
-      this.replicas.map(async (replica) => {
-        const info = await ask(replica.port, (r) => r.info('replication')).catch(
-          (error: Error) => error.message,
-        );
-        return `replica :${replica.port} link ${/master_link_status:(\w+)/.exec(info)?.[1] ?? info}`;
-      }),
-    );
-    return [...views, ...links].join('; ');
   }
 
   /** A short-lived connection to one of the group's servers (by port), e.g. to break its replication. */
