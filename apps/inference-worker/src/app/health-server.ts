@@ -32,15 +32,21 @@ export class HealthServer implements OnApplicationBootstrap, OnApplicationShutdo
         response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       };
       if (request.url === '/health/live') return send(200, { status: 'ok' });
+      // A rejection here must become a 500, never an unhandled rejection: that would end the process.
+      const failed = (error: Error) => {
+        this.logger.error(`${request.url} failed: ${error.message}`);
+        if (!response.headersSent) send(500, { status: 500, title: 'Internal Server Error' });
+      };
       if (request.url === '/metrics') {
         this.metrics.registry.metrics().then((text) => {
           response.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text);
-        });
+        }, failed);
         return;
       }
       if (request.url === '/health/ready') {
-        this.readiness().then(({ ready, checks }) =>
-          send(ready ? 200 : 503, { status: ready ? 'ok' : 'error', checks }),
+        this.readiness().then(
+          ({ ready, checks }) => send(ready ? 200 : 503, { status: ready ? 'ok' : 'error', checks }),
+          failed,
         );
         return;
       }
@@ -51,6 +57,11 @@ export class HealthServer implements OnApplicationBootstrap, OnApplicationShutdo
     );
     const { port } = this.server.address() as AddressInfo;
     this.logger.log(`health on http://${this.config.healthHost}:${port}/health/ready`);
+  }
+
+  /** Where the port listens (HEALTH_PORT 0 picks a free one); undefined before bootstrap. */
+  address(): AddressInfo | undefined {
+    return (this.server?.address() as AddressInfo | null) ?? undefined;
   }
 
   async onApplicationShutdown(): Promise<void> {
