@@ -39,6 +39,23 @@ it("keeps every lane's run out of the pool: with two lanes the runs are smaller 
   ).toBe(1);
 });
 
+it("lets a lane that waits for its last run's texts plan from a fuller pool: bigger runs, a higher ratio", () => {
+  for (const lanes of [1, 2]) {
+    const now = packingBound(lengths, new LinearRunCost(30, 1), 32, limits, { lanes });
+    const waiting = packingBound(lengths, new LinearRunCost(30, 1), 32, limits, {
+      lanes,
+      waitForReturns: true,
+    });
+    expect(waiting.textsPerRun).toBeGreaterThan(now.textsPerRun);
+    expect(waiting.ratio).toBeGreaterThan(now.ratio);
+  }
+  // One client who is always waited for: its texts run one at a time either way.
+  expect(
+    packingBound(lengths, new LinearRunCost(10, 1), 1, limits, { rounds: 1, waitForReturns: true })
+      .textsPerRun,
+  ).toBe(1);
+});
+
 it('refuses an empty workload', () => {
   expect(() => packingBound([], new LinearRunCost(1, 1), 4, limits)).toThrow(RangeError);
 });

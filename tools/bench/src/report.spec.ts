@@ -83,6 +83,21 @@ describe('evaluateChecks', () => {
     expect(bound?.detail).toBe(
       'packing alone allows 0.88 of the raw ceiling (8.7 texts per run, 9.5 % padding)',
     );
+    const waited = evaluateChecks([
+      row('raw-b16:fp32', 90),
+      row('full-single:fp32', 66, {
+        extra: {
+          packingBound: 0.88,
+          packingBoundTextsPerRun: 8.7,
+          packingBoundPadding: 0.095,
+          packingBoundWaiting: 0.9,
+        },
+      }),
+    ]).find((check) => check.name.startsWith('full path (single requests) / what packing'));
+    expect(waited?.detail).toBe(
+      'packing alone allows 0.88 of the raw ceiling (8.7 texts per run, 9.5 % padding); ' +
+        "0.90 if each lane waited, at no cost, for its last run's texts",
+    );
   });
 
   const measurements = [

@@ -168,8 +168,15 @@ function packingBoundCheck(single: Measurement | undefined, ceiling: Measurement
     detail:
       `packing alone allows ${bound.toFixed(2)} of the raw ceiling ` +
       `(${Number(single.extra?.packingBoundTextsPerRun).toFixed(1)} texts per run, ` +
-      `${percent(Number(single.extra?.packingBoundPadding))} padding)`,
+      `${percent(Number(single.extra?.packingBoundPadding))} padding)` +
+      waitingDetail(Number(single.extra?.packingBoundWaiting)),
   };
+}
+
+function waitingDetail(waiting: number): string {
+  return waiting > 0
+    ? `; ${waiting.toFixed(2)} if each lane waited, at no cost, for its last run's texts`
+    : '';
 }
 
 /** Signed over unsigned int8 weights on a CPU with VNNI/AMX (issue 13's acceptance). */
