@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LabelledExample, SentimentLabel } from '@reputation-monitor/contracts';
 import { ConcurrentChangeError, DatasetStore, MANIFEST_PATH } from './dataset-store';
-import { LocalDatasetBackend } from './local-backend';
+import { LocalDatasetBackend, lockLocation } from './local-backend';
 import {
   DatasetError,
   buildManifest,
@@ -157,5 +157,25 @@ describe('LocalDatasetBackend through DatasetStore', () => {
     await expect(backend.read(sha256Hex('nothing'), MANIFEST_PATH)).rejects.toThrow(
       `has no snapshot ${sha256Hex('nothing')}`,
     );
+  });
+});
+
+describe('the dataset lock', () => {
+  it('records a lock another writer took over instead of throwing from its renewal timer', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dataset-lock-'));
+    try {
+      // Stale after 2 s: proper-lockfile renews it every second and finds it gone.
+      const held = await lockLocation(dir, 2_000);
+      held.assertHeld();
+      await rm(join(dir, '.lock'), { recursive: true });
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(() => held.assertHeld()).toThrow(ConcurrentChangeError);
+      expect(() => held.assertHeld()).toThrow(/another writer took the lock over/);
+      await expect(held.release()).resolves.toBeUndefined();
+      // The location can be locked again.
+      await (await lockLocation(dir)).release();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -48,7 +48,7 @@ export class LocalDatasetBackend implements DatasetBackend {
 
   async commit(change: DatasetCommit): Promise<string> {
     await mkdir(this.location, { recursive: true });
-    const release = await this.lock();
+    const held = await lockLocation(this.location);
     try {
       const head = await this.headRevision();
       if (head !== change.parent)
@@ -64,12 +64,13 @@ export class LocalDatasetBackend implements DatasetBackend {
       }
       const revision = sha256Hex(change.manifest);
       await this.writeOnce(this.manifestFile(revision), change.manifest);
+      held.assertHeld();
       await atomicWrite(join(this.location, 'HEAD'), `${revision}\n`);
       // Only after HEAD moved: a crash before leaves the old snapshot whole.
       for (const path of change.deletedPaths) await rm(this.file(path), { force: true });
       return revision;
     } finally {
-      await release();
+      await held.release();
     }
   }
 
@@ -114,22 +115,47 @@ export class LocalDatasetBackend implements DatasetBackend {
     }
     await atomicWrite(file, content);
   }
+}
 
-  /** Waits up to 10 s for other writers; a lock a dead writer left is broken once stale (its holder renews it). */
-  private async lock(): Promise<() => Promise<void>> {
-    const lockfilePath = join(this.location, '.lock');
-    try {
-      return await lock(this.location, {
-        lockfilePath,
-        realpath: false,
-        stale: STALE_LOCK_MS,
-        retries: { retries: 200, minTimeout: 50, maxTimeout: 50 },
-      });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
-      throw new DatasetError(`${this.location} stayed locked by another writer (${lockfilePath})`);
-    }
+/** A held lock on a dataset location. */
+export interface HeldLock {
+  /** Throws if another writer broke the lock since (it judged it stale): HEAD must not move then. */
+  assertHeld(): void;
+  release(): Promise<void>;
+}
+
+/**
+ * Waits up to 10 s for other writers; a lock a dead writer left is broken once stale (its holder renews it). A lock
+ * broken while held is recorded, not thrown from proper-lockfile's timer (its default, which ends the process).
+ */
+export async function lockLocation(location: string, staleMs = STALE_LOCK_MS): Promise<HeldLock> {
+  const lockfilePath = join(location, '.lock');
+  let lost: Error | undefined;
+  let release: () => Promise<void>;
+  try {
+    release = await lock(location, {
+      lockfilePath,
+      realpath: false,
+      stale: staleMs,
+      retries: { retries: 200, minTimeout: 50, maxTimeout: 50 },
+      onCompromised: (error) => {
+        lost = error;
+      },
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+    throw new DatasetError(`${location} stayed locked by another writer (${lockfilePath})`);
   }
+  return {
+    assertHeld() {
+      if (lost)
+        throw new ConcurrentChangeError(
+          `${location}: another writer took the lock over (${lost.message}); nothing was committed`,
+        );
+    },
+    // A lost lock is no longer ours to release.
+    release: () => (lost ? Promise.resolve() : release()),
+  };
 }
 
 async function atomicWrite(file: string, content: Buffer | string): Promise<void> {

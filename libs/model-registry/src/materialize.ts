@@ -146,14 +146,34 @@ class LineWriter extends Writable {
 /** A pull whose holder stopped renewing its lock for this long died; the lock is broken. */
 const STALE_PULL_LOCK_MS = 60_000;
 
-/** Waits as long as another process pulls the same version (proper-lockfile renews a held lock). */
-async function lockDirectory(file: string, log: (line: string) => void): Promise<() => Promise<void>> {
+/**
+ * Waits as long as another process pulls the same version (proper-lockfile renews a held lock). A lock found broken
+ * while held (another process judged it stale: a slow shared volume, clock skew) is logged and the pull goes on: it
+ * stages, verifies and renames into place. proper-lockfile's default there throws from a timer, ending the process.
+ */
+export async function lockDirectory(
+  file: string,
+  log: (line: string) => void,
+  staleMs = STALE_PULL_LOCK_MS,
+): Promise<() => Promise<void>> {
   await mkdir(dirname(file), { recursive: true });
   const target = file.replace(/\.lock$/, '');
+  let lost = false;
+  const onCompromised = (error: Error) => {
+    lost = true;
+    log(`the pull lock ${file} was taken over (${error.message}); this pull goes on`);
+  };
   let announced = false;
   for (;;) {
     try {
-      return await lock(target, { lockfilePath: file, realpath: false, stale: STALE_PULL_LOCK_MS });
+      const release = await lock(target, {
+        lockfilePath: file,
+        realpath: false,
+        stale: staleMs,
+        onCompromised,
+      });
+      // A lost lock is no longer ours to release.
+      return () => (lost ? Promise.resolve() : release());
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
       if (!announced) log(`another process is pulling into ${target}; waiting for it`);
