@@ -56,6 +56,16 @@ describe('HTTP server settings', () => {
       );
     });
 
+  it('logs a server error after listening (an accept failing under a connection flood) instead of ending the process', async () => {
+    const acceptFailed = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', syscall: 'accept' });
+    // Without a listener, emit throws the error: in Node's accept callback that ends the process.
+    expect(() => server.emit('error', acceptFailed)).toThrow('accept EMFILE');
+    applyHttpServerConfig(server, read({}));
+    expect(() => server.emit('error', acceptFailed)).not.toThrow();
+    socket = await open();
+    expect(await get(socket)).toBe('HTTP/1.1 200 OK');
+  });
+
   it('keeps an idle connection open past Node’s 5 s by default, so a pooled connection is not reset', async () => {
     const config = read({});
     expect(config.keepAliveTimeoutMs).toBe(DEFAULT_KEEP_ALIVE_TIMEOUT_MS);

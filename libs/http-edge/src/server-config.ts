@@ -1,5 +1,8 @@
 import type { Server } from 'node:http';
+import { Logger } from '@nestjs/common';
 import type { EnvReader } from '@reputation-monitor/config';
+
+const logger = new Logger('HttpServer');
 
 /** How an app's HTTP server treats connections between requests. */
 export interface HttpServerConfig {
@@ -36,6 +39,9 @@ const CLOSING_KEEP_ALIVE_MS = 1;
  */
 export function applyHttpServerConfig(server: Server, config: HttpServerConfig): void {
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  // Node emits accept failures (EMFILE under a connection flood) as 'error': without a listener they end the
+  // process. A failed listen still rejects Nest's app.listen, which listens too.
+  server.on('error', (error: Error) => logger.error(`HTTP server: ${error.message}`));
   const close = server.close.bind(server);
   server.close = (callback?: (error?: Error) => void) => {
     server.keepAliveTimeout = CLOSING_KEEP_ALIVE_MS;

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import IORedis from 'ioredis';
 import { Gauge } from 'prom-client';
 import { HealthServer } from './health-server';
@@ -62,6 +63,19 @@ describe('the worker health port', () => {
       model: 'no model.onnx in /models/x',
       queue: 'stopped',
     });
+  });
+
+  it('fails its start on a port in use, and logs a later server error instead of ending the process', async () => {
+    const taken = loadWorkerConfig({
+      HEALTH_PORT: String(server.address()!.port),
+      HEALTH_HOST: '127.0.0.1',
+      REDIS_URL,
+    });
+    const second = new HealthServer(models as never, consumer as never, metrics, redis, taken);
+    await expect(second.onApplicationBootstrap()).rejects.toThrow(/EADDRINUSE/);
+    const running = (server as unknown as { server: Server }).server;
+    expect(() => running.emit('error', new Error('accept EMFILE'))).not.toThrow();
+    expect((await get('/health/live')).status).toBe(200);
   });
 
   it('answers 500 when collecting a metric throws, and goes on serving', async () => {

@@ -52,10 +52,17 @@ export class HealthServer implements OnApplicationBootstrap, OnApplicationShutdo
       }
       send(404, { status: 404, title: 'Not Found' });
     });
-    await new Promise<void>((resolve) =>
-      this.server!.listen(this.config.healthPort, this.config.healthHost, resolve),
-    );
-    const { port } = this.server.address() as AddressInfo;
+    const server = this.server;
+    // A port in use fails the start; a later error (an accept failing: EMFILE) is logged, not fatal.
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.config.healthPort, this.config.healthHost, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (error) => this.logger.error(`health port: ${error.message}`));
+    const { port } = server.address() as AddressInfo;
     this.logger.log(`health on http://${this.config.healthHost}:${port}/health/ready`);
   }
 
