@@ -213,3 +213,35 @@ it('lets exactly one of concurrent enqueues with one id and different texts win'
     (won[0] as PromiseFulfilledResult<{ items: Array<{ text: string }> }>).value.items[0].text,
   );
 });
+
+it('starts listening for completions once it can read the event stream, when it could not at first', async () => {
+  // A user of this run's own whose keys are this run's: at first it may not read streams, so starting the
+  // event listener fails (NOPERM).
+  const user = `${prefix}-user`;
+  await redis.acl('SETUSER', user, 'on', '>secret', `~${prefix}:*`, '&*', '+@all', '-xrevrange');
+  const { hostname, port } = new URL(REDIS_URL);
+  const own = new SentimentProducer({ redisUrl: `redis://${user}:secret@${hostname}:${port}`, prefix });
+  const completed: string[] = [];
+  let worker: Worker | undefined;
+  try {
+    // Before ready(): nothing has read the stream yet. The failure used to be an unhandled rejection, and
+    // the listener was never added.
+    own.onCompleted((jobId) => completed.push(jobId));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await redis.acl('SETUSER', user, '+xrevrange');
+    worker = new Worker(QueueName.Sentiment, async () => ({ done: true }), {
+      connection: { host: hostname, port: Number(port), maxRetriesPerRequest: null },
+      prefix,
+    });
+    await own.ready();
+    // The listener's retry (every second) comes after ready() had its own start of the event stream.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const { jobId } = await own.enqueue([{ text: 'seen at last' }]);
+    await waitFor(async () => completed.includes(jobId));
+    expect(completed).toEqual([jobId]);
+  } finally {
+    await worker?.close();
+    await own.close();
+    await redis.acl('DELUSER', user);
+  }
+});

@@ -46,6 +46,8 @@ import {
 
 /** Jobs whose finish one producer listens for at most (callers waiting, results not yet claimed). */
 const MAX_WATCHED_JOBS = 100_000;
+/** How often a completion listener added while Redis was unreachable tries to start listening again. */
+const LISTEN_RETRY_MS = 1_000;
 
 /** Where Redis is: the settings every app reads from `REDIS_*` (Sentinel, WAIT), or just a URL. */
 export type ProducerRedis =
@@ -113,6 +115,7 @@ export interface EnqueuedJob {
 export class SentimentProducer {
   readonly queue: Queue<ClassifyJobPayload, ClassifyJobResult, SentimentJobName>;
   private readonly connection: Redis;
+  private closed = false;
   private events: Promise<QueueEvents> | undefined;
   private finishes: FinishWatch<ClassifyJobResult> | undefined;
   private readonly maxTextChars: number;
@@ -347,12 +350,21 @@ export class SentimentProducer {
     return { ...this.replicas.stats };
   }
 
-  /** Calls `listener` with the id of every job that completes in this queue (from any producer). */
+  /**
+   * Calls `listener` with the id of every job that completes in this queue (from any producer). Added while
+   * Redis cannot be reached, it starts listening once Redis answers again (tried every second until closed).
+   */
   onCompleted(listener: (jobId: string) => void): void {
-    void this.queueEvents().then((events) => events.on('completed', ({ jobId }) => listener(jobId)));
+    this.queueEvents().then(
+      (events) => events.on('completed', ({ jobId }) => listener(jobId)),
+      () => {
+        if (!this.closed) setTimeout(() => this.onCompleted(listener), LISTEN_RETRY_MS).unref();
+      },
+    );
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.finishes?.close();
     await (await this.events?.catch(() => undefined))?.close();
     await this.queue.close();
