@@ -46,7 +46,7 @@ import {
 
 /** Jobs whose finish one producer listens for at most (callers waiting, results not yet claimed). */
 const MAX_WATCHED_JOBS = 100_000;
-/** How often a completion listener added while Redis was unreachable tries to start listening again. */
+/** How often a completion listener that could not start listening tries again. */
 const LISTEN_RETRY_MS = 1_000;
 
 /** Where Redis is: the settings every app reads from `REDIS_*` (Sentinel, WAIT), or just a URL. */
@@ -351,8 +351,9 @@ export class SentimentProducer {
   }
 
   /**
-   * Calls `listener` with the id of every job that completes in this queue (from any producer). Added while
-   * Redis cannot be reached, it starts listening once Redis answers again (tried every second until closed).
+   * Calls `listener` with the id of every job that completes in this queue (from any producer). Added while the
+   * event stream cannot be read (Redis unreachable, a user not allowed to yet), it starts listening once it can
+   * (tried every second until closed).
    */
   onCompleted(listener: (jobId: string) => void): void {
     this.queueEvents().then(
