@@ -25,7 +25,10 @@ export interface DatasetSection {
   store: string | null;
   /** Examples waiting in Redis before this run's export. */
   pending: number;
-  batch?: { id: string; examples: number; unreadable: number; written: boolean };
+  /** `resumed`: the batch an earlier run took and could not finish. */
+  batch?: { id: string; examples: number; unreadable: number; written: boolean; resumed?: true };
+  /** A forced export that first finished an earlier run's batch: that batch (`batch` is the one after it). */
+  resumedBatch?: DatasetSection['batch'];
   /** The latest snapshot after the export: what a retrain requested by this run uses. */
   snapshot?: SnapshotRef;
   error?: string;
@@ -50,8 +53,19 @@ export class DatasetExporter {
     return this.store !== null && this.store !== undefined;
   }
 
-  /** `force`: export whatever is pending (a retrain is about to be requested and must see it). */
+  /**
+   * `force`: export whatever is pending (a retrain is about to be requested and must see it). A batch an earlier
+   * run left unfinished goes first; when forced, the examples pending behind it follow in a batch of their own,
+   * so the snapshot a retrain gets holds them too.
+   */
   async export(force: boolean, now = Date.now()): Promise<DatasetSection> {
+    const section = await this.exportOnce(force, now);
+    if (!force || section.status !== 'exported' || !section.batch?.resumed) return section;
+    const behind = await this.exportOnce(force, now);
+    return behind.status === 'unchanged' ? section : { ...behind, resumedBatch: section.batch };
+  }
+
+  private async exportOnce(force: boolean, now: number): Promise<DatasetSection> {
     const store = this.store;
     if (!store) return { status: 'disabled', store: null, pending: 0 };
     let pending = 0;
@@ -69,7 +83,8 @@ export class DatasetExporter {
           };
         }
       }
-      const batch = await this.buffer.beginExport(newBatchId(new Date(now)));
+      const batchId = newBatchId(new Date(now));
+      const batch = await this.buffer.beginExport(batchId);
       if (!batch) return { status: 'unchanged', store: store.location, pending, ...(await this.head()) };
       if (batch.examples.length === 0) {
         // Everything in it was deleted or unreadable: nothing to write, but the batch must not linger.
@@ -91,6 +106,7 @@ export class DatasetExporter {
           examples: batch.examples.length,
           unreadable: batch.unreadable,
           written,
+          ...(batch.batchId !== batchId && { resumed: true }),
         },
         snapshot: snapshot.ref,
       };

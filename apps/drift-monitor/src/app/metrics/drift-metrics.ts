@@ -215,7 +215,8 @@ export class DriftMetrics {
 
   datasetExported(section: DatasetSection): void {
     this.exports.inc({ outcome: section.status });
-    if (section.batch?.written) this.exportedExamples.inc(section.batch.examples);
+    for (const batch of [section.resumedBatch, section.batch])
+      if (batch?.written) this.exportedExamples.inc(batch.examples);
   }
 
   retrainRequested(outcome: RetrainOutcome): void {
