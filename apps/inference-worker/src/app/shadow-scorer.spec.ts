@@ -63,6 +63,21 @@ describe('ShadowScorer', () => {
     expect(release).toHaveBeenCalledTimes(1);
   });
 
+  it('counts the texts of a shadow run that failed, releases its work and goes on with the next', async () => {
+    const { scorer, models, appended, model, work, metrics } = setup();
+    models.idleMs = 1_000;
+    model.score.mockRejectedValueOnce(new Error('inference thread died'));
+    const failed = jest.fn();
+    scorer.enqueue(work(['a', 'b', 'c'], failed));
+    scorer.enqueue(work(['d']));
+    await scorer.idle();
+    expect(failed).toHaveBeenCalledTimes(1);
+    expect(appended).toEqual([{ role: 'shadow', ids: ['d'] }]);
+    const counted = await metrics.registry.getSingleMetricAsString('sentiment_shadow_texts_total');
+    expect(counted).toMatch(/outcome="failed"[^}]*\} 3/);
+    expect(counted).toMatch(/outcome="scored"[^}]*\} 1/);
+  });
+
   it('drops work beyond its bound and the work of a retired model, releasing it and counting the texts', async () => {
     const { scorer, models, work, metrics } = setup();
     const kept = jest.fn();

@@ -122,9 +122,10 @@ export class ShadowScorer {
     }
     this.running = true;
     this.score(work)
-      .catch((error: Error) =>
-        this.logger.warn(`shadow scoring with ${work.model.info.version} failed: ${error.message}`),
-      )
+      .catch((error: Error) => {
+        this.metrics.shadowFailed(work.items.length);
+        this.logger.warn(`shadow scoring with ${work.model.info.version} failed: ${error.message}`);
+      })
       .finally(() => {
         work.release();
         this.running = false;

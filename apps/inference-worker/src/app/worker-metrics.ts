@@ -188,7 +188,7 @@ export class WorkerMetrics {
   });
   private readonly shadowTexts = new Counter({
     name: 'sentiment_shadow_texts_total',
-    help: 'Texts scored by the second model of a shadow/canary pair (scored), or dropped when its queue was full.',
+    help: 'Texts scored by the second model of a shadow/canary pair (scored), dropped when its queue was full, or whose scoring failed.',
     labelNames: ['outcome'],
     registers: [this.registry],
   });
@@ -200,7 +200,7 @@ export class WorkerMetrics {
     for (const outcome of CACHE_LOOKUP_OUTCOMES) this.cacheLookups.inc({ outcome }, 0);
     for (const operation of CACHE_OPERATIONS) this.cacheErrors.inc({ operation }, 0);
     for (const outcome of ['success', 'failed']) this.reloads.inc({ outcome }, 0);
-    for (const outcome of ['scored', 'dropped']) this.shadowTexts.inc({ outcome }, 0);
+    for (const outcome of ['scored', 'dropped', 'failed']) this.shadowTexts.inc({ outcome }, 0);
   }
 
   models(serving: ReadonlyArray<ServedModelLabels>): void {
@@ -235,6 +235,11 @@ export class WorkerMetrics {
 
   shadowDropped(texts: number): void {
     if (texts > 0) this.shadowTexts.inc({ outcome: 'dropped' }, texts);
+  }
+
+  /** Texts the second model did not score because its run or the prediction log failed. */
+  shadowFailed(texts: number): void {
+    if (texts > 0) this.shadowTexts.inc({ outcome: 'failed' }, texts);
   }
 
   pickedUp(waitMs: number): void {
