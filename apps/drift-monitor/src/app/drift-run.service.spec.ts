@@ -152,6 +152,8 @@ describe('DriftRunService', () => {
   let registry: Registry;
   let service: DriftRunService;
   let exporter: { export: jest.Mock<Promise<unknown>, [boolean]> };
+  /** The example buffer's counters as Redis keeps them (what the buffer's own tests cover). */
+  let bufferCounts: jest.Mock<Promise<Record<string, number>>, []>;
 
   beforeEach(() => {
     store = new MemoryStore();
@@ -166,7 +168,16 @@ describe('DriftRunService', () => {
     };
     registry = new Registry();
     const config = loadDriftConfig({ WINDOW_MINUTES: '1', MIN_QUALITY_SAMPLES: '5' });
-    const metrics = new DriftMetrics(registry, store as never);
+    bufferCounts = jest.fn(async () => ({
+      stored: 9,
+      duplicate: 1,
+      relabelled: 0,
+      expired: 2,
+      exported: 5,
+      deleted: 0,
+      evicted: 3,
+    }));
+    const metrics = new DriftMetrics(registry, store as never, { counters: bufferCounts } as never);
     exporter = {
       export: jest.fn(async (force: boolean) => ({
         status: force ? 'exported' : 'unchanged',
@@ -276,6 +287,13 @@ describe('DriftRunService', () => {
     expect(metrics).toContain('drift_monitor_dataset_exports_total{outcome="exported"} 1');
     expect(metrics).toContain('drift_monitor_exported_examples_total 5');
     expect(metrics).toContain('drift_monitor_dataset_examples 5');
+    // Examples that never reached the store are visible, not only counted in Redis.
+    expect(metrics).toContain('drift_monitor_example_buffer_examples{outcome="evicted"} 3');
+    expect(metrics).toContain('drift_monitor_example_buffer_examples{outcome="expired"} 2');
+    bufferCounts.mockRejectedValueOnce(new Error('Connection is closed.'));
+    const withoutRedis = await registry.metrics();
+    expect(withoutRedis).not.toContain('drift_monitor_example_buffer_examples{');
+    expect(withoutRedis).toContain('drift_monitor_dataset_examples 5');
     expect(metrics).toContain('drift_monitor_drift_streak_windows{model_version="v1"} 2');
     expect(metrics).toMatch(
       /drift_monitor_drift_statistic\{model_version="v1",statistic="labelMix"\} 0\.\d+/,

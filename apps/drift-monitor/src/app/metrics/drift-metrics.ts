@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { METRICS_REGISTRY } from '@reputation-monitor/observability';
+import { EXAMPLE_COUNTERS, ExampleBuffer } from '@reputation-monitor/prediction-store';
 import type { RetrainOutcome } from '@reputation-monitor/retrain-trigger';
 import { CandidateSection, candidateQualityRows } from '../candidate';
 import { DatasetSection, EXPORT_STATUSES } from '../dataset-exporter';
@@ -38,6 +39,7 @@ export class DriftMetrics {
   constructor(
     @Inject(METRICS_REGISTRY) private readonly registry: Registry,
     private readonly store: DriftStore,
+    examples: ExampleBuffer,
   ) {
     const registers = [registry];
     this.runs = new Counter({
@@ -89,6 +91,23 @@ export class DriftMetrics {
         this.reset();
         const { report } = await latestReport();
         if (report?.dataset) this.set(report.dataset.pending);
+      },
+    });
+    const logger = this.logger;
+    new Gauge({
+      name: 'drift_monitor_example_buffer_examples',
+      help:
+        'Labelled examples by what became of them in the Redis buffer, all replicas, since the buffer began ' +
+        '(expired and evicted ones never reached the dataset store).',
+      labelNames: ['outcome'],
+      registers,
+      async collect() {
+        this.reset();
+        const counts = await examples.counters().catch((error: Error) => {
+          logger.warn(`metrics: could not read the example buffer's counters: ${error.message}`);
+          return undefined;
+        });
+        if (counts) for (const outcome of EXAMPLE_COUNTERS) this.set({ outcome }, counts[outcome]);
       },
     });
     // Every outcome from the start, so rates read 0 rather than nothing.
