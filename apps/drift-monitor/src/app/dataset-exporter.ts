@@ -61,8 +61,9 @@ export class DatasetExporter {
   async export(force: boolean, now = Date.now()): Promise<DatasetSection> {
     const section = await this.exportOnce(force, now);
     if (!force || section.status !== 'exported' || !section.batch?.resumed) return section;
+    // When the second export fails (logged), the retrain still gets the snapshot the first one made.
     const behind = await this.exportOnce(force, now);
-    return behind.status === 'unchanged' ? section : { ...behind, resumedBatch: section.batch };
+    return behind.status === 'exported' ? { ...behind, resumedBatch: section.batch } : section;
   }
 
   private async exportOnce(force: boolean, now: number): Promise<DatasetSection> {
