@@ -79,3 +79,28 @@ it('a forced export with nothing behind the earlier batch reports that batch alo
   expect(section).toMatchObject({ status: 'exported', batch: { examples: 1, resumed: true } });
   expect(section.resumedBatch).toBeUndefined();
 });
+
+it('keeps the resumed batch’s snapshot when the export behind it fails, and keeps those examples for the next run', async () => {
+  /** The real local store, failing its second commit (a full disk, say). */
+  class FailingSecondCommit extends LocalDatasetBackend {
+    private commits = 0;
+    override async commit(change: Parameters<LocalDatasetBackend['commit']>[0]): Promise<string> {
+      if (++this.commits === 2) throw new Error('no space left on device');
+      return super.commit(change);
+    }
+  }
+  exporter = new DatasetExporter(
+    buffer,
+    new DatasetStore(new FailingSecondCommit(join(dir, 'store'))),
+    config,
+  );
+  await buffer.add([example('taken earlier')]);
+  await buffer.beginExport(newBatchId());
+  await buffer.add([example('behind it')]);
+
+  const section = await exporter.export(true);
+
+  expect(section).toMatchObject({ status: 'exported', batch: { resumed: true }, snapshot: { examples: 1 } });
+  expect(await buffer.pendingCount()).toBe(0); // taken into a batch, which waits for the next run
+  expect(await buffer.exportInProgress()).toBe(true);
+});
