@@ -135,11 +135,11 @@ export async function withPackingBound(
   if (!(perTokenMs > 0) || !(overheadMs >= 0)) return row;
   const tokenizer = await SentimentTokenizer.fromDirectory(modelDir);
   const lengths = texts.map((text) => tokenizer.encode(text).ids.length);
+  const cost = new LinearRunCost(overheadMs, perTokenMs);
+  const limits = workerLimits(workerEnv);
+  const { lanes } = laneLayout(threads, workerLanes(workerEnv));
   const play = (waitForReturns: boolean) =>
-    packingBound(lengths, new LinearRunCost(overheadMs, perTokenMs), clients, workerLimits(workerEnv), {
-      lanes: laneLayout(threads, workerLanes(workerEnv)).lanes,
-      waitForReturns,
-    });
+    packingBound(lengths, cost, clients, limits, { lanes, waitForReturns });
   const bound = play(false);
   const waiting = play(true);
   return {
