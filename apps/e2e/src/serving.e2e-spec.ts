@@ -189,6 +189,40 @@ describe('idempotent retries', () => {
     expect(response.body.code).toBe('idempotency_conflict');
   });
 
+  it('holds an id to its text across jobs (409 naming the item), so feedback on it labels that text', async () => {
+    const id = `held-${Date.now()}`;
+    const first = await postJson(`${gateway.url}/v1/sentiment/batch`, { items: [{ text: TEXTS[0], id }] });
+    expect(first.status).toBe(200);
+    // Another batch (another job id) reusing the id for another text.
+    const batch = await postJson(`${gateway.url}/v1/sentiment/batch`, {
+      items: [
+        { text: TEXTS[1], id: `${id}-new` },
+        { text: TEXTS[2], id },
+      ],
+    });
+    expect(batch.status).toBe(409);
+    expect(batch.body).toMatchObject({
+      code: 'idempotency_conflict',
+      errors: [{ field: 'items[1].id', message: `"${id}" was already used for another text` }],
+    });
+    // The same text under the id in a new batch is fine (the id still names that text).
+    const again = await postJson(`${gateway.url}/v1/sentiment/batch`, {
+      items: [
+        { text: TEXTS[0], id },
+        { text: TEXTS[1], id: `${id}-new` },
+      ],
+    });
+    expect(again.status).toBe(200);
+    // A single request reusing an id of that batch: the field is its own `id`.
+    const single = await postJson(`${gateway.url}/v1/sentiment`, { text: TEXTS[2], id: `${id}-new` });
+    expect(single.status).toBe(409);
+    expect(single.body.errors).toEqual([
+      { field: 'id', message: `"${id}-new" was already used for another text` },
+    ]);
+    const feedback = await postJson(`${gateway.url}/v1/feedback`, { id, label: 'negative' });
+    expect(feedback.body.example).toEqual({ id: exampleId(TEXTS[0]), status: expect.any(String) });
+  });
+
   it('dedupes a retried batch whose items all carry ids', async () => {
     const items = [
       { text: 'one', id: `bat-a-${Date.now()}` },

@@ -13,7 +13,7 @@ export async function usedMemory(redis: Redis): Promise<number> {
   return Number(match[1]);
 }
 
-/** Buckets per capped ring (prediction-store's DEFAULT_RING_BUCKETS; the harness may not import it). */
+/** Buckets per capped ring (redis-connection's DEFAULT_RING_BUCKETS; the harness may not import it). */
 const RING_BUCKETS = 8;
 
 /** Entries a capped ring (prediction index, result cache) holds now: the HLEN of its live buckets. */
@@ -56,6 +56,7 @@ export type KeyFamily =
   | 'prediction stream'
   | 'prediction index'
   | 'result cache'
+  | 'id claims'
   | 'feedback'
   | 'examples'
   | 'rate limit'
@@ -81,6 +82,7 @@ export function keyFamily(key: string, prefix: string, queue = 'sentiment'): Key
   if (rest === 'predictions') return 'prediction stream';
   if (rest.startsWith('prediction-index:')) return 'prediction index';
   if (rest.startsWith('result-cache:')) return 'result cache';
+  if (rest.startsWith('id-claims:')) return 'id claims';
   if (rest.startsWith('feedback')) return 'feedback';
   if (rest.startsWith('examples:')) return 'examples';
   if (rest.startsWith('rate-limit') || rest.includes('throttler')) return 'rate limit';
@@ -197,6 +199,8 @@ async function entriesOf(redis: Redis, family: KeyFamily, prefix: string, queue:
       return ringEntries(redis, `${prefix}:prediction-index`);
     case 'result cache':
       return ringEntries(redis, `${prefix}:result-cache`);
+    case 'id claims':
+      return ringEntries(redis, `${prefix}:id-claims`);
     default:
       return 0;
   }
@@ -253,6 +257,8 @@ export const REDIS_BYTES = {
   indexEntry: 220,
   /** An entry of the result cache. */
   cacheEntry: 320,
+  /** A client id claimed for its text (the producer client's id claims). */
+  idClaim: 140,
   /** A feedback label: its record and its time-index entry. */
   feedbackRecord: 550,
   /** A labelled example waiting for export, besides its text. */
@@ -280,6 +286,8 @@ export interface RedisMemorySettings {
   resultCacheMaxEntries: number;
   /** BullMQ's event stream cap (its default, 10,000). */
   eventsMaxLen?: number;
+  /** [ID_CLAIM_MAX_ENTRIES] (0 where clients name no texts with ids) */
+  idClaimMaxEntries?: number;
   /** [FEEDBACK_MAX_RECORDS] and [EXAMPLE_MAX_PENDING] (0 where no feedback is given or no text imported). */
   feedbackMaxRecords?: number;
   exampleMaxPending?: number;
@@ -323,6 +331,7 @@ export function redisMemoryBudget(settings: RedisMemorySettings, workload: Redis
     { family: 'prediction stream', bytes: (settings.predictionStreamMaxLen + STREAM_NODE) * b.streamEntry },
     { family: 'prediction index', bytes: settings.predictionIndexMaxEntries * b.indexEntry },
     { family: 'result cache', bytes: settings.resultCacheMaxEntries * b.cacheEntry },
+    { family: 'id claims', bytes: (settings.idClaimMaxEntries ?? 0) * b.idClaim },
     { family: 'feedback', bytes: (settings.feedbackMaxRecords ?? 0) * b.feedbackRecord },
     // Pending examples, and as many again in a batch being exported.
     { family: 'examples', bytes: 2 * (settings.exampleMaxPending ?? 0) * (b.example + workload.textBytes) },

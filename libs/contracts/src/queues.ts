@@ -21,7 +21,7 @@ export const redisKeys = {
   /** Capped stream of every prediction, the drift monitor's input. */
   predictionStream: (prefix: string) => `${prefix}:predictions`,
   /**
-   * A capped ring of hashes (prediction-store's CappedHashRing: state `<key>:ring`, buckets `<key>:gen:<n>`):
+   * A capped ring of hashes (redis-connection's CappedHashRing: state `<key>:ring`, buckets `<key>:gen:<n>`):
    * prediction id -> encoded IndexedPrediction (see feedback.ts), at most PREDICTION_INDEX_MAX_ENTRIES.
    */
   predictionIndex: (prefix: string) => `${prefix}:prediction-index`,
@@ -41,6 +41,11 @@ export const redisKeys = {
    * sees it. The version is in the field, so a new model never reads an old model's results.
    */
   resultCacheField: (modelVersion: string, textHash: string) => `${modelVersion}:${textHash}`,
+  /**
+   * A capped ring of hashes (like `predictionIndex`), at most ID_CLAIM_MAX_ENTRIES: a client's prediction id
+   * (scopedPredictionId) -> the digest of the text it was first sent with (see the producer client's enqueue).
+   */
+  idClaims: (prefix: string) => `${prefix}:id-claims`,
   /** Hash: example id -> encoded LabelledExample waiting to be exported to the dataset store. */
   examplesPending: (prefix: string) => `${prefix}:examples:pending`,
   /** Sorted set: example id -> when it was labelled (ms), to expire pending examples after their TTL. */

@@ -8,7 +8,7 @@ import {
   predictionIndexBucket,
   redisKeys,
 } from '@reputation-monitor/contracts';
-import { CappedHashRing } from './capped-hash-ring';
+import { CappedHashRing } from '@reputation-monitor/redis-connection';
 import type { WindowBounds } from './prediction-log';
 
 /** Feedback records read per MGET. */

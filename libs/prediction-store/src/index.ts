@@ -2,7 +2,5 @@ export { PredictionLog, readPredictionWindow, streamRange } from './prediction-l
 export type { LoggedPredictions, PredictionLogOptions, WindowBounds } from './prediction-log';
 export { DEFAULT_FEEDBACK_MAX_RECORDS, FeedbackStore } from './feedback-store';
 export { DEFAULT_EXAMPLE_MAX_PENDING, EXAMPLE_COUNTERS, ExampleBuffer } from './example-buffer';
-export { CappedHashRing, DEFAULT_RING_BUCKETS, ringStateKey } from './capped-hash-ring';
-export type { CappedHashRingOptions, RingLimits } from './capped-hash-ring';
 export type { ExampleBufferOptions, ExampleCounter, ExampleStatus, ExportBatch } from './example-buffer';
 export { exampleId } from './example-id';

@@ -6,7 +6,7 @@ import {
   predictionIndexBucket,
   redisKeys,
 } from '@reputation-monitor/contracts';
-import { CappedHashRing } from './capped-hash-ring';
+import { CappedHashRing } from '@reputation-monitor/redis-connection';
 import { FeedbackStore } from './feedback-store';
 import { PredictionLog, readPredictionWindow } from './prediction-log';
 

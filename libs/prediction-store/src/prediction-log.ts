@@ -9,7 +9,7 @@ import {
   redisKeys,
   scopedPredictionId,
 } from '@reputation-monitor/contracts';
-import { CappedHashRing } from './capped-hash-ring';
+import { CappedHashRing } from '@reputation-monitor/redis-connection';
 
 export interface PredictionLogOptions {
   prefix: string;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import IORedis from 'ioredis';
 import { REDIS_BYTES, deletePrefix } from '@reputation-monitor/app-harness';
 import { encodeIndexedPrediction, redisKeys } from '@reputation-monitor/contracts';
-import { CappedHashRing } from './capped-hash-ring';
+import { CappedHashRing } from '@reputation-monitor/redis-connection';
 import { ExampleBuffer } from './example-buffer';
 import { exampleId } from './example-id';
 import { FeedbackStore } from './feedback-store';
@@ -55,6 +55,20 @@ describe('bytes per record', () => {
     const perEntry = (await bytesUnder(`${key}:*`)) / N;
     console.log(`prediction index: ${perEntry.toFixed(0)} B per entry`);
     expect(perEntry).toBeLessThanOrEqual(REDIS_BYTES.indexEntry);
+  });
+
+  it('of id claims (written by the producer client: a client id and 16 characters of its text digest)', async () => {
+    const key = redisKeys.idClaims(prefix);
+    const ring = new CappedHashRing(redis, { key, limits: { maxEntries: 8 * N, retainMs: 3_600_000 } });
+    await ring.claim(
+      Array.from(
+        { length: N },
+        () => [`acme/${randomUUID()}`, randomUUID().replace(/-/g, '').slice(0, 16)] as const,
+      ),
+    );
+    const perEntry = (await bytesUnder(`${key}:*`)) / N;
+    console.log(`id claims: ${perEntry.toFixed(0)} B per entry`);
+    expect(perEntry).toBeLessThanOrEqual(REDIS_BYTES.idClaim);
   });
 
   it('of feedback labels (record and time index)', async () => {

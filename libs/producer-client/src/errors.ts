@@ -28,10 +28,24 @@ export class QueueFullError extends ProducerError {
   }
 }
 
-/** A job with this id exists with different texts: the id was reused for other work. */
+/**
+ * The ids were used for other texts: the job they name exists with other content (`jobId`), or client ids
+ * were sent with other texts within the retention, in any job (`errors` names each as `items[i].id`). An id
+ * names one text, so that a retry never runs other work and feedback on an id labels the text it named.
+ */
 export class IdempotencyConflictError extends ProducerError {
-  constructor(readonly jobId: string) {
-    super(ErrorCode.IdempotencyConflict, `job ${jobId} already exists with different content`);
+  readonly jobId: string | undefined;
+  readonly errors: FieldError[];
+
+  constructor(conflict: { jobId: string } | { errors: FieldError[] }) {
+    super(
+      ErrorCode.IdempotencyConflict,
+      'jobId' in conflict
+        ? `job ${conflict.jobId} already exists with different content`
+        : conflict.errors.map((error) => `${error.field} ${error.message}`).join('; '),
+    );
+    this.jobId = 'jobId' in conflict ? conflict.jobId : undefined;
+    this.errors = 'errors' in conflict ? conflict.errors : [];
   }
 }
 

@@ -1,4 +1,4 @@
-export { SentimentProducer } from './sentiment-producer';
+export { DEFAULT_ID_CLAIM_MAX_ENTRIES, SentimentProducer } from './sentiment-producer';
 export type {
   SentimentProducerOptions,
   ProducerRedis,

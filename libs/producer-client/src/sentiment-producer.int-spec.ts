@@ -83,6 +83,70 @@ it('returns the existing job for a retried id and refuses the id for other texts
   );
 });
 
+it('holds a client id to its text in every job: another text under it is refused, naming the item', async () => {
+  await producer.enqueue([{ text: 'the first text', id: 'held-1' }]);
+  // Another job (other ids beside it), the same id, another text: refused, and nothing enqueued.
+  const error = await producer
+    .enqueue([
+      { text: 'new', id: 'held-2' },
+      { text: 'a second text', id: 'held-1' },
+    ])
+    .catch((caught) => caught);
+  expect(error).toBeInstanceOf(IdempotencyConflictError);
+  expect((error as IdempotencyConflictError).errors).toEqual([
+    { field: 'items[1].id', message: '"held-1" was already used for another text' },
+  ]);
+  expect(await producer.queue.count()).toBe(1);
+  // All or none: "held-2" was not taken by the refused job, and "held-1" keeps its text in a new job.
+  const next = await producer.enqueue([
+    { text: 'the first text', id: 'held-1' },
+    { text: 'other', id: 'held-2' },
+  ]);
+  expect(next.existing).toBe(false);
+  await expect(producer.enqueue([{ text: 'mixed', id: 'held-2' }, { text: 'no id' }])).rejects.toMatchObject({
+    errors: [{ field: 'items[0].id' }],
+  });
+  // Another tenant's ids are its own.
+  expect(
+    (await producer.enqueue([{ text: 'a second text', id: 'held-1' }], { tenant: 'other' })).existing,
+  ).toBe(false);
+});
+
+it('claims ids for as long as results are kept, and not at all with idClaimMaxEntries 0', async () => {
+  const short = new SentimentProducer({
+    redisUrl: REDIS_URL,
+    prefix: `${prefix}-short`,
+    retention: { completedAgeSeconds: 1, completedCount: 10, failedAgeSeconds: 1, failedCount: 10 },
+  });
+  const unclaimed = new SentimentProducer({
+    redisUrl: REDIS_URL,
+    prefix: `${prefix}-off`,
+    idClaimMaxEntries: 0,
+  });
+  try {
+    await short.enqueue([
+      { text: 'before', id: 'brief' },
+      { text: 'x', id: 'brief-2' },
+    ]);
+    await expect(short.enqueue([{ text: 'after', id: 'brief' }])).rejects.toBeInstanceOf(
+      IdempotencyConflictError,
+    );
+    // A bucket of a ring of 8 lives retainMs x 8/7: gone after 1.15 s.
+    await new Promise((resolve) => setTimeout(resolve, 1_250));
+    expect((await short.enqueue([{ text: 'after', id: 'brief' }])).existing).toBe(false);
+    await unclaimed.enqueue([
+      { text: 'before', id: 'free' },
+      { text: 'x', id: 'free-2' },
+    ]);
+    expect((await unclaimed.enqueue([{ text: 'after', id: 'free' }])).existing).toBe(false);
+    expect(await redis.keys(`${prefix}-off:id-claims*`)).toEqual([]);
+  } finally {
+    await Promise.all([short.close(), unclaimed.close()]);
+    const keys = await redis.keys(`${prefix}-*`);
+    if (keys.length > 0) await redis.del(...keys);
+  }
+});
+
 it('refuses new work once the waiting queue reaches its limit, without dropping accepted jobs', async () => {
   for (let i = 0; i < 3; i++) await producer.enqueue([{ text: `job ${i}` }]);
   const error = await producer.enqueue([{ text: 'one too many' }]).catch((caught) => caught);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Job, Queue, QueueEvents, Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
@@ -13,12 +14,15 @@ import {
   SentimentJobName,
   TextItem,
   clientIdProblem,
+  redisKeys,
+  scopedPredictionId,
   sourceProblem,
   REQUEST_ID_PATTERN,
   tenantProblem,
   textProblem,
 } from '@reputation-monitor/contracts';
 import {
+  CappedHashRing,
   DEFAULT_WAIT_TIMEOUT_MS,
   RedisSettings,
   ReplicaWaitResult,
@@ -48,6 +52,8 @@ import {
 const MAX_WATCHED_JOBS = 100_000;
 /** How often a completion listener that could not start listening tries again. */
 const LISTEN_RETRY_MS = 1_000;
+/** Client ids claimed for their texts at most (about 140 bytes each in Redis), unless set. */
+export const DEFAULT_ID_CLAIM_MAX_ENTRIES = 100_000;
 
 /** Where Redis is: the settings every app reads from `REDIS_*` (Sentinel, WAIT), or just a URL. */
 export type ProducerRedis =
@@ -76,6 +82,13 @@ export interface ProducerBehaviour {
   /** How long a queue depth reading is reused, so hot paths do not ask Redis on every call. */
   depthCacheMs?: number;
   retention?: RetentionOptions;
+  /**
+   * Most client ids claimed for their texts at once (0: no claims). Each id a caller names is claimed for its
+   * text for `retention.completedAgeSeconds` (at most 8/7 of it), unless this many newer ids push it out: sent
+   * again with another text in that time, in any job, it is refused (IdempotencyConflictError). Every producer of a queue
+   * should agree on it.
+   */
+  idClaimMaxEntries?: number;
   attempts?: number;
   backoffMs?: number;
   /**
@@ -123,6 +136,7 @@ export class SentimentProducer {
   private readonly maxQueueDepth: number;
   private readonly retryAfterSeconds: number;
   private readonly capacity: QueueCapacity;
+  private readonly idClaims: CappedHashRing | undefined;
   private readonly replicas: ReplicaWaiter;
   private readonly waitTimeoutMs: number;
   private readonly replicaWaitListeners: ((result: ReplicaWaitResult) => void)[] = [];
@@ -158,6 +172,17 @@ export class SentimentProducer {
     this.capacity = new QueueCapacity(this.maxQueueDepth, options.depthCacheMs ?? 100, () =>
       this.queue.getWaitingCount(),
     );
+    const claimEntries = options.idClaimMaxEntries ?? DEFAULT_ID_CLAIM_MAX_ENTRIES;
+    this.idClaims =
+      claimEntries > 0
+        ? new CappedHashRing(this.connection, {
+            key: redisKeys.idClaims(options.prefix ?? DEFAULT_QUEUE_PREFIX),
+            limits: {
+              maxEntries: claimEntries,
+              retainMs: (options.retention ?? DEFAULT_RETENTION).completedAgeSeconds * 1_000,
+            },
+          })
+        : undefined;
   }
 
   /** Resolves once Redis answers; call before serving traffic. */
@@ -171,7 +196,10 @@ export class SentimentProducer {
     return this.connection;
   }
 
-  /** Enqueues texts as one job. Validates first, then checks the backlog; an unchanged retry returns the existing job. */
+  /**
+   * Enqueues texts as one job. Validates first, then checks the backlog; an unchanged retry returns the existing
+   * job. A client id already sent with another text (in any job, within the retention) is refused.
+   */
   async enqueue(items: readonly DraftItem[], options: EnqueueOptions = {}): Promise<EnqueuedJob> {
     const tenant = options.tenant ?? this.options.tenant;
     this.validate(items, options, tenant);
@@ -190,12 +218,14 @@ export class SentimentProducer {
     if (deterministic) {
       const existing = await this.storedPayload(jobId);
       if (existing) {
-        if (!sameWork(existing, payload)) throw new IdempotencyConflictError(jobId);
+        if (!sameWork(existing, payload)) throw new IdempotencyConflictError({ jobId });
         // A retry of an enqueue that was not confirmed: confirm it now (WAIT covers this connection's writes).
         await this.confirmReplicated(jobId);
         return { jobId, items: existing.items, existing: true };
       }
     }
+    // A claim outlives an enqueue that fails after it: a retry with the same texts passes it.
+    await this.claimIds(items, tenant);
     // Before the slot is taken: a slot must always reach `release`. A caller-given id may name a job another
     // request adds (and finishes) first, so this add adds nothing: such jobs are waited for through Redis.
     const watch = options.awaitResult && !deterministic ? await this.finishWatch() : undefined;
@@ -218,13 +248,42 @@ export class SentimentProducer {
         // BullMQ's add keeps the first job of an id and ignores later ones without saying so: read back
         // what was stored, so of two concurrent requests with one id and different texts exactly one wins.
         const stored = await this.storedPayload(jobId);
-        if (stored && !sameWork(stored, payload)) throw new IdempotencyConflictError(jobId);
+        if (stored && !sameWork(stored, payload)) throw new IdempotencyConflictError({ jobId });
       }
     } catch (error) {
       watch?.forget(jobId); // the caller gets an error, not a job to wait for
       throw error;
     }
     return { jobId, items: payload.items, existing: false };
+  }
+
+  /**
+   * Claims each client id for its text, all or none (one script call): the prediction index, and so feedback,
+   * finds predictions by id, so one id must not name two texts while its predictions are looked up.
+   */
+  private async claimIds(items: readonly DraftItem[], tenant: string | undefined): Promise<void> {
+    if (!this.idClaims) return;
+    const named = items.flatMap((item, index) =>
+      item.id === undefined
+        ? []
+        : [
+            {
+              index,
+              id: item.id,
+              claim: [scopedPredictionId(tenant, item.id), textDigest(item.text)] as const,
+            },
+          ],
+    );
+    if (named.length === 0) return;
+    await this.queue.client; // resolves once connected (the raw connection has no offline queue)
+    const conflicts = await this.idClaims.claim(named.map((item) => item.claim));
+    if (conflicts.length === 0) return;
+    throw new IdempotencyConflictError({
+      errors: conflicts.map((position) => ({
+        field: `items[${named[position].index}].id`,
+        message: `"${named[position].id}" was already used for another text`,
+      })),
+    });
   }
 
   /** The payload stored under a job id, or undefined when there is no such job (one HGET). */
@@ -464,6 +523,11 @@ function redisSettingsOf(options: ProducerRedis): RedisSettings {
   if (options.redis) return options.redis;
   if (typeof options.redisUrl === 'string') return { url: options.redisUrl };
   throw new TypeError('SentimentProducer needs `redis` (the Redis settings) or `redisUrl`');
+}
+
+/** What a claimed id is bound to: 96 bits of the text's SHA-256 (another text passes for it once in 2^96). */
+function textDigest(text: string): string {
+  return createHash('sha256').update(text).digest('base64url').slice(0, 16);
 }
 
 function sameWork(a: ClassifyJobPayload, b: ClassifyJobPayload): boolean {

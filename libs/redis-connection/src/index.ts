@@ -23,3 +23,5 @@ export type {
   ReplicaWaiterOptions,
   WaitClient,
 } from './replica-waiter';
+export { CappedHashRing, DEFAULT_RING_BUCKETS, ringStateKey } from './capped-hash-ring';
+export type { CappedHashRingOptions, RingLimits } from './capped-hash-ring';

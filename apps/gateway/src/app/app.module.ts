@@ -69,6 +69,7 @@ export class AppModule implements OnApplicationShutdown {
               maxQueueDepth: config.maxQueueDepth,
               retryAfterSeconds: config.retryAfterSeconds,
               retention: config.jobRetention,
+              idClaimMaxEntries: config.idClaimMaxEntries,
               attempts: config.jobAttempts,
               telemetry: queueTelemetry(),
             });

@@ -16,6 +16,7 @@ import {
   DEFAULT_FEEDBACK_MAX_RECORDS,
 } from '@reputation-monitor/prediction-store';
 import { LogConfig, readLogConfig } from '@reputation-monitor/observability';
+import { DEFAULT_ID_CLAIM_MAX_ENTRIES } from '@reputation-monitor/producer-client';
 
 /** A directory of model directories, e.g. what `npm run retrain -- --out models/registry/<name>` writes. */
 export const DEFAULT_MODEL_REGISTRY = 'models/registry';
@@ -61,6 +62,8 @@ export interface GatewayConfig extends AccessConfig {
     failedAgeSeconds: number;
     failedCount: number;
   };
+  /** Most client ids held to their first text at once (0: ids are not claimed), for RESULT_TTL_SECONDS. */
+  idClaimMaxEntries: number;
   jobAttempts: number;
   /** Hours a prediction stays findable for feedback; must match the workers' PREDICTION_INDEX_HOURS. */
   predictionIndexHours: number;
@@ -122,6 +125,11 @@ export function readGatewayConfig(read: EnvReader): GatewayConfig {
       failedAgeSeconds: read.int('FAILED_TTL_SECONDS', { default: 7 * 86_400, min: 1, max: 90 * 86_400 }),
       failedCount: read.int('FAILED_MAX_COUNT', { default: 10_000, min: 1, max: 100_000_000 }),
     },
+    idClaimMaxEntries: read.int('ID_CLAIM_MAX_ENTRIES', {
+      default: DEFAULT_ID_CLAIM_MAX_ENTRIES,
+      min: 0,
+      max: 1_000_000_000,
+    }),
     jobAttempts: read.int('JOB_ATTEMPTS', { default: 3, min: 1, max: 20 }),
     predictionIndexHours: read.int('PREDICTION_INDEX_HOURS', { default: 24, min: 0, max: 24 * 90 }),
     feedbackTtlSeconds: read.int('FEEDBACK_TTL_SECONDS', {

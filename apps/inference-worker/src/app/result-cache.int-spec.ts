@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import IORedis, { Redis } from 'ioredis';
 import { REDIS_BYTES, deletePrefix } from '@reputation-monitor/app-harness';
 import { redisKeys } from '@reputation-monitor/contracts';
-import { CappedHashRing } from '@reputation-monitor/prediction-store';
+import { CappedHashRing } from '@reputation-monitor/redis-connection';
 import { ResultCache, ResultCacheEvents, ResultCacheOptions, resultCacheHash } from './result-cache';
 import type { TextScore } from './loaded-model';
 import type { CacheLookupOutcome, CacheOperation } from './worker-metrics';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { SENTIMENT_LABELS, SentimentLabel, redisKeys } from '@reputation-monitor/contracts';
-import { CappedHashRing } from '@reputation-monitor/prediction-store';
+import { CappedHashRing } from '@reputation-monitor/redis-connection';
 import { preprocessTweet } from '@reputation-monitor/tokenizer';
 import type { TextScore } from './loaded-model';
 import type { CacheLookupOutcome, CacheOperation } from './worker-metrics';

@@ -20,6 +20,7 @@ describe('keyFamily (app-harness), as the capacity steps use it', () => {
     expect(family('rm:predictions')).toBe('prediction stream');
     expect(family('rm:prediction-index:gen:3')).toBe('prediction index');
     expect(family('rm:result-cache:ring')).toBe('result cache');
+    expect(family('rm:id-claims:gen:2')).toBe('id claims');
     expect(family('rm:workers:heartbeats')).toBe('workers and model state');
     expect(family('rm:model:assignment')).toBe('workers and model state');
     expect(family('rm:feedback:xyz')).toBe('feedback');

@@ -43,7 +43,8 @@ export class ProblemFilter extends ProblemFilterBase {
       };
     }
     if (exception instanceof IdempotencyConflictError) {
-      return { details: problem(409, exception.code, `${exception.message}; use a new id for new texts`) };
+      const detail = `${exception.message}; use a new id for new texts`;
+      return { details: problem(409, exception.code, detail, exception.errors) };
     }
     if (exception instanceof JobFailedError || exception instanceof ProducerError) {
       return { details: problem(500, exception.code, exception.message) };

@@ -14,12 +14,14 @@ import {
   AcceptedJob,
   BatchResult,
   ErrorCode,
+  FieldError,
   JobStatusView,
   SentimentResult,
   clientSourceProblem,
 } from '@reputation-monitor/contracts';
 import {
   DraftItem,
+  IdempotencyConflictError,
   InvalidRequestError,
   ResultTimeoutError,
   SentimentProducer,
@@ -131,7 +133,11 @@ export class SentimentController {
   })
   @ApiOkResponse({ type: BatchResponseDto })
   @ApiAcceptedResponse({ type: AcceptedJobDto })
-  @ApiResponse({ status: 409, type: ProblemDto })
+  @ApiResponse({
+    status: 409,
+    type: ProblemDto,
+    description: 'An id was already used for a different text; `errors` names each item.',
+  })
   @ApiResponse({ status: 422, type: ProblemDto })
   @ApiResponse({ status: 429, type: ProblemDto })
   async classifyBatch(
@@ -206,10 +212,12 @@ export class SentimentController {
 
 /** The producer names fields of its item list; a single request has no list, so name its own fields. */
 function asSingleItemError(error: unknown): unknown {
-  if (!(error instanceof InvalidRequestError)) return error;
-  return new InvalidRequestError(
-    error.errors.map((item) => ({ ...item, field: item.field.replace(/^items\[0\]\./, '') })),
-  );
+  const fields = (errors: FieldError[]) =>
+    errors.map((item) => ({ ...item, field: item.field.replace(/^items\[0\]\./, '') }));
+  if (error instanceof InvalidRequestError) return new InvalidRequestError(fields(error.errors));
+  if (error instanceof IdempotencyConflictError && error.errors.length > 0)
+    return new IdempotencyConflictError({ errors: fields(error.errors) });
+  return error;
 }
 
 /** Sources the system writes itself (the drift monitor's golden set) are refused at the edge. */

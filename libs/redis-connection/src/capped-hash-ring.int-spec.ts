@@ -1,5 +1,4 @@
 import IORedis from 'ioredis';
-import { deletePrefix } from '@reputation-monitor/app-harness';
 import { CappedHashRing, ringStateKey } from './capped-hash-ring';
 
 // Real Redis; a key prefix per run keeps runs apart, and every key under it is deleted at the end.
@@ -10,7 +9,8 @@ let rings = 0;
 const DAY_MS = 86_400_000;
 
 afterAll(async () => {
-  await deletePrefix(redis, prefix);
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
   redis.disconnect();
 });
 
@@ -151,10 +151,83 @@ describe('CappedHashRing', () => {
     expect(fresh.bucketEntries.reduce((sum, n) => sum + n, 0)).toBeLessThanOrEqual(80);
   });
 
+  it('claims fields all or none: a field held with another value refuses the whole claim', async () => {
+    const { key, ring: claims } = ring(80);
+    expect(
+      await claims.claim([
+        ['a', 'x'],
+        ['b', 'y'],
+      ]),
+    ).toEqual([]);
+    // The same values again (a retry) and new fields beside them: claimed, nothing written twice.
+    expect(
+      await claims.claim([
+        ['b', 'y'],
+        ['c', 'z'],
+      ]),
+    ).toEqual([]);
+    expect((await entriesUnder(key)).total).toBe(3);
+    // Another value for "a" and for "c": both named, and "d" of the same claim is not taken.
+    expect(
+      await claims.claim([
+        ['d', 'w'],
+        ['a', 'other'],
+        ['c', 'other'],
+      ]),
+    ).toEqual([1, 2]);
+    expect(await claims.get(['a', 'c', 'd'])).toEqual(['x', 'z', undefined]);
+    expect(await claims.claim([])).toEqual([]);
+  });
+
+  it('lets exactly one of concurrent claims of a field for different values win', async () => {
+    const { key } = ring(400);
+    const claimers = Array.from({ length: 8 }, () => new IORedis(REDIS_URL));
+    try {
+      const outcomes = await Promise.all(
+        claimers.map((connection, c) =>
+          new CappedHashRing(connection, { key, limits: { maxEntries: 400, retainMs: DAY_MS } }).claim([
+            [`own-${c}`, 'v'],
+            ['contested', `claimer-${c}`],
+          ]),
+        ),
+      );
+      const winners = outcomes.flatMap((conflicts, c) => (conflicts.length === 0 ? [c] : []));
+      expect(winners).toHaveLength(1);
+      expect(outcomes.filter((conflicts) => conflicts.length > 0)).toEqual(Array(7).fill([1]));
+      const reader = new CappedHashRing(redis, { key });
+      expect(await reader.get(['contested'])).toEqual([`claimer-${winners[0]}`]);
+      // The losers' other fields were not taken either.
+      const own = await reader.get(claimers.map((_, c) => `own-${c}`));
+      expect(own.filter((value) => value !== undefined)).toHaveLength(1);
+    } finally {
+      claimers.forEach((connection) => connection.disconnect());
+    }
+  });
+
+  it('keeps claims within the bound, and frees a field once newer claims push it out', async () => {
+    const { key, ring: claims } = ring(80); // 8 buckets of 10
+    expect(await claims.claim([['old', 'first']])).toEqual([]);
+    for (let i = 0; i < 100; i += 5) {
+      expect(await claims.claim(Array.from({ length: 5 }, (_, j) => entry(i + j)))).toEqual([]);
+      expect((await entriesUnder(key)).total).toBeLessThanOrEqual(80);
+    }
+    expect(await claims.claim([['old', 'second']])).toEqual([]);
+    expect(await claims.get(['old'])).toEqual(['second']);
+  });
+
+  it('frees a claimed field after retainMs x K/(K-1)', async () => {
+    const { ring: claims } = ring(1_000, 300, 4); // a bucket lives 400 ms
+    expect(await claims.claim([['short', 'x']])).toEqual([]);
+    expect(await claims.claim([['short', 'y']])).toEqual([0]);
+    await sleep(450);
+    expect(await claims.claim([['short', 'y']])).toEqual([]);
+  });
+
   it('is read-only without limits, and refuses limits it cannot keep', async () => {
     const reader = new CappedHashRing(redis, { key: `${prefix}:reader` });
     expect(await reader.get(['x'])).toEqual([undefined]);
     await expect(reader.add([['x', 'y']])).rejects.toThrow('opened for reading only');
+    await expect(reader.claim([['x', 'y']])).rejects.toThrow('opened for reading only');
     expect(
       () => new CappedHashRing(redis, { key: 'k', limits: { maxEntries: 4, retainMs: 1 }, buckets: 8 }),
     ).toThrow('maxEntries must be an integer >= 8');

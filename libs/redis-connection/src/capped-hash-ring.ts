@@ -11,15 +11,15 @@ export const DEFAULT_RING_BUCKETS = 8;
 const CHUNK = 1_000;
 
 /**
- * Adds field/value pairs to the ring's current bucket, starting a new bucket (and deleting the one that
- * falls out of the ring) when the current one holds `capacity` entries or is `slot` ms old. The time is
- * Redis's own (TIME), so writers on machines with skewed clocks rotate alike. Each bucket expires
- * `ttl` ms after it was started, so a ring nobody writes to empties itself.
+ * What every write shares: the ring's state, and starting a new bucket (deleting the one that falls out of
+ * the ring) when the current one holds `capacity` entries or is `slot` ms old. The time is Redis's own
+ * (TIME), so writers on machines with skewed clocks rotate alike. Each bucket expires `ttl` ms after it was
+ * started, so a ring nobody writes to empties itself.
  * State hash: g = current generation, t = when it started (ms), n = entries in it.
  * KEYS: state. ARGV: slot ms, bucket capacity, buckets (K), bucket TTL ms, bucket key prefix, then field,
- * value pairs. Returns the number of buckets started.
+ * value pairs (from ARGV[6]).
  */
-const ADD = `
+const WRITE_PRELUDE = `
 local slot, cap, k, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local base = ARGV[5]
 local time = redis.call('TIME')
@@ -39,15 +39,44 @@ local function rotate()
   -- The bucket leaving the ring, and whatever a lost state left under the new number.
   redis.call('UNLINK', base .. (gen - k), base .. gen)
 end
-if gen == 0 or now - started >= slot or now < started then rotate() end
-for i = 6, #ARGV, 2 do
-  if count >= cap then rotate() end
-  count = count + redis.call('HSET', base .. gen, ARGV[i], ARGV[i + 1])
-end
-seal()
-redis.call('HSET', KEYS[1], 'g', gen, 't', started, 'n', count)
-redis.call('PEXPIRE', KEYS[1], ttl)
+-- Writes the pairs at the given ARGV positions (of their fields) to the current bucket, rotating as needed.
+local function write(positions)
+  if gen == 0 or now - started >= slot or now < started then rotate() end
+  for _, i in ipairs(positions) do
+    if count >= cap then rotate() end
+    count = count + redis.call('HSET', base .. gen, ARGV[i], ARGV[i + 1])
+  end
+  seal()
+  redis.call('HSET', KEYS[1], 'g', gen, 't', started, 'n', count)
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end`;
+
+/** Adds every pair (a field already in the newest bucket is overwritten). Returns the buckets started. */
+const ADD = `${WRITE_PRELUDE}
+local positions = {}
+for i = 6, #ARGV, 2 do positions[#positions + 1] = i end
+write(positions)
 return rotations`;
+
+/**
+ * Claims fields for values, all or none: a field some live bucket holds with another value is a conflict.
+ * Returns the 0-based pair indices in conflict; when there are none, the fields no bucket held are written
+ * (a field already held with the same value stays where it is).
+ */
+const CLAIM = `${WRITE_PRELUDE}
+local conflicts, fresh = {}, {}
+for i = 6, #ARGV, 2 do
+  local held = false
+  local g = gen
+  while not held and g > 0 and g > gen - k do
+    held = redis.call('HGET', base .. g, ARGV[i])
+    g = g - 1
+  end
+  if not held then fresh[#fresh + 1] = i
+  elseif held ~= ARGV[i + 1] then conflicts[#conflicts + 1] = (i - 6) / 2 end
+end
+if #conflicts == 0 and #fresh > 0 then write(fresh) end
+return conflicts`;
 
 /**
  * The value of each field in the newest bucket that has it (false where none has).
@@ -95,6 +124,7 @@ export interface CappedHashRingOptions {
 
 interface RingCommands {
   rmRingAdd(state: string, ...args: Array<string | number>): Promise<number>;
+  rmRingClaim(state: string, ...args: Array<string | number>): Promise<number[]>;
   rmRingGet(state: string, ...args: Array<string | number>): Promise<Array<string | null>>;
 }
 
@@ -133,6 +163,7 @@ export class CappedHashRing {
     // Idempotent: ioredis keeps one definition per name and sends EVALSHA, loading the script on NOSCRIPT.
     redis.defineCommand('rmRingAdd', { numberOfKeys: 1, lua: ADD });
     redis.defineCommand('rmRingGet', { numberOfKeys: 1, lua: GET });
+    redis.defineCommand('rmRingClaim', { numberOfKeys: 1, lua: CLAIM });
   }
 
   /** Entries per bucket: K of them never exceed maxEntries. */
@@ -151,13 +182,25 @@ export class CappedHashRing {
 
   /** Queues the adds on a pipeline of this ring's connection, to go with other writes in one round trip. */
   addTo(pipeline: ChainableCommander, entries: ReadonlyArray<readonly [field: string, value: string]>): void {
-    const limits = this.limits();
-    const slotMs = Math.max(1, Math.ceil(limits.retainMs / (this.buckets - 1)));
-    const header = [slotMs, this.bucketCapacity, this.buckets, slotMs * this.buckets, this.bucketPrefix];
+    const header = this.writeHeader();
     for (let i = 0; i < entries.length; i += CHUNK) {
       const args = entries.slice(i, i + CHUNK).flatMap(([field, value]) => [field, value]);
       (pipeline as unknown as RingCommands).rmRingAdd(this.stateKey, ...header, ...args);
     }
+  }
+
+  /**
+   * Claims each field for its value, all or none, in one atomic step: when no live entry holds one of the
+   * fields with another value, the fields not yet held are added (bounded like `add`) and the answer is
+   * empty; otherwise nothing is written and the answer is the indices of the entries in conflict. Of
+   * concurrent claims of one field for different values exactly one succeeds. One script call, so keep the
+   * entries to thousands, not millions.
+   */
+  async claim(entries: ReadonlyArray<readonly [field: string, value: string]>): Promise<number[]> {
+    if (entries.length === 0) return [];
+    const args = entries.flatMap(([field, value]) => [field, value]);
+    const commands = this.redis as unknown as RingCommands;
+    return commands.rmRingClaim(this.stateKey, ...this.writeHeader(), ...args);
   }
 
   /** The value of each field (the newest), undefined where the ring has none. */
@@ -181,6 +224,12 @@ export class CappedHashRing {
     for (const gen of live) pipeline.hlen(this.bucketPrefix + gen);
     const replies = (await pipeline.exec()) ?? [];
     return { generation, bucketEntries: replies.map(([, count]) => Number(count)) };
+  }
+
+  /** The write scripts' ARGV before the pairs: slot ms, bucket capacity, K, bucket TTL ms, bucket prefix. */
+  private writeHeader(): Array<string | number> {
+    const slotMs = Math.max(1, Math.ceil(this.limits().retainMs / (this.buckets - 1)));
+    return [slotMs, this.bucketCapacity, this.buckets, slotMs * this.buckets, this.bucketPrefix];
   }
 
   private limits(): RingLimits {
