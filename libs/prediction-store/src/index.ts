@@ -1,5 +1,5 @@
 export { PredictionLog, readPredictionWindow, streamRange } from './prediction-log';
-export type { LoggedPredictions, PredictionLogOptions, WindowBounds } from './prediction-log';
+export type { LoggedPredictions, PredictionLogOptions, StreamWindow, WindowBounds } from './prediction-log';
 export { DEFAULT_FEEDBACK_MAX_RECORDS, FeedbackStore } from './feedback-store';
 export { DEFAULT_EXAMPLE_MAX_PENDING, EXAMPLE_COUNTERS, ExampleBuffer } from './example-buffer';
 export type { ExampleBufferOptions, ExampleCounter, ExampleStatus, ExportBatch } from './example-buffer';

@@ -31,6 +31,60 @@ afterAll(async () => {
   redis.disconnect();
 });
 
+describe('a window of the stream', () => {
+  it('says when the stream cap cut into the window, and not when it only took older entries', async () => {
+    const own = `${prefix}-trim`;
+    const key = redisKeys.predictionStream(own);
+    const stream = new PredictionLog(redis, {
+      prefix: own,
+      streamMaxLen: 1_000,
+      indexHours: 0,
+      indexMaxEntries: 8,
+    });
+    const window = { start: Date.now(), end: Date.now() + 60_000 };
+    // No stream yet: nothing read, nothing lost.
+    expect(await readPredictionWindow(redis, own, window, 100)).toEqual({
+      entries: [],
+      capped: false,
+      trimmed: false,
+    });
+    // A stream that began inside the window, never trimmed: whole.
+    for (let i = 0; i < 4; i++) {
+      await stream.append([
+        { predictions: [prediction(`in-${i}`)], model, source: undefined, at: Date.now() },
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 2)); // one entry per millisecond
+    }
+    expect(await readPredictionWindow(redis, own, window, 100)).toMatchObject({
+      capped: false,
+      trimmed: false,
+    });
+    // Entries from before the window, the oldest trimmed away: the window is whole (capped by `max` only).
+    await redis.del(key);
+    await redis.xadd(key, String(window.start - 5_000), 'id', 'old-1');
+    await redis.xadd(key, String(window.start - 4_000), 'id', 'old-2');
+    for (let i = 0; i < 4; i++) {
+      await stream.append([
+        { predictions: [prediction(`in-${i}`)], model, source: undefined, at: Date.now() },
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await redis.xtrim(key, 'MAXLEN', 5);
+    const whole = await readPredictionWindow(redis, own, window, 3);
+    expect(whole).toMatchObject({ capped: true, trimmed: false });
+    expect(whole.entries).toHaveLength(3);
+    // The cap reaches into the window: its first entries are gone, and the read says so.
+    await redis.xtrim(key, 'MAXLEN', 2);
+    const cut = await readPredictionWindow(redis, own, window, 100);
+    expect(cut).toMatchObject({ capped: false, trimmed: true });
+    expect(cut.entries.map(parseStreamEntry).map((entry) => entry?.id)).toEqual(['in-2', 'in-3']);
+    // A later window that starts at the oldest entry left is whole again.
+    const later = { start: Number(cut.entries[0][0].split('-')[0]), end: window.end };
+    expect((await readPredictionWindow(redis, own, later, 100)).trimmed).toBe(false);
+    await redis.del(key);
+  });
+});
+
 describe('the worker-to-monitor and gateway-to-monitor records', () => {
   it('writes predictions the drift monitor reads back and the gateway finds by id, with their job and role', async () => {
     const at = Date.now();
@@ -45,13 +99,14 @@ describe('the worker-to-monitor and gateway-to-monitor records', () => {
         index: false,
       },
     ]);
-    const { entries, capped } = await readPredictionWindow(
+    const { entries, capped, trimmed } = await readPredictionWindow(
       redis,
       prefix,
       { start: at - 1_000, end: at + 1_000 },
       100,
     );
     expect(capped).toBe(false);
+    expect(trimmed).toBe(false);
     const read = entries.map(parseStreamEntry);
     expect(read.map((entry) => [entry?.id, entry?.version, entry?.role])).toEqual([
       ['a', 'fp32-abc', 'production'],

@@ -123,13 +123,27 @@ export function streamRange(bounds: WindowBounds): { from: string; to: string } 
   return { from: String(bounds.start), to: String(bounds.end - 1) };
 }
 
-/** The window's stream entries, oldest first, at most `max` (then `capped`); decode them with parseStreamEntry. */
+/** A window of the prediction stream as read: its entries, and whether any of it is missing. */
+export interface StreamWindow {
+  /** Oldest first; decode them with parseStreamEntry. */
+  entries: StreamEntry[];
+  /** The window held more than `max` entries: only the oldest `max` were read. */
+  capped: boolean;
+  /**
+   * The stream's cap (PREDICTION_STREAM_MAXLEN, too small for the window at this traffic) had most likely
+   * trimmed the window's oldest entries before they were read (see trimmedSince). Known on Redis 7+; false on
+   * older servers.
+   */
+  trimmed: boolean;
+}
+
+/** The window's stream entries, oldest first, at most `max` (then `capped`), and whether trimming cut into it. */
 export async function readPredictionWindow(
   redis: Redis,
   prefix: string,
   bounds: WindowBounds,
   max: number,
-): Promise<{ entries: StreamEntry[]; capped: boolean }> {
+): Promise<StreamWindow> {
   const key = redisKeys.predictionStream(prefix);
   const range = streamRange(bounds);
   const entries: StreamEntry[] = [];
@@ -137,8 +151,39 @@ export async function readPredictionWindow(
   for (;;) {
     const page = (await redis.xrange(key, from, range.to, 'COUNT', STREAM_PAGE)) as StreamEntry[];
     entries.push(...page);
-    if (entries.length > max) return { entries: entries.slice(0, max), capped: true };
-    if (page.length < STREAM_PAGE) return { entries, capped: false };
+    if (entries.length > max) {
+      return {
+        entries: entries.slice(0, max),
+        capped: true,
+        trimmed: await trimmedSince(redis, key, bounds),
+      };
+    }
+    if (page.length < STREAM_PAGE)
+      return { entries, capped: false, trimmed: await trimmedSince(redis, key, bounds) };
     from = `(${page[page.length - 1][0]}`;
   }
+}
+
+/**
+ * Whether the stream's cap has likely cut into the window: it has dropped entries (entries-added over its
+ * length, XINFO STREAM on Redis 7+) and its oldest remaining entry is newer than the window's start. Trimming
+ * takes the oldest entries, so the dropped ones came just before that entry: inside the window unless the
+ * traffic paused right at its start. Asked after reading, so trimming during the read counts too.
+ */
+async function trimmedSince(redis: Redis, key: string, bounds: WindowBounds): Promise<boolean> {
+  let info: unknown[];
+  try {
+    info = (await redis.xinfo('STREAM', key)) as unknown[];
+  } catch (error) {
+    if (/no such key/i.test((error as Error).message)) return false; // no stream, nothing lost
+    throw error;
+  }
+  const field = (name: string) => {
+    const at = info.indexOf(name);
+    return at < 0 ? undefined : info[at + 1];
+  };
+  const added = Number(field('entries-added'));
+  const first = field('recorded-first-entry-id');
+  if (!Number.isFinite(added) || typeof first !== 'string') return false; // Redis before 7: unknown
+  return added > Number(field('length')) && Number(first.split('-')[0]) > bounds.start;
 }

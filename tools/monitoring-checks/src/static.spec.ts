@@ -89,6 +89,7 @@ describe('alert expressions', () => {
       'model.yml: DriftMonitorDown',
       'model.yml: RetrainTriggerFailing',
       'model.yml: CandidateWorseThanProduction',
+      'model.yml: DriftWindowTrimmed',
       'redis.yml: RedisMemoryNearLimit',
       'redis.yml: RedisMemoryFull',
       'redis.yml: RedisDown',

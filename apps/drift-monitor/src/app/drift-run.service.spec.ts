@@ -55,13 +55,15 @@ class MemoryStore {
   /** The cross-replica run lease: who holds it, and how long each run was willing to wait. */
   leaseHolder: string | undefined;
   leaseWaits: number[] = [];
+  /** What the stream read reports: whether its cap had cut into the window. */
+  trimmed = false;
 
   async readStream(bounds: WindowBounds) {
     const entries = this.stream.filter(([id]) => {
       const at = Number(id.split('-')[0]);
       return at >= bounds.start && at < bounds.end;
     });
-    return { entries, capped: false };
+    return { entries, capped: false, trimmed: this.trimmed };
   }
   async readFeedback(bounds: WindowBounds) {
     const records = this.feedback
@@ -398,6 +400,20 @@ describe('DriftRunService', () => {
     expect(report.reference.message).toContain('at least 200 predictions in the window (this one has 50)');
     expect(report.drift).toMatchObject({ status: 'no_reference', drifted: false, insufficient: true });
     expect(store.histories.size).toBe(0);
+  });
+
+  it('says in the report and a metric when the stream had dropped the start of the window', async () => {
+    store.stream = window(T0, 300, false);
+    const whole = await service.run({ windowEnd: T0 + MIN, triggeredBy: 'cli' });
+    expect(whole.samples).toMatchObject({ capped: false, trimmed: false });
+    store.trimmed = true;
+    const cut = await service.run({ windowEnd: T0 + MIN, triggeredBy: 'cli' });
+    expect(cut.samples).toMatchObject({ capped: false, trimmed: true });
+    // The window is still judged on what was left: the report is not partial, only marked.
+    expect(cut.outcome).toBe('success');
+    const metrics = await registry.metrics();
+    expect(metrics).toContain('drift_monitor_window_incomplete{model_version="v1",reason="trimmed"} 1');
+    expect(metrics).toContain('drift_monitor_window_incomplete{model_version="v1",reason="capped"} 0');
   });
 
   it('writes a partial report when the golden set fails, and still judges drift', async () => {

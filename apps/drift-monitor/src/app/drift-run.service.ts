@@ -130,6 +130,11 @@ export class DriftRunService implements OnApplicationShutdown {
       );
       if (report.candidate?.worse)
         this.logger.warn(`candidate ${report.candidate.version}: ${report.candidate.reasons.join('; ')}`);
+      if (report.samples.trimmed)
+        this.logger.warn(
+          `report ${report.id}: the prediction stream had already dropped the start of the window ` +
+            `(${report.window.start}); raise the workers' PREDICTION_STREAM_MAXLEN above the texts of one window`,
+        );
       return report;
     } catch (error) {
       this.metrics.runFinished('failed', (performance.now() - started) / 1000);
@@ -295,6 +300,7 @@ export class DriftRunService implements OnApplicationShutdown {
         otherVersions: window.predictions.length - samples.length,
         byVersion: window.byVersion,
         capped: stream.capped,
+        trimmed: stream.trimmed,
       },
       reference: measured.reference,
       drift: measured.drift,

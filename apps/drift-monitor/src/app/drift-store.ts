@@ -6,7 +6,7 @@ import {
   decodeWorkerStatus,
   redisKeys,
 } from '@reputation-monitor/contracts';
-import { FeedbackStore, readPredictionWindow } from '@reputation-monitor/prediction-store';
+import { FeedbackStore, StreamWindow, readPredictionWindow } from '@reputation-monitor/prediction-store';
 import { ReferenceProfile, parseProfile } from '@reputation-monitor/drift-stats';
 import type { AssignmentView } from './candidate';
 import type { DriftHistoryEntry } from './decision';
@@ -15,7 +15,7 @@ import { driftKeys } from './drift-queue';
 import type { RunReport } from './report';
 import { HeldLease, RunLease } from './run-lease';
 import { DRIFT_CONFIG, REDIS } from './tokens';
-import type { StreamEntry, WindowBounds } from './window';
+import type { WindowBounds } from './window';
 
 /** A version's reference profile and where it came from. */
 export interface StoredProfile {
@@ -48,8 +48,8 @@ export class DriftStore {
     this.feedback = new FeedbackStore(redis, config.queuePrefix);
   }
 
-  /** The window's stream entries, oldest first, at most `max` (then `capped`). */
-  readStream(bounds: WindowBounds, max: number): Promise<{ entries: StreamEntry[]; capped: boolean }> {
+  /** The window's stream entries, oldest first, at most `max` (then `capped`), and whether the cap cut into it. */
+  readStream(bounds: WindowBounds, max: number): Promise<StreamWindow> {
     return readPredictionWindow(this.redis, this.prefix, bounds, max);
   }
 

@@ -105,6 +105,12 @@ export interface SampleCounts {
   byVersion: Record<string, number>;
   /** The window held more than MAX_WINDOW_SAMPLES entries; only the oldest were read. */
   capped: boolean;
+  /**
+   * The prediction stream's cap (PREDICTION_STREAM_MAXLEN, too small for the window at this traffic) had
+   * already trimmed the window's oldest entries: the figures describe its later part only. Absent in reports
+   * of monitors from before it was measured.
+   */
+  trimmed?: boolean;
 }
 
 export interface RunReport {

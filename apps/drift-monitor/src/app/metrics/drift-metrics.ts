@@ -140,6 +140,16 @@ export class DriftMetrics {
       (report, set) => set({}, report.samples.evaluated),
     );
     this.reportGauge(
+      'drift_monitor_window_incomplete',
+      '1 when the latest window was not read whole: capped (over MAX_WINDOW_SAMPLES entries) or trimmed (the ' +
+        "stream's PREDICTION_STREAM_MAXLEN had dropped its start), else 0.",
+      ['reason'],
+      (report, set) => {
+        set({ reason: 'capped' }, report.samples.capped ? 1 : 0);
+        set({ reason: 'trimmed' }, report.samples.trimmed === true ? 1 : 0);
+      },
+    );
+    this.reportGauge(
       'drift_monitor_window_drifted',
       '1 when the latest window drifted from its reference, else 0.',
       [],
