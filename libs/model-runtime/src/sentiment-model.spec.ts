@@ -3,6 +3,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { float32RawData, float32Values, readModelFile, writeModelFile } from '@reputation-monitor/onnx-graph';
 import { SentimentModel } from './sentiment-model';
 import { openModelDirectory } from './model-directory';
 
@@ -87,6 +88,56 @@ describe('SentimentModel', () => {
     await expect(model.run(batchOf([[0, 60_000, 2]]))).rejects.toThrow(/^inference failed: /);
     expect(model.broken).toBeUndefined();
     expect((await model.run(batchOf([HELLO]))).scores).toHaveLength(1);
+  });
+
+  /** The tiny model with the embedding of one token set to NaN: every text holding it gets NaN logits. */
+  function withNanToken(name: string, token: number): Promise<string> {
+    return variantOf(name, async (variant) => {
+      const path = join(variant, 'onnx/model.onnx');
+      const graph = await readModelFile(path);
+      const embeddings = graph.graph.initializers.find(
+        (tensor) => tensor.name === 'roberta.embeddings.word_embeddings.weight',
+      );
+      if (!embeddings) throw new Error('the tiny graph has no word embeddings');
+      const values = float32Values(embeddings);
+      const hidden = embeddings.dims[1];
+      values.fill(NaN, token * hidden, (token + 1) * hidden);
+      await writeModelFile(path, {
+        ...graph,
+        graph: {
+          ...graph.graph,
+          initializers: graph.graph.initializers.map((tensor) =>
+            tensor === embeddings ? { ...tensor, rawData: float32RawData(values) } : tensor,
+          ),
+        },
+      });
+    });
+  }
+
+  it('refuses a run whose logits are not finite, naming how many texts, and keeps serving the others', async () => {
+    const poisoned = await SentimentModel.load({
+      modelDir: await withNanToken('nan-713', 713),
+      intraOpThreads: 1,
+    });
+    try {
+      // 713 is in EXAMPLE only.
+      await expect(poisoned.run(batchOf([HELLO, EXAMPLE, HELLO]))).rejects.toThrow(
+        'the model gave non-finite logits (NaN or infinite) for 1 of 3 texts',
+      );
+      expect(poisoned.broken).toBeUndefined();
+      const { scores } = await poisoned.run(batchOf([HELLO, HELLO]));
+      expect(scores.flat().every(Number.isFinite)).toBe(true);
+    } finally {
+      await poisoned.close();
+    }
+  });
+
+  it('refuses to load a model that gives no finite answer to its warm-up text, and ends its thread', async () => {
+    // 31414 ("Hello") is in the warm-up text. A thread left behind would keep this test file from exiting.
+    const dir = await withNanToken('nan-31414', 31414);
+    await expect(SentimentModel.load({ modelDir: dir, intraOpThreads: 1 })).rejects.toThrow(
+      /failed its warm-up run: the model gave non-finite logits \(NaN or infinite\) for 1 of 1 texts$/,
+    );
   });
 
   it('runs its inference threads at the nice it was given, and the process keeps its own', async () => {

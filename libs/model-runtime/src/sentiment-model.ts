@@ -155,13 +155,19 @@ export class SentimentModel {
     }
     const model = new SentimentModel(directory, thread, loaded.priorityProblem);
     if (options.warmup ?? true) {
-      // <s> Hello world </s>: exercises every kernel once.
-      await model.run({
-        inputIds: BigInt64Array.from([0n, 31414n, 232n, 2n]),
-        attentionMask: BigInt64Array.from([1n, 1n, 1n, 1n]),
-        batchSize: 1,
-        sequenceLength: 4,
-      });
+      // <s> Hello world </s>: exercises every kernel once. A model that cannot answer it is not served, and
+      // its thread (with the session's memory) goes with it.
+      await model
+        .run({
+          inputIds: BigInt64Array.from([0n, 31414n, 232n, 2n]),
+          attentionMask: BigInt64Array.from([1n, 1n, 1n, 1n]),
+          batchSize: 1,
+          sequenceLength: 4,
+        })
+        .catch(async (error: Error) => {
+          await model.close();
+          throw new Error(`${directory.modelPath} failed its warm-up run: ${error.message}`);
+        });
     }
     return model;
   }
@@ -210,6 +216,15 @@ export class SentimentModel {
       );
       return;
     }
+    // NaN or infinite logits (weights broken in training or export, an overflow) would become null scores
+    // that complete a job with no answer: refuse the run, so the batcher's halving finds the texts concerned.
+    const broken = nonFiniteRows(message.logits, cols);
+    if (broken > 0) {
+      run.reject(
+        new Error(`the model gave non-finite logits (NaN or infinite) for ${broken} of ${rows} texts`),
+      );
+      return;
+    }
     run.resolve({
       scores: softmaxRows(message.logits, rows, cols),
       computeMs: message.computeMs,
@@ -222,4 +237,18 @@ export class SentimentModel {
     for (const run of this.pending.values()) run.reject(error);
     this.pending.clear();
   }
+}
+
+/** Rows of a [rows, cols] matrix holding a NaN or an infinity. */
+function nonFiniteRows(logits: Float32Array, cols: number): number {
+  let broken = 0;
+  for (let offset = 0; offset < logits.length; offset += cols) {
+    for (let col = 0; col < cols; col++) {
+      if (!Number.isFinite(logits[offset + col])) {
+        broken++;
+        break;
+      }
+    }
+  }
+  return broken;
 }
