@@ -296,6 +296,7 @@ export class DriftRunService implements OnApplicationShutdown {
         evaluated: samples.length,
         golden: window.golden,
         malformed: window.malformed,
+        duplicates: window.duplicates,
         shadow: window.shadow,
         otherVersions: window.predictions.length - samples.length,
         byVersion: window.byVersion,

@@ -95,6 +95,8 @@ export interface SampleCounts {
   /** The monitor's own golden-set predictions, left out. */
   golden: number;
   malformed: number;
+  /** Entries repeating one already read (a job run twice), counted once (absent in older reports). */
+  duplicates?: number;
   /**
    * Shadow predictions (a candidate, or production beside a canary, scoring texts it did not answer), left
    * out of drift and quality: they describe no traffic. The `candidate` section compares them.

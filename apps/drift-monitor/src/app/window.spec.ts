@@ -55,6 +55,36 @@ describe('readWindow', () => {
   });
 });
 
+describe('readWindow with a job run twice', () => {
+  it('counts a repeated prediction (same id, version and role) once, and says how many repeats it left out', () => {
+    const contents = readWindow(
+      [
+        entry(1, { id: 'job-1-0' }),
+        entry(2, { id: 'job-1-1', label: 'negative' }),
+        entry(3, { id: 'job-1-1', version: 'cand', role: 'shadow' }),
+        // The job again, from the worker that took it over after its lock lapsed.
+        entry(9, { id: 'job-1-0' }),
+        entry(10, { id: 'job-1-1', label: 'negative' }),
+        entry(11, { id: 'job-1-1', version: 'cand', role: 'shadow' }),
+        // The same id answered by another version (a rollout between the two runs) is another prediction.
+        entry(12, { id: 'job-1-0', version: 'fp32-new' }),
+      ],
+      'drift-golden',
+    );
+    expect(contents).toMatchObject({
+      entries: 7,
+      duplicates: 3,
+      shadow: 1,
+      byVersion: { 'fp32-abc': 2, 'fp32-new': 1 },
+    });
+    expect(contents.predictions.map((p) => [p.id, p.streamAt])).toEqual([
+      ['job-1-0', 1],
+      ['job-1-1', 2],
+      ['job-1-0', 12],
+    ]);
+  });
+});
+
 describe('readWindow with a candidate', () => {
   it('counts shadow predictions apart from the traffic; canary predictions are traffic; golden stays golden', () => {
     const contents = readWindow(

@@ -15,6 +15,12 @@ export interface WindowContents {
   /** Entries that could not be read as predictions. */
   malformed: number;
   /**
+   * Entries repeating one already read: the same prediction id, model version and role. A job run twice (its
+   * lock lapsed while a stalled worker still held it, or a retry after its predictions were appended) appends
+   * its predictions twice; a client resending an id (with its text: ids are held to their texts) is one item.
+   */
+  duplicates: number;
+  /**
    * Shadow predictions (role `shadow`): a second version scoring a text beside the one that answered. They
    * are not traffic (no client got them), so drift and quality leave them out; the candidate comparison
    * pairs them with the answered prediction of the same id.
@@ -34,13 +40,15 @@ export interface WindowContents {
 
 /**
  * Splits a window's entries into traffic predictions (by version), shadow predictions, golden-set
- * predictions and junk. A golden-set prediction counts as golden whatever its role.
+ * predictions, repeats and junk. A golden-set prediction counts as golden whatever its role; a repeat of
+ * an entry (same id, version and role) counts once, as the first.
  */
 export function readWindow(entries: readonly StreamEntry[], goldenSource: string): WindowContents {
   const contents: WindowContents = {
     entries: entries.length,
     golden: 0,
     malformed: 0,
+    duplicates: 0,
     shadow: 0,
     byVersion: {},
     modelNames: {},
@@ -49,12 +57,19 @@ export function readWindow(entries: readonly StreamEntry[], goldenSource: string
     shadowPredictions: [],
   };
   let newestAt = -Infinity;
+  const seen = new Set<string>();
   for (const entry of entries) {
     const prediction = parseStreamEntry(entry);
     if (!prediction) {
       contents.malformed += 1;
       continue;
     }
+    const key = `${prediction.role}\n${prediction.version}\n${prediction.id}`;
+    if (seen.has(key)) {
+      contents.duplicates += 1;
+      continue;
+    }
+    seen.add(key);
     if (prediction.source === goldenSource) {
       contents.golden += 1;
       continue;
