@@ -14,15 +14,19 @@ import { queueFullProblem } from '../problem/problem.filter';
 export function refuseWhenQueueFull(producer: SentimentProducer, routes: ReadonlySet<string>) {
   return (request: Request, response: Response, next: NextFunction) => {
     if (request.method !== 'POST' || !routes.has(request.path) || namesIds(request.body)) return next();
-    producer.queueFull().then(
-      (full) => {
-        if (!full) return next();
-        const { details, headers } = queueFullProblem(full);
-        sendProblem(response, details, headers);
-      },
-      // The count could not be read: the request goes on, and the enqueue answers for Redis.
-      () => next(),
-    );
+    producer
+      .queueFull()
+      .then(
+        (full) => {
+          if (!full) return next();
+          const { details, headers } = queueFullProblem(full);
+          sendProblem(response, details, headers);
+        },
+        // The count could not be read: the request goes on, and the enqueue answers for Redis.
+        () => next(),
+      )
+      // Writing the 429 failed (the socket is gone): Express's error path, not an unhandled rejection.
+      .catch(next);
   };
 }
 
