@@ -155,6 +155,20 @@ it('refuses new work once the waiting queue reaches its limit, without dropping 
   expect(await producer.queue.getWaitingCount()).toBe(3);
 });
 
+it('gives the ids of a refused enqueue back: after a queue_full, the id may carry another text', async () => {
+  for (let i = 0; i < 3; i++) await producer.enqueue([{ text: `filler ${i}` }]);
+  await expect(producer.enqueue([{ text: 'refused text', id: 'refused-1' }])).rejects.toBeInstanceOf(
+    QueueFullError,
+  );
+  await producer.queue.drain(true);
+  const accepted = await producer.enqueue([{ text: 'another text', id: 'refused-1' }]);
+  expect(accepted.existing).toBe(false);
+  // ...and it is held for that text now.
+  await expect(producer.enqueue([{ text: 'refused text', id: 'refused-1' }])).rejects.toBeInstanceOf(
+    IdempotencyConflictError,
+  );
+});
+
 it('decides concurrent enqueues on one reading: exactly the room left is taken', async () => {
   const outcomes = await Promise.allSettled(
     Array.from({ length: 8 }, (_, index) => producer.enqueue([{ text: `concurrent ${index}` }])),

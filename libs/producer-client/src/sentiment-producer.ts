@@ -85,8 +85,8 @@ export interface ProducerBehaviour {
   /**
    * Most client ids claimed for their texts at once (0: no claims). Each id a caller names is claimed for its
    * text for `retention.completedAgeSeconds` (at most 8/7 of it), unless this many newer ids push it out: sent
-   * again with another text in that time, in any job, it is refused (IdempotencyConflictError). Every producer of a queue
-   * should agree on it.
+   * again with another text in that time, in any job, it is refused (IdempotencyConflictError). An enqueue
+   * refused before its job is stored gives its claims back. Every producer of a queue should agree on it.
    */
   idClaimMaxEntries?: number;
   attempts?: number;
@@ -224,23 +224,28 @@ export class SentimentProducer {
         return { jobId, items: existing.items, existing: true };
       }
     }
-    // A claim outlives an enqueue that fails after it: a retry with the same texts passes it.
-    await this.claimIds(items, tenant);
-    // Before the slot is taken: a slot must always reach `release`. A caller-given id may name a job another
-    // request adds (and finishes) first, so this add adds nothing: such jobs are waited for through Redis.
-    const watch = options.awaitResult && !deterministic ? await this.finishWatch() : undefined;
-    const slot = await this.capacity.reserve();
-    if (!slot.reserved) throw new QueueFullError(slot.depth, this.maxQueueDepth, this.retryAfterSeconds);
-    watch?.watch(jobId);
+    const claimed = await this.claimIds(items, tenant);
     let added = false;
+    let watch: FinishWatch<ClassifyJobResult> | undefined;
     try {
-      await this.queue.add(SentimentJobName.Classify, payload, { jobId });
-      added = true;
+      // Before the slot is taken: a slot must always reach `release`. A caller-given id may name a job another
+      // request adds (and finishes) first, so this add adds nothing: such jobs are waited for through Redis.
+      watch = options.awaitResult && !deterministic ? await this.finishWatch() : undefined;
+      const slot = await this.capacity.reserve();
+      if (!slot.reserved) throw new QueueFullError(slot.depth, this.maxQueueDepth, this.retryAfterSeconds);
+      watch?.watch(jobId);
+      try {
+        await this.queue.add(SentimentJobName.Classify, payload, { jobId });
+        added = true;
+      } finally {
+        this.capacity.release(added);
+      }
     } catch (error) {
       watch?.forget(jobId);
+      // Refused or failed before the job was stored (queue full, Redis at maxmemory): the ids this call
+      // claimed are free again, so a refused request leaves nothing behind.
+      await this.releaseIds(claimed);
       throw error;
-    } finally {
-      this.capacity.release(added);
     }
     try {
       await this.confirmReplicated(jobId);
@@ -261,8 +266,11 @@ export class SentimentProducer {
    * Claims each client id for its text, all or none (one script call): the prediction index, and so feedback,
    * finds predictions by id, so one id must not name two texts while its predictions are looked up.
    */
-  private async claimIds(items: readonly DraftItem[], tenant: string | undefined): Promise<void> {
-    if (!this.idClaims) return;
+  private async claimIds(
+    items: readonly DraftItem[],
+    tenant: string | undefined,
+  ): Promise<ReadonlyArray<readonly [string, string]>> {
+    if (!this.idClaims) return [];
     const named = items.flatMap((item, index) =>
       item.id === undefined
         ? []
@@ -274,16 +282,21 @@ export class SentimentProducer {
             },
           ],
     );
-    if (named.length === 0) return;
+    if (named.length === 0) return [];
     await this.queue.client; // resolves once connected (the raw connection has no offline queue)
-    const conflicts = await this.idClaims.claim(named.map((item) => item.claim));
-    if (conflicts.length === 0) return;
+    const { conflicts, written } = await this.idClaims.claim(named.map((item) => item.claim));
+    if (conflicts.length === 0) return written.map((position) => named[position].claim);
     throw new IdempotencyConflictError({
       errors: conflicts.map((position) => ({
         field: `items[${named[position].index}].id`,
         message: `"${named[position].id}" was already used for another text`,
       })),
     });
+  }
+
+  /** Gives up claims an enqueue wrote; a failure to (Redis gone) only keeps them until they age out. */
+  private async releaseIds(claims: ReadonlyArray<readonly [string, string]>): Promise<void> {
+    await this.idClaims?.release(claims).catch(() => undefined);
   }
 
   /** The payload stored under a job id, or undefined when there is no such job (one HGET). */

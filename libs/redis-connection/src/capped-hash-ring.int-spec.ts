@@ -158,14 +158,14 @@ describe('CappedHashRing', () => {
         ['a', 'x'],
         ['b', 'y'],
       ]),
-    ).toEqual([]);
+    ).toEqual({ conflicts: [], written: [0, 1] });
     // The same values again (a retry) and new fields beside them: claimed, nothing written twice.
     expect(
       await claims.claim([
         ['b', 'y'],
         ['c', 'z'],
       ]),
-    ).toEqual([]);
+    ).toEqual({ conflicts: [], written: [1] });
     expect((await entriesUnder(key)).total).toBe(3);
     // Another value for "a" and for "c": both named, and "d" of the same claim is not taken.
     expect(
@@ -174,9 +174,31 @@ describe('CappedHashRing', () => {
         ['a', 'other'],
         ['c', 'other'],
       ]),
-    ).toEqual([1, 2]);
+    ).toEqual({
+      conflicts: [1, 2],
+      written: [],
+    });
     expect(await claims.get(['a', 'c', 'd'])).toEqual(['x', 'z', undefined]);
-    expect(await claims.claim([])).toEqual([]);
+    expect(await claims.claim([])).toEqual({ conflicts: [], written: [] });
+  });
+
+  it('releases claims that still hold their value, so the fields can be claimed for another', async () => {
+    const { ring: claims } = ring(80);
+    await claims.claim([
+      ['a', 'x'],
+      ['b', 'y'],
+    ]);
+    // "b" is held for "y", not "other": it stays.
+    expect(
+      await claims.release([
+        ['a', 'x'],
+        ['b', 'other'],
+        ['never', 'v'],
+      ]),
+    ).toBe(1);
+    expect(await claims.get(['a', 'b'])).toEqual([undefined, 'y']);
+    expect(await claims.claim([['a', 'new']])).toEqual({ conflicts: [], written: [0] });
+    expect(await claims.release([])).toBe(0);
   });
 
   it('lets exactly one of concurrent claims of a field for different values win', async () => {
@@ -191,9 +213,11 @@ describe('CappedHashRing', () => {
           ]),
         ),
       );
-      const winners = outcomes.flatMap((conflicts, c) => (conflicts.length === 0 ? [c] : []));
+      const winners = outcomes.flatMap((outcome, c) => (outcome.conflicts.length === 0 ? [c] : []));
       expect(winners).toHaveLength(1);
-      expect(outcomes.filter((conflicts) => conflicts.length > 0)).toEqual(Array(7).fill([1]));
+      expect(outcomes.filter((outcome) => outcome.conflicts.length > 0)).toEqual(
+        Array(7).fill({ conflicts: [1], written: [] }),
+      );
       const reader = new CappedHashRing(redis, { key });
       expect(await reader.get(['contested'])).toEqual([`claimer-${winners[0]}`]);
       // The losers' other fields were not taken either.
@@ -206,21 +230,21 @@ describe('CappedHashRing', () => {
 
   it('keeps claims within the bound, and frees a field once newer claims push it out', async () => {
     const { key, ring: claims } = ring(80); // 8 buckets of 10
-    expect(await claims.claim([['old', 'first']])).toEqual([]);
+    expect((await claims.claim([['old', 'first']])).conflicts).toEqual([]);
     for (let i = 0; i < 100; i += 5) {
-      expect(await claims.claim(Array.from({ length: 5 }, (_, j) => entry(i + j)))).toEqual([]);
+      expect((await claims.claim(Array.from({ length: 5 }, (_, j) => entry(i + j)))).conflicts).toEqual([]);
       expect((await entriesUnder(key)).total).toBeLessThanOrEqual(80);
     }
-    expect(await claims.claim([['old', 'second']])).toEqual([]);
+    expect((await claims.claim([['old', 'second']])).conflicts).toEqual([]);
     expect(await claims.get(['old'])).toEqual(['second']);
   });
 
   it('frees a claimed field after retainMs x K/(K-1)', async () => {
     const { ring: claims } = ring(1_000, 300, 4); // a bucket lives 400 ms
-    expect(await claims.claim([['short', 'x']])).toEqual([]);
-    expect(await claims.claim([['short', 'y']])).toEqual([0]);
+    expect((await claims.claim([['short', 'x']])).conflicts).toEqual([]);
+    expect((await claims.claim([['short', 'y']])).conflicts).toEqual([0]);
     await sleep(450);
-    expect(await claims.claim([['short', 'y']])).toEqual([]);
+    expect((await claims.claim([['short', 'y']])).conflicts).toEqual([]);
   });
 
   it('is read-only without limits, and refuses limits it cannot keep', async () => {

@@ -60,8 +60,8 @@ return rotations`;
 
 /**
  * Claims fields for values, all or none: a field some live bucket holds with another value is a conflict.
- * Returns the 0-based pair indices in conflict; when there are none, the fields no bucket held are written
- * (a field already held with the same value stays where it is).
+ * Returns {conflicts, written}: the 0-based pair indices in conflict, and when there are none, those of the
+ * fields no bucket held, which are written (a field already held with the same value stays where it is).
  */
 const CLAIM = `${WRITE_PRELUDE}
 local conflicts, fresh = {}, {}
@@ -75,8 +75,33 @@ for i = 6, #ARGV, 2 do
   if not held then fresh[#fresh + 1] = i
   elseif held ~= ARGV[i + 1] then conflicts[#conflicts + 1] = (i - 6) / 2 end
 end
-if #conflicts == 0 and #fresh > 0 then write(fresh) end
-return conflicts`;
+if #conflicts > 0 then return {conflicts, {}} end
+if #fresh > 0 then write(fresh) end
+local written = {}
+for n, i in ipairs(fresh) do written[n] = (i - 6) / 2 end
+return {conflicts, written}`;
+
+/**
+ * Gives claimed fields up: deletes each field from the newest live bucket holding it, if it holds the given
+ * value there (a field claimed since for another value stays). KEYS: state. ARGV: K, bucket key prefix, then
+ * field, value pairs. Returns the fields deleted.
+ */
+const RELEASE = `
+local gen = tonumber(redis.call('HGET', KEYS[1], 'g')) or 0
+local k = tonumber(ARGV[1])
+local released = 0
+for i = 3, #ARGV, 2 do
+  local g = gen
+  while g > 0 and g > gen - k do
+    local held = redis.call('HGET', ARGV[2] .. g, ARGV[i])
+    if held then
+      if held == ARGV[i + 1] then released = released + redis.call('HDEL', ARGV[2] .. g, ARGV[i]) end
+      break
+    end
+    g = g - 1
+  end
+end
+return released`;
 
 /**
  * The value of each field in the newest bucket that has it (false where none has).
@@ -124,7 +149,8 @@ export interface CappedHashRingOptions {
 
 interface RingCommands {
   rmRingAdd(state: string, ...args: Array<string | number>): Promise<number>;
-  rmRingClaim(state: string, ...args: Array<string | number>): Promise<number[]>;
+  rmRingClaim(state: string, ...args: Array<string | number>): Promise<[number[], number[]]>;
+  rmRingRelease(state: string, ...args: Array<string | number>): Promise<number>;
   rmRingGet(state: string, ...args: Array<string | number>): Promise<Array<string | null>>;
 }
 
@@ -164,6 +190,7 @@ export class CappedHashRing {
     redis.defineCommand('rmRingAdd', { numberOfKeys: 1, lua: ADD });
     redis.defineCommand('rmRingGet', { numberOfKeys: 1, lua: GET });
     redis.defineCommand('rmRingClaim', { numberOfKeys: 1, lua: CLAIM });
+    redis.defineCommand('rmRingRelease', { numberOfKeys: 1, lua: RELEASE });
   }
 
   /** Entries per bucket: K of them never exceed maxEntries. */
@@ -191,16 +218,30 @@ export class CappedHashRing {
 
   /**
    * Claims each field for its value, all or none, in one atomic step: when no live entry holds one of the
-   * fields with another value, the fields not yet held are added (bounded like `add`) and the answer is
-   * empty; otherwise nothing is written and the answer is the indices of the entries in conflict. Of
-   * concurrent claims of one field for different values exactly one succeeds. One script call, so keep the
-   * entries to thousands, not millions.
+   * fields with another value, the fields not yet held are added (bounded like `add`) and `written` names
+   * them (indices into `entries`); otherwise nothing is written and `conflicts` names the entries in
+   * conflict. Of concurrent claims of one field for different values exactly one succeeds. One script call,
+   * so keep the entries to thousands, not millions.
    */
-  async claim(entries: ReadonlyArray<readonly [field: string, value: string]>): Promise<number[]> {
-    if (entries.length === 0) return [];
+  async claim(
+    entries: ReadonlyArray<readonly [field: string, value: string]>,
+  ): Promise<{ conflicts: number[]; written: number[] }> {
+    if (entries.length === 0) return { conflicts: [], written: [] };
     const args = entries.flatMap(([field, value]) => [field, value]);
     const commands = this.redis as unknown as RingCommands;
-    return commands.rmRingClaim(this.stateKey, ...this.writeHeader(), ...args);
+    const [conflicts, written] = await commands.rmRingClaim(this.stateKey, ...this.writeHeader(), ...args);
+    return { conflicts, written };
+  }
+
+  /**
+   * Undoes claims (e.g. `written` of a claim whose work was then refused): each field is deleted where it
+   * still holds its value. Returns how many were deleted.
+   */
+  async release(entries: ReadonlyArray<readonly [field: string, value: string]>): Promise<number> {
+    if (entries.length === 0) return 0;
+    const args = entries.flatMap(([field, value]) => [field, value]);
+    const commands = this.redis as unknown as RingCommands;
+    return commands.rmRingRelease(this.stateKey, this.buckets, this.bucketPrefix, ...args);
   }
 
   /** The value of each field (the newest), undefined where the ring has none. */
