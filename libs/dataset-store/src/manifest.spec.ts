@@ -70,6 +70,20 @@ describe('counts', () => {
     expect(emptyCounts().timeRange).toBeNull();
   });
 
+  it('counts sources named like object properties as any other', () => {
+    const named = ['constructor', '__proto__', 'toString', 'constructor'].map((source, i) => ({
+      ...examples[0],
+      id: `${i}`.padStart(32, '0'),
+      source,
+    }));
+    const counts = sumCounts([countExamples(named.slice(0, 2)), countExamples(named.slice(2))]);
+    expect(Object.entries(counts.bySource)).toEqual([
+      ['constructor', 2],
+      ['__proto__', 1],
+      ['toString', 1],
+    ]);
+  });
+
   it('sums shard counts, skipping empty shards in the time range', () => {
     const total = sumCounts([
       countExamples(examples.slice(0, 1)),

@@ -69,7 +69,8 @@ export function emptyCounts(): ShardCounts {
   return {
     examples: 0,
     byLabel: Object.fromEntries(SENTIMENT_LABELS.map((label) => [label, 0])) as LabelCounts,
-    bySource: {},
+    // No prototype: a source may be named "constructor" or "__proto__" (SOURCE_PATTERN allows both).
+    bySource: Object.create(null) as Record<string, number>,
     timeRange: null,
   };
 }

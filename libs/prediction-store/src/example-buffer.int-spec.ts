@@ -100,6 +100,23 @@ describe('ExampleBuffer', () => {
     expect((await buffer.counters()).deleted).toBe(2);
   });
 
+  it('refuses to report a deletion Redis did not make', async () => {
+    await buffer.add([example('must go', 'negative')]);
+    // A user that may not HDEL (an ACL, or a replica answering READONLY during a failover).
+    const user = `${prefix}-no-hdel`;
+    await redis.acl('SETUSER', user, 'on', '>secret', `~${prefix}:*`, '&*', '+@all', '-hdel');
+    const { hostname, port } = new URL(REDIS_URL);
+    const limited = new IORedis(`redis://${user}:secret@${hostname}:${port}`);
+    try {
+      const restricted = new ExampleBuffer(limited, { prefix, ttlSeconds: 3_600 });
+      await expect(restricted.delete([exampleId('must go')])).rejects.toThrow(/can't run this command/);
+      expect(await buffer.pendingCount()).toBe(1);
+    } finally {
+      limited.disconnect();
+      await redis.acl('DELUSER', user);
+    }
+  });
+
   it('skips unreadable entries of a batch and counts them', async () => {
     await buffer.add([example('fine', 'positive')]);
     await redis.hset(redisKeys.examplesPending(prefix), 'x'.repeat(32), '{not json');

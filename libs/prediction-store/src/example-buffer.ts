@@ -94,6 +94,23 @@ redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HINCRBY', KEYS[3], 'exported', tonumber(ARGV[2]))
 return 1`;
 
+/**
+ * Removes examples from the pending hash, its time index and the batch being exported (named by the marker,
+ * read in the same step, so a batch begun meanwhile cannot keep them), and counts them `deleted`.
+ * KEYS: pending, pending-by-time, export-in-progress, counters. ARGV: batch key prefix, then ids.
+ */
+const DELETE = `
+local batch = redis.call('GET', KEYS[3])
+local removed = 0
+for i = 2, #ARGV, 500 do
+  local last = math.min(i + 499, #ARGV)
+  removed = removed + redis.call('HDEL', KEYS[1], unpack(ARGV, i, last))
+  redis.call('ZREM', KEYS[2], unpack(ARGV, i, last))
+  if batch then removed = removed + redis.call('HDEL', ARGV[1] .. batch, unpack(ARGV, i, last)) end
+end
+if removed > 0 then redis.call('HINCRBY', KEYS[4], 'deleted', removed) end
+return removed`;
+
 /** Examples waiting at most unless told otherwise (EXAMPLE_MAX_PENDING); the oldest are evicted first. */
 export const DEFAULT_EXAMPLE_MAX_PENDING = 100_000;
 
@@ -188,23 +205,23 @@ export class ExampleBuffer {
     return done === 1;
   }
 
-  /** Removes examples by id from the buffer and from a batch being exported; returns how many were there. */
+  /**
+   * Removes examples by id from the buffer and from a batch being exported, in one atomic step; returns how
+   * many were there. A Redis error rejects (an erasure must not report success it did not have).
+   */
   async delete(ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
     const { prefix } = this.options;
-    const inProgress = await this.redis.get(redisKeys.examplesExportInProgress(prefix));
-    const pipeline = this.redis
-      .pipeline()
-      .hdel(redisKeys.examplesPending(prefix), ...ids)
-      .zrem(redisKeys.examplesPendingByTime(prefix), ...ids);
-    if (inProgress) pipeline.hdel(redisKeys.examplesExportBatch(prefix, inProgress), ...ids);
-    const replies = (await pipeline.exec()) ?? [];
-    const removed = replies.reduce(
-      (sum, [error, count], index) => (error ? sum : index === 1 ? sum : sum + Number(count)),
-      0,
-    );
-    if (removed > 0) await this.redis.hincrby(redisKeys.examplesCounters(prefix), 'deleted', removed);
-    return removed;
+    return (await this.redis.eval(
+      DELETE,
+      4,
+      redisKeys.examplesPending(prefix),
+      redisKeys.examplesPendingByTime(prefix),
+      redisKeys.examplesExportInProgress(prefix),
+      redisKeys.examplesCounters(prefix),
+      redisKeys.examplesExportBatch(prefix, ''),
+      ...ids,
+    )) as number;
   }
 
   /** When the oldest pending example was labelled (ms), or undefined when none is pending. */

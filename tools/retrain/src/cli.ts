@@ -47,10 +47,12 @@ const USAGE = {
 The report is also written into the candidate directory (gate-report.json), where promotion looks for it.
 GITHUB_STEP_SUMMARY, when set, gets the Markdown summary appended. Exit 3 when the gate does not pass.`,
   'delete-examples': `usage: npm run dataset:delete -- --store <location> (--id <example id> | --text <text>)... --reason <why>
+  [--wait-seconds <n>]
 Removes labelled examples from every shard of the dataset store (each such shard gets a new version without
 them; the manifest records the ids and the reason, never the text) and from the Redis buffer (REDIS_URL, or
 REDIS_SENTINELS and REDIS_SENTINEL_NAME as the apps read them; QUEUE_PREFIX). An id is the first 32 hex digits
-of the sha256 of the text; --text computes it.`,
+of the sha256 of the text; --text computes it. An export running meanwhile is waited for (up to --wait-seconds,
+default 120) and the store cleaned again after it; exit 1 when it was still running (run the command again).`,
   publish: `usage: npm run model:publish -- --candidate <dir> --report <gate report> --repo <owner/name> [--branch <name>]
 Uploads a candidate whose gate passed to a branch of its own (default candidate-<version>) with its model card.`,
 };
@@ -200,9 +202,13 @@ async function deleteExamples(args: string[]): Promise<number> {
       id: { type: 'string', multiple: true, default: [] },
       text: { type: 'string', multiple: true, default: [] },
       reason: { type: 'string' },
+      'wait-seconds': { type: 'string', default: '120' },
     },
   });
   const ids = [...values.id, ...values.text.map((text) => exampleId(text))];
+  const waitSeconds = Number(values['wait-seconds']);
+  if (!Number.isInteger(waitSeconds) || waitSeconds < 0 || waitSeconds > 3_600)
+    throw new UsageError('--wait-seconds must be a whole number of seconds, 0-3600');
   if (ids.length === 0) throw new UsageError('give at least one --id or --text');
   const bad = ids.find((id) => !EXAMPLE_ID_PATTERN.test(id));
   if (bad) throw new UsageError(`--id "${bad}" is not an example id (32 lower-case hex digits)`);
@@ -221,8 +227,12 @@ async function deleteExamples(args: string[]): Promise<number> {
     // store was cleaned, so wait for a running export to end and clean the store again.
     const buffered = await buffer.delete(ids);
     let { snapshot, removed } = await store.deleteExamples(ids, reason);
-    for (const deadline = Date.now() + 120_000; (await buffer.exportInProgress()) && Date.now() < deadline;)
+    const deadline = Date.now() + waitSeconds * 1_000;
+    let exporting = await buffer.exportInProgress();
+    while (exporting && Date.now() < deadline) {
       await new Promise((done) => setTimeout(done, 500));
+      exporting = await buffer.exportInProgress();
+    }
     const again = await store.deleteExamples(ids, reason);
     if (again.removed > 0)
       ({ snapshot, removed } = { snapshot: again.snapshot, removed: removed + again.removed });
@@ -231,6 +241,14 @@ async function deleteExamples(args: string[]): Promise<number> {
         (snapshot ? ` (new snapshot ${snapshot.ref.location})` : '') +
         ` and ${buffered} waiting in Redis\n`,
     );
+    if (exporting) {
+      // That export may have read these examples before they were removed and store them after this run.
+      process.stderr.write(
+        `an export still running after ${waitSeconds} s may store these examples again: ` +
+          'run the same command once it has ended (the drift monitor logs each export)\n',
+      );
+      return 1;
+    }
   } finally {
     redis.disconnect();
   }

@@ -439,6 +439,34 @@ describe('the CLI', () => {
     expect(bad.stderr).toMatch(/is not an example id/);
   });
 
+  it('exits 1 when an export that may hold the examples is still running after --wait-seconds', async () => {
+    const dir = join(work, 'deletable-busy');
+    const victim = examples(1)[0];
+    const queuePrefix = `test-delete-busy-${process.pid}`;
+    const redis = new IORedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    try {
+      // A drift monitor's export took the example into a batch and has not finished.
+      const buffer = new ExampleBuffer(redis, { prefix: queuePrefix, ttlSeconds: 3_600 });
+      await buffer.add([{ ...victim, at: Date.now() }]);
+      await buffer.beginExport(newBatchId());
+      const result = await cli(
+        ['delete-examples', '--store', dir, '--id', victim.id, '--reason', 'erasure', '--wait-seconds', '1'],
+        { QUEUE_PREFIX: queuePrefix },
+      );
+      expect(result).toMatchObject({
+        code: 1,
+        stdout: expect.stringMatching(/^removed 0 stored record\(s\) and 1 waiting in Redis/),
+        stderr: expect.stringContaining('an export still running after 1 s may store these examples again'),
+      });
+      // What Redis held is gone all the same: the batch the export would retry from no longer has it.
+      expect((await buffer.beginExport(newBatchId()))?.examples).toEqual([]);
+    } finally {
+      const keys = await redis.keys(`${queuePrefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    }
+  });
+
   it('refuses an unknown command', async () => {
     expect((await cli(['deploy'])).code).toBe(1);
   });

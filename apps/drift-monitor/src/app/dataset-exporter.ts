@@ -61,9 +61,10 @@ export class DatasetExporter {
   async export(force: boolean, now = Date.now()): Promise<DatasetSection> {
     const section = await this.exportOnce(force, now);
     if (!force || section.status !== 'exported' || !section.batch?.resumed) return section;
-    // When the second export fails (logged), the retrain still gets the snapshot the first one made.
     const behind = await this.exportOnce(force, now);
-    return behind.status === 'exported' ? { ...behind, resumedBatch: section.batch } : section;
+    if (behind.status === 'exported') return { ...behind, resumedBatch: section.batch };
+    // The retrain still gets the snapshot the first export made; the report says what failed behind it.
+    return behind.error ? { ...section, error: behind.error } : section;
   }
 
   private async exportOnce(force: boolean, now: number): Promise<DatasetSection> {
@@ -88,8 +89,10 @@ export class DatasetExporter {
       const batch = await this.buffer.beginExport(batchId);
       if (!batch) return { status: 'unchanged', store: store.location, pending, ...(await this.head()) };
       if (batch.examples.length === 0) {
-        // Everything in it was deleted or unreadable: nothing to write, but the batch must not linger.
+        // Everything in it was deleted or unreadable: nothing to write, but the batch must not linger. An
+        // earlier run's batch was in the way of what is pending: that goes next, as it would have.
         await this.buffer.finishExport(batch);
+        if (batch.batchId !== batchId) return this.exportOnce(force, now);
         return { status: 'unchanged', store: store.location, pending, ...(await this.head()) };
       }
       const { snapshot, written } = await store.appendBatch(batch.batchId, batch.examples);
