@@ -64,8 +64,13 @@ export class ModelManager implements OnApplicationShutdown {
   private failedRevision: number | undefined;
   private failedAttempts = 0;
   private retryAt = 0;
-  /** The newest assignment revision followed (applied or queued): a widening gives up when it grows. */
+  /**
+   * The newest assignment revision followed (applied or queued): an older one not yet applied is dropped, a
+   * load for it is not switched to, and a widening gives up when it grows (a rollback waits for none of them).
+   */
   private newestRevision = 0;
+  /** The revision being applied now, which the heartbeat's status reports as `loading`. */
+  private applyingRevision: number | undefined;
   /** A production left on one session by failed widenings is tried again from the heartbeat after this. */
   private widenFailures = 0;
   private widenRetryAt = 0;
@@ -223,11 +228,37 @@ export class ModelManager implements OnApplicationShutdown {
   private async apply(assignment: ModelAssignment): Promise<void> {
     if (assignment.revision <= this.appliedRevision) return;
     if (assignment.revision === this.failedRevision && Date.now() < this.retryAt) return;
+    if (this.superseded(assignment)) return; // the newer one, queued behind, decides
     const started = performance.now();
+    this.applyingRevision = assignment.revision;
+    try {
+      await this.applyNow(assignment, started);
+    } finally {
+      this.applyingRevision = undefined;
+    }
+    // After the switch is done and reported: it serves already, the lanes only add throughput.
+    await this.widenProduction();
+  }
+
+  /** A newer revision was followed since this one (or the worker stops): this one is not worth finishing. */
+  private superseded(assignment: ModelAssignment): boolean {
+    return this.stopped || this.newestRevision > assignment.revision;
+  }
+
+  private async applyNow(assignment: ModelAssignment, started: number): Promise<void> {
     await this.reportStatus('loading', assignment.revision);
     const wanted = assignment.candidate;
     const errors: string[] = [];
     try {
+      // A candidate whose thread died (a shadow's failures only show in its metrics) is never given a role.
+      if (this.candidate?.model.broken) {
+        const dead = this.candidate.model;
+        this.candidate = undefined;
+        this.logger.warn(
+          `candidate ${describe(dead)} lost its inference thread: it is loaded again if wanted`,
+        );
+        await this.retire(dead);
+      }
       // A candidate that is neither wanted as candidate nor about to be production goes first (memory bound).
       const current = this.candidate;
       // Kept only when production stays: otherwise it goes first and comes back after the switch (two sessions).
@@ -247,6 +278,11 @@ export class ModelManager implements OnApplicationShutdown {
         const next = candidateBecomesProduction
           ? current!.model
           : await this.loadVersion(assignment.production, 'production', this.production !== undefined);
+        if (this.superseded(assignment) && next !== current?.model) {
+          // A rollback (or any newer revision) came while this loaded: never serve what it replaces.
+          await next.close();
+          throw new SupersededError(assignment.revision);
+        }
         const previous = this.production;
         this.production = next;
         this.logger.log(
@@ -265,15 +301,25 @@ export class ModelManager implements OnApplicationShutdown {
           await retiring;
           try {
             const model = await this.loadVersion(wanted.version, 'candidate', true);
+            if (this.superseded(assignment)) {
+              await model.close();
+              throw new SupersededError(assignment.revision);
+            }
             this.candidate = { model, mode: wanted.mode, share: wanted.share };
             this.logger.log(`${describe(model)} is the candidate (${wanted.mode}, share ${wanted.share})`);
           } catch (error) {
+            if (error instanceof SupersededError) throw error;
             errors.push(`candidate ${wanted.version.id}: ${(error as Error).message}`);
           }
         }
       }
       await retiring;
     } catch (error) {
+      if (error instanceof SupersededError) {
+        this.logger.log(error.message);
+        this.published();
+        return;
+      }
       errors.unshift(`production ${assignment.production.id}: ${(error as Error).message}`);
     }
     if (errors.length > 0) {
@@ -295,8 +341,6 @@ export class ModelManager implements OnApplicationShutdown {
     }
     this.published();
     await this.reportStatus(errors.length > 0 ? 'failed' : 'serving', assignment.revision);
-    // After the switch is done and reported: it serves already, the lanes only add throughput.
-    await this.widenProduction();
   }
 
   /**
@@ -429,10 +473,11 @@ export class ModelManager implements OnApplicationShutdown {
         role: 'candidate',
       });
     const failed = this.failedRevision !== undefined && this.failedRevision > this.appliedRevision;
+    const applying = this.applyingRevision;
     const status: WorkerModelStatus = {
       workerId: this.heartbeat.workerId,
-      revision: revision ?? (failed ? this.failedRevision! : this.appliedRevision),
-      state: state ?? (failed ? 'failed' : 'serving'),
+      revision: revision ?? applying ?? (failed ? this.failedRevision! : this.appliedRevision),
+      state: state ?? (applying !== undefined ? 'loading' : failed ? 'failed' : 'serving'),
       serving,
       ...(this.lastError && { error: this.lastError }),
       ...(this.switchedAt && { switchedAt: this.switchedAt }),
@@ -441,6 +486,13 @@ export class ModelManager implements OnApplicationShutdown {
     await this.store
       .reportStatus(status)
       .catch((error: Error) => this.logger.warn(`reporting the model status: ${error.message}`));
+  }
+}
+
+/** A revision given up part way because a newer one was followed meanwhile (not a failure). */
+class SupersededError extends Error {
+  constructor(revision: number) {
+    super(`assignment revision ${revision} superseded while it loaded: left to the newer one`);
   }
 }
 

@@ -59,6 +59,11 @@ describe('loadWorkerConfig', () => {
     );
   });
 
+  it('keeps the heartbeat well inside the time after which a worker counts as gone', () => {
+    expect(loadWorkerConfig({ HEARTBEAT_INTERVAL_MS: '5000' }).heartbeatIntervalMs).toBe(5_000);
+    expect(() => loadWorkerConfig({ HEARTBEAT_INTERVAL_MS: '20000' })).toThrow('HEARTBEAT_INTERVAL_MS');
+  });
+
   it('names every bad variable', () => {
     let error: unknown;
     try {

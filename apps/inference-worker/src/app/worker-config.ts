@@ -5,6 +5,7 @@ import {
   DEFAULT_QUEUE_PREFIX,
   MODEL_MAX_TOKENS,
   QueueName,
+  WORKER_HEARTBEAT_TTL_MS,
 } from '@reputation-monitor/contracts';
 import { EnvReader, readRedisSettings } from '@reputation-monitor/config';
 import type { RedisSettings } from '@reputation-monitor/redis-connection';
@@ -190,7 +191,12 @@ export function readWorkerConfig(read: EnvReader): WorkerConfig {
     shadowIdleMs: read.int('SHADOW_IDLE_MS', { default: 50, min: 0, max: 60_000 }),
     healthPort: read.int('HEALTH_PORT', { default: 3001, min: 0, max: 65_535 }),
     healthHost: read.string('HEALTH_HOST', '0.0.0.0'),
-    heartbeatIntervalMs: read.int('HEARTBEAT_INTERVAL_MS', { default: 5_000, min: 100, max: 60_000 }),
+    // At most a third of the time after which a worker counts as gone: two missed beats are not an outage.
+    heartbeatIntervalMs: read.int('HEARTBEAT_INTERVAL_MS', {
+      default: 5_000,
+      min: 100,
+      max: Math.floor(WORKER_HEARTBEAT_TTL_MS / 3),
+    }),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', { default: 20_000, min: 0, max: 600_000 }),
     log: readLogConfig(read),
   };

@@ -1,0 +1,181 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import IORedis from 'ioredis';
+import { AssignmentStore, ModelAdmin, openModelRegistry } from '@reputation-monitor/model-registry';
+import { Heartbeat } from './heartbeat';
+import { LoadedModel } from './loaded-model';
+import { ModelManager } from './model-manager';
+import { loadWorkerConfig } from './worker-config';
+import { WorkerMetrics } from './worker-metrics';
+
+// The real ModelManager on real Redis and a local registry of tiny synthetic models. LoadedModel.load is the
+// real one, held back for one version until the test lets it go: a load that takes long (a big pull).
+const ROOT = resolve(__dirname, '../../../..');
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `test-models-${process.pid}-${Date.now().toString(36)}`;
+const redis = new IORedis(REDIS_URL);
+const actor = { actor: 'model-manager spec', reason: 'testing' };
+let registry: string;
+let admin: ModelAdmin;
+let store: AssignmentStore;
+
+beforeAll(async () => {
+  registry = await mkdtemp(join(tmpdir(), 'model-manager-'));
+  for (const [name, seed] of [
+    ['alpha', 1],
+    ['beta', 2],
+  ] as const) {
+    execFileSync(join(ROOT, 'node_modules/.bin/tsx'), [
+      join(ROOT, 'tools/synthetic-model/src/cli.ts'),
+      '--preset',
+      'tiny',
+      '--seed',
+      String(seed),
+      '--out',
+      join(registry, name),
+    ]);
+  }
+  store = new AssignmentStore(redis, prefix);
+  admin = new ModelAdmin(store, openModelRegistry(registry));
+}, 120_000);
+
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+  await rm(registry, { recursive: true, force: true });
+});
+
+async function startManager(): Promise<{
+  manager: ModelManager;
+  heartbeat: Heartbeat;
+  stop(): Promise<void>;
+}> {
+  const config = loadWorkerConfig({
+    REDIS_URL,
+    QUEUE_PREFIX: prefix,
+    MODEL_DIR: join(registry, 'alpha'),
+    MODEL_CACHE_DIR: join(registry, 'cache'),
+    INTRA_OP_THREADS: '1',
+    INFERENCE_LANES: '1',
+    ASSIGNMENT_POLL_MS: '100',
+    HEARTBEAT_INTERVAL_MS: '100',
+  });
+  const heartbeat = new Heartbeat(redis, config);
+  await heartbeat.start();
+  const manager = new ModelManager(config, redis, new WorkerMetrics(config), heartbeat);
+  await manager.load();
+  return {
+    manager,
+    heartbeat,
+    async stop() {
+      await manager.onApplicationShutdown();
+      await heartbeat.stop();
+    },
+  };
+}
+
+/** Holds LoadedModel.load of `versionId` back until `release()`; every load is recorded. */
+function holdLoadsOf(versionId: string) {
+  const load = LoadedModel.load.bind(LoadedModel);
+  const loads: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const spy = jest.spyOn(LoadedModel, 'load').mockImplementation(async (options) => {
+    loads.push(options.versionId);
+    if (options.versionId === versionId) await gate;
+    return load(options);
+  });
+  return { loads, release, restore: () => spy.mockRestore() };
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function ownStatus(workerId: string) {
+  return (await store.statuses()).find((status) => status.workerId === workerId);
+}
+
+it('never serves a version rolled back while it was loading, and reports loading meanwhile', async () => {
+  const first = await admin.promote({ ...actor, version: 'alpha', force: true });
+  const { manager, heartbeat, stop } = await startManager();
+  const held = holdLoadsOf('beta');
+  try {
+    expect(manager.route('job-0').answer.versionId).toBe('alpha');
+    const promoted = await admin.promote({ ...actor, version: 'beta', force: true });
+    await until(async () => (held.loads.includes('beta') ? true : undefined), 'the load of beta');
+    // Several heartbeats into the load: the status says loading, not the old revision serving.
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    expect(await ownStatus(heartbeat.workerId)).toMatchObject({
+      state: 'loading',
+      revision: promoted.revision,
+    });
+
+    const rolledBack = await admin.rollback(actor);
+    held.release();
+    const answered = new Set<string>();
+    await until(async () => {
+      const route = manager.route(`job-${answered.size}-${Date.now()}`);
+      answered.add(route.answer.versionId);
+      route.release();
+      route.releaseShadow();
+      const status = await ownStatus(heartbeat.workerId);
+      return status?.state === 'serving' && status.revision === rolledBack.revision ? status : undefined;
+    }, 'the rollback applied');
+    expect(answered).toEqual(new Set(['alpha']));
+    expect(first.revision).toBeLessThan(rolledBack.revision);
+    // alpha stayed loaded: it was never closed and loaded again.
+    expect(held.loads.filter((id) => id === 'alpha')).toEqual([]);
+  } finally {
+    held.release();
+    held.restore();
+    await stop();
+  }
+}, 60_000);
+
+it('loads a shadow candidate whose inference thread died afresh when it is promoted, instead of serving it dead', async () => {
+  const { manager, heartbeat, stop } = await startManager();
+  try {
+    const shadowed = await admin.setCandidate({ ...actor, version: 'beta', mode: 'shadow', share: 1 });
+    await until(async () => {
+      const status = await ownStatus(heartbeat.workerId);
+      return status?.state === 'serving' && status.revision === shadowed.revision ? status : undefined;
+    }, 'the shadow candidate');
+    const shadow = manager.route('job-shadow');
+    shadow.release();
+    shadow.releaseShadow();
+    const candidate = shadow.shadow!;
+    expect(candidate.versionId).toBe('beta');
+    // Its one session's thread dies (out of memory, a native crash): only shadow scoring notices.
+    type WithThread = { sessions: { lanes: Array<{ thread: { terminate(): Promise<number> } }> } };
+    await (candidate as unknown as WithThread).sessions.lanes[0].thread.terminate();
+    await until(async () => (candidate.broken ? true : undefined), 'the candidate to count as broken');
+
+    const promoted = await admin.promote({ ...actor, version: 'beta', force: true });
+    await until(async () => {
+      const status = await ownStatus(heartbeat.workerId);
+      return status?.state === 'serving' && status.revision === promoted.revision ? status : undefined;
+    }, 'the promotion');
+    const route = manager.route('job-after');
+    try {
+      expect(route.answer.versionId).toBe('beta');
+      expect(route.answer).not.toBe(candidate);
+      expect(route.answer.broken).toBeUndefined();
+      expect(manager.failure).toBeUndefined();
+    } finally {
+      route.release();
+      route.releaseShadow();
+    }
+  } finally {
+    await stop();
+  }
+}, 60_000);
