@@ -38,7 +38,8 @@ beforeAll(async () => {
     ]);
   }
   store = new AssignmentStore(redis, prefix);
-  admin = new ModelAdmin(store, openModelRegistry(registry));
+  // A local registry: the Hub connection is never used.
+  admin = new ModelAdmin(store, openModelRegistry(registry, { endpoint: 'http://127.0.0.1:9' }));
 }, 120_000);
 
 afterAll(async () => {
@@ -153,7 +154,8 @@ it('loads a shadow candidate whose inference thread died afresh when it is promo
     const shadow = manager.route('job-shadow');
     shadow.release();
     shadow.releaseShadow();
-    const candidate = shadow.shadow!;
+    const candidate = shadow.shadow;
+    if (!candidate) throw new Error('no shadow candidate was routed');
     expect(candidate.versionId).toBe('beta');
     // Its one session's thread dies (out of memory, a native crash): only shadow scoring notices.
     type WithThread = { sessions: { lanes: Array<{ thread: { terminate(): Promise<number> } }> } };
