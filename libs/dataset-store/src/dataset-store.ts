@@ -48,6 +48,16 @@ export interface DatasetBackend {
   /** A file as of a revision; throws DatasetError naming the file when it is not there. */
   read(revision: string, path: string): Promise<Buffer>;
   /**
+   * The immutable revision a name stands for (a branch or tag of a Hub repo: its current commit), so a
+   * snapshot is recorded, and read, by what cannot move. A revision already immutable is returned as it is.
+   */
+  resolve(revision: string): Promise<string>;
+  /**
+   * Removes stored files the head does not reference (a superseded shard a crash left behind: it may hold a
+   * deleted text). A deletion that finds nothing left to remove calls it, so running it again finishes it.
+   */
+  removeUnreferenced(): Promise<void>;
+  /**
    * Applies the change atomically and returns the new revision. Throws ConcurrentChangeError when the head
    * is no longer `parent` (another writer got there first): the caller re-reads and tries again.
    */
@@ -126,9 +136,10 @@ export class DatasetStore {
       if (!head) throw new DatasetError(`${this.location} holds no snapshot yet`);
       snapshot = head;
     } else {
-      const bytes = await this.backend.read(revision, MANIFEST_PATH);
-      const manifest = decodeManifest(bytes, `${this.location}@${revision} ${MANIFEST_PATH}`);
-      snapshot = { ref: this.ref(revision, bytes, manifest), manifest };
+      const commit = await this.backend.resolve(revision);
+      const bytes = await this.backend.read(commit, MANIFEST_PATH);
+      const manifest = decodeManifest(bytes, `${this.location}@${commit} ${MANIFEST_PATH}`);
+      snapshot = { ref: this.ref(commit, bytes, manifest), manifest };
     }
     const records: LabelledExample[] = [];
     for (const shard of snapshot.manifest.shards) {
@@ -173,7 +184,10 @@ export class DatasetStore {
         files.push({ path, content: replacement });
         shards.push(shardInfo(path, shard.batchId, replacement, kept, shard.path));
       }
-      if (removed === 0) return { snapshot: head, removed: 0 };
+      if (removed === 0) {
+        await this.backend.removeUnreferenced();
+        return { snapshot: head, removed: 0 };
+      }
       const deletion: DeletionRecord = {
         id: [...wanted].join(','),
         at: new Date().toISOString(),

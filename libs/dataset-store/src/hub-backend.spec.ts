@@ -89,6 +89,17 @@ describe('HubDatasetBackend against the fake Hub', () => {
     expect((await store.head())?.ref).toEqual(two.snapshot.ref);
   });
 
+  it('reads a branch named as the revision as the commit it points at, so the snapshot cannot move', async () => {
+    const store = storeWith();
+    const { snapshot } = await store.appendBatch(batch(1), first);
+    const byBranch = await store.read('main');
+    expect(byBranch.ref.revision).toBe(snapshot.ref.revision);
+    expect(byBranch.ref.location).toBe(`hf://datasets/${REPO}@${snapshot.ref.revision}`);
+    const missing = await failureOf(store.read('no-such-branch'));
+    expect(missing).toBeInstanceOf(DatasetError);
+    expect(missing.message).toBe(`hf://datasets/${REPO} has no revision "no-such-branch"`);
+  });
+
   it('writes nothing for a batch that is already there', async () => {
     const store = storeWith();
     const written = await store.appendBatch(batch(1), first);

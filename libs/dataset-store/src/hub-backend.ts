@@ -79,6 +79,19 @@ export class HubDatasetBackend implements DatasetBackend {
     return manifest && { revision, manifest };
   }
 
+  /** A Hub commit removes a superseded shard with the commit itself; older versions live in the git history. */
+  async removeUnreferenced(): Promise<void> {
+    return;
+  }
+
+  /** A branch or tag as the commit it points at now; a full commit id as it is. */
+  async resolve(revision: string): Promise<string> {
+    if (FULL_COMMIT.test(revision)) return revision;
+    const sha = await this.commitOf(revision);
+    if (sha === undefined) throw new DatasetError(`${this.location} has no revision "${revision}"`);
+    return sha;
+  }
+
   async read(revision: string, path: string): Promise<Buffer> {
     const content = await this.download(revision, path);
     if (!content) throw new DatasetError(`${this.location}@${revision} has no ${path}`);
@@ -136,12 +149,17 @@ export class HubDatasetBackend implements DatasetBackend {
   }
 
   /** The branch's head commit; undefined when the repo or the branch does not exist yet. */
-  private async branchHead(): Promise<string | undefined> {
+  private branchHead(): Promise<string | undefined> {
+    return this.commitOf(this.branch);
+  }
+
+  /** The commit a branch, tag or commit names; undefined when the repo or the name does not exist. */
+  private async commitOf(revision: string): Promise<string | undefined> {
     let sha: string | undefined;
     try {
       const info = await datasetInfo({
         name: this.repo,
-        revision: this.branch,
+        revision,
         additionalFields: ['sha'],
         accessToken: this.readToken(),
         hubUrl: this.hubUrl,
@@ -150,7 +168,7 @@ export class HubDatasetBackend implements DatasetBackend {
       sha = info.sha;
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
-      throw this.failure(error, `reading the head of branch ${this.branch} of`);
+      throw this.failure(error, `reading revision ${revision} of`);
     }
     if (typeof sha !== 'string' || !FULL_COMMIT.test(sha)) {
       throw new DatasetError(

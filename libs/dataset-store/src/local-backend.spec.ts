@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LabelledExample, SentimentLabel } from '@reputation-monitor/contracts';
@@ -101,6 +101,26 @@ describe('LocalDatasetBackend through DatasetStore', () => {
     );
 
     expect(await store.deleteExamples([first[0].id], 'again')).toMatchObject({ removed: 0 });
+  });
+
+  it('removes a superseded shard a crash left behind, at the next commit or when the deletion is run again', async () => {
+    await store.appendBatch(BATCH_1, first);
+    await store.deleteExamples([first[0].id], 'user asked');
+    // As if the process had died right after HEAD moved: the old shard, with the deleted text, is still there.
+    const leftover = join(dir, shardPath(BATCH_1));
+    await writeFile(leftover, encodeShard(first));
+    // The operator runs the deletion again: nothing left in the head to remove, and the file goes.
+    expect(await store.deleteExamples([first[0].id], 'user asked')).toMatchObject({ removed: 0 });
+    expect(existsSync(leftover)).toBe(false);
+    // Any later commit sweeps too (a temporary file of a writer that died, here).
+    await writeFile(leftover, encodeShard(first));
+    await writeFile(join(dir, 'data', 'x.jsonl.tmp'), 'partial');
+    await store.appendBatch(BATCH_2, second);
+    expect(existsSync(leftover)).toBe(false);
+    expect((await readdir(join(dir, 'data'))).sort()).toEqual(
+      [shardPath(BATCH_1, 2), shardPath(BATCH_2)].map((path) => path.slice('data/'.length)).sort(),
+    );
+    expect((await store.read()).records).toEqual([first[1], ...second]);
   });
 
   it('refuses a change computed from a head that has moved', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { lock } from 'proper-lockfile';
 import { dirname, join, resolve } from 'node:path';
 import { ConcurrentChangeError, DatasetBackend, DatasetCommit, MANIFEST_PATH } from './dataset-store';
@@ -46,6 +46,21 @@ export class LocalDatasetBackend implements DatasetBackend {
     }
   }
 
+  async removeUnreferenced(): Promise<void> {
+    const held = await lockLocation(this.location);
+    try {
+      const head = await this.head();
+      if (head) await this.sweepShards(head.manifest);
+    } finally {
+      await held.release();
+    }
+  }
+
+  /** Local revisions are manifest digests: they never move. */
+  async resolve(revision: string): Promise<string> {
+    return revision;
+  }
+
   async commit(change: DatasetCommit): Promise<string> {
     await mkdir(this.location, { recursive: true });
     const held = await lockLocation(this.location);
@@ -68,6 +83,7 @@ export class LocalDatasetBackend implements DatasetBackend {
       await atomicWrite(join(this.location, 'HEAD'), `${revision}\n`);
       // Only after HEAD moved: a crash before leaves the old snapshot whole.
       for (const path of change.deletedPaths) await rm(this.file(path), { force: true });
+      await this.sweepShards(change.manifest);
       return revision;
     } finally {
       await held.release();
@@ -75,10 +91,27 @@ export class LocalDatasetBackend implements DatasetBackend {
   }
 
   private async referencedPaths(revision: string): Promise<Set<string>> {
-    const manifest = JSON.parse((await this.read(revision, MANIFEST_PATH)).toString('utf8')) as {
-      shards?: Array<{ path: string }>;
-    };
-    return new Set((manifest.shards ?? []).map((shard) => shard.path));
+    return shardPaths(await this.read(revision, MANIFEST_PATH));
+  }
+
+  /**
+   * Removes every file under data/ the head does not reference, under the writers' lock: a superseded shard
+   * whose removal failed or was cut short by a crash (it may hold a deleted text), or a commit's shard left by a
+   * crash before HEAD moved. Only deletions make a shard unreferenced, and older snapshots that listed one were
+   * unreadable already.
+   */
+  private async sweepShards(headManifest: Buffer): Promise<void> {
+    const keep = shardPaths(headManifest);
+    let names: string[];
+    try {
+      names = await readdir(join(this.location, 'data'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    for (const name of names) {
+      if (!keep.has(`data/${name}`)) await rm(join(this.location, 'data', name), { force: true });
+    }
   }
 
   private async headRevision(): Promise<string | undefined> {
@@ -163,4 +196,10 @@ async function atomicWrite(file: string, content: Buffer | string): Promise<void
   const temporary = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(temporary, content);
   await rename(temporary, file);
+}
+
+/** The shard paths a manifest lists. */
+function shardPaths(manifest: Buffer): Set<string> {
+  const parsed = JSON.parse(manifest.toString('utf8')) as { shards?: Array<{ path: string }> };
+  return new Set((parsed.shards ?? []).map((shard) => shard.path));
 }
