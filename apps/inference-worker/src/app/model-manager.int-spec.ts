@@ -52,6 +52,7 @@ afterAll(async () => {
 async function startManager(): Promise<{
   manager: ModelManager;
   heartbeat: Heartbeat;
+  metrics: WorkerMetrics;
   stop(): Promise<void>;
 }> {
   const config = loadWorkerConfig({
@@ -66,11 +67,13 @@ async function startManager(): Promise<{
   });
   const heartbeat = new Heartbeat(redis, config);
   await heartbeat.start();
-  const manager = new ModelManager(config, redis, new WorkerMetrics(config), heartbeat);
+  const metrics = new WorkerMetrics(config);
+  const manager = new ModelManager(config, redis, metrics, heartbeat);
   await manager.load();
   return {
     manager,
     heartbeat,
+    metrics,
     async stop() {
       await manager.onApplicationShutdown();
       await heartbeat.stop();
@@ -108,7 +111,11 @@ async function ownStatus(workerId: string) {
 
 it('never serves a version rolled back while it was loading, and reports loading meanwhile', async () => {
   const first = await admin.promote({ ...actor, version: 'alpha', force: true });
-  const { manager, heartbeat, stop } = await startManager();
+  const { manager, heartbeat, metrics, stop } = await startManager();
+  const switches = async () =>
+    /sentiment_model_switch_seconds_count(?:{[^}]*})? (\d+)/.exec(await metrics.registry.metrics())?.[1];
+  // Loading the assignment found at start is no switch (the change was made before this worker ran).
+  expect(await switches()).toBe('0');
   const held = holdLoadsOf('beta');
   try {
     expect(manager.route('job-0').answer.versionId).toBe('alpha');
@@ -133,6 +140,7 @@ it('never serves a version rolled back while it was loading, and reports loading
       return status?.state === 'serving' && status.revision === rolledBack.revision ? status : undefined;
     }, 'the rollback applied');
     expect(answered).toEqual(new Set(['alpha']));
+    expect(await switches()).toBe('1'); // the rollback; the superseded promotion never switched
     expect(first.revision).toBeLessThan(rolledBack.revision);
     // alpha stayed loaded: it was never closed and loaded again.
     expect(held.loads.filter((id) => id === 'alpha')).toEqual([]);

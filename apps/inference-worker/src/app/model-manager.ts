@@ -97,7 +97,7 @@ export class ModelManager implements OnApplicationShutdown {
   async load(): Promise<void> {
     const assignment = this.config.followAssignment ? await this.store.current() : undefined;
     if (assignment) {
-      await this.apply(assignment);
+      await this.apply(assignment, true);
       if (!this.production) {
         // The assigned production cannot be loaded (the registry is unreachable, the version is broken):
         // serve MODEL_DIR rather than nothing; the status says so.
@@ -225,14 +225,15 @@ export class ModelManager implements OnApplicationShutdown {
    * Brings the loaded models to what the assignment names. On failure the production serving stays (a candidate
    * let go to make room is not reloaded until the next revision); the status says what failed.
    */
-  private async apply(assignment: ModelAssignment): Promise<void> {
+  /** `booting`: the assignment found at start, not a change this worker followed. */
+  private async apply(assignment: ModelAssignment, booting = false): Promise<void> {
     if (assignment.revision <= this.appliedRevision) return;
     if (assignment.revision === this.failedRevision && Date.now() < this.retryAt) return;
     if (this.superseded(assignment)) return; // the newer one, queued behind, decides
     const started = performance.now();
     this.applyingRevision = assignment.revision;
     try {
-      await this.applyNow(assignment, started);
+      await this.applyNow(assignment, started, booting);
     } finally {
       this.applyingRevision = undefined;
     }
@@ -245,7 +246,7 @@ export class ModelManager implements OnApplicationShutdown {
     return this.stopped || this.newestRevision > assignment.revision;
   }
 
-  private async applyNow(assignment: ModelAssignment, started: number): Promise<void> {
+  private async applyNow(assignment: ModelAssignment, started: number, booting: boolean): Promise<void> {
     await this.reportStatus('loading', assignment.revision);
     const wanted = assignment.candidate;
     const errors: string[] = [];
@@ -334,7 +335,8 @@ export class ModelManager implements OnApplicationShutdown {
       this.lastError = undefined;
       this.switchedAt = new Date().toISOString();
       this.metrics.reloaded('success');
-      this.metrics.switched((Date.now() - Date.parse(assignment.change.at)) / 1000);
+      // A worker that starts after the change did not switch: its boot is not a switch time.
+      if (!booting) this.metrics.switched((Date.now() - Date.parse(assignment.change.at)) / 1000);
       this.logger.log(
         `assignment revision ${assignment.revision} applied in ${Math.round(performance.now() - started)} ms`,
       );
