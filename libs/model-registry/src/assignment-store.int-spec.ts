@@ -1,5 +1,6 @@
 import IORedis, { type Redis } from 'ioredis';
 import {
+  encodeAssignment,
   redisKeys,
   WORKER_HEARTBEAT_TTL_MS,
   type ModelAssignment,
@@ -273,6 +274,31 @@ describe('AssignmentStore.watch', () => {
       await watch.stop();
     }
     expect(seen.map((assignment) => assignment.revision)).toEqual([1, 2]);
+  });
+
+  it('delivers a record that reuses a revision number after Redis lost the newest writes', async () => {
+    const seen: ModelAssignment[] = [];
+    const watch = store.watch((assignment) => seen.push(assignment), {
+      pollMs: 30,
+      subscriber: connect,
+    });
+    try {
+      const first = await store.write(counted('cli:ops'));
+      await eventually(() => seen.length === 1);
+      await store.write(counted('cli:ops'));
+      await eventually(() => seen.length === 2);
+      // A failover to a replica that had only revision 1: the record is back to it ...
+      await redis.set(redisKeys.modelAssignment(prefix), encodeAssignment(first));
+      await eventually(() => seen.length === 3);
+      // ... and the next change is revision 2 again, another record than the lost one.
+      await new Promise((done) => setTimeout(done, 5)); // another change time
+      const again = await store.write(counted('cli:ops'));
+      await eventually(() => seen.length === 4);
+      expect(seen.map((assignment) => assignment.revision)).toEqual([1, 2, 1, 2]);
+      expect(seen[3]).toEqual(again);
+    } finally {
+      await watch.stop();
+    }
   });
 
   it('reports a read that fails (an undecodable record) and carries on', async () => {

@@ -140,9 +140,11 @@ export class AssignmentStore {
   }
 
   /**
-   * Calls onChange with the latest record whenever its revision increases: pub/sub on a connection of its
-   * own (made by `subscriber()`), and a poll every pollMs as fallback (pub/sub messages are lost while
-   * disconnected). Starts with one read. Reads never overlap, so revisions arrive in order.
+   * Calls onChange with the latest record whenever it changes: pub/sub on a connection of its own (made by
+   * `subscriber()`), and a poll every pollMs as fallback (pub/sub messages are lost while disconnected). Starts
+   * with one read. Reads never overlap, so records arrive in order. A record is known by its revision and the
+   * time of its change: after Redis lost the newest writes (a failover to a lagging replica), a new record may
+   * carry a revision number already seen, or a lower one, and is still a change.
    */
   watch(onChange: (assignment: ModelAssignment) => void, options: WatchOptions): { stop(): Promise<void> } {
     if (!(options.pollMs > 0)) throw new ModelAdminError('invalid', 'pollMs must be a positive number');
@@ -150,7 +152,7 @@ export class AssignmentStore {
       if (!stopped) options.onError?.(error instanceof Error ? error : new Error(String(error)));
     };
     let stopped = false;
-    let lastRevision = 0;
+    let last: string | undefined;
     let running: Promise<void> | undefined;
     let again = false;
 
@@ -159,8 +161,8 @@ export class AssignmentStore {
         again = false;
         try {
           const assignment = await this.current();
-          if (!stopped && assignment && assignment.revision > lastRevision) {
-            lastRevision = assignment.revision;
+          if (!stopped && assignment && assignmentKey(assignment) !== last) {
+            last = assignmentKey(assignment);
             onChange(assignment);
           }
         } catch (error) {
@@ -186,10 +188,8 @@ export class AssignmentStore {
     let subscriber: Redis | undefined;
     try {
       subscriber = options.subscriber();
-      subscriber.on('message', (channel: string, message: string) => {
-        if (channel !== this.channel) return;
-        const revision = Number(message);
-        if (!Number.isFinite(revision) || revision > lastRevision) check();
+      subscriber.on('message', (channel: string) => {
+        if (channel === this.channel) check();
       });
       // After a reconnection (ioredis subscribes again by itself), what was published meanwhile is read.
       subscriber.on('ready', check);
@@ -264,4 +264,9 @@ function decodeEntry(fields: string[]): ModelAssignment[] {
     return check.ok ? [check.assignment] : [];
   }
   return [];
+}
+
+/** What tells two assignment records apart: the revision, and when its change was made. */
+export function assignmentKey(assignment: Pick<ModelAssignment, 'revision' | 'change'>): string {
+  return `${assignment.revision}@${assignment.change.at}`;
 }

@@ -29,7 +29,12 @@ export {
 } from './registry';
 export { GATE_REPORT_FILE } from './model-version';
 export { hubModelLocation } from './model-location';
-export { ASSIGNMENT_HISTORY_MAXLEN, AssignmentStore, type WatchOptions } from './assignment-store';
+export {
+  ASSIGNMENT_HISTORY_MAXLEN,
+  AssignmentStore,
+  assignmentKey,
+  type WatchOptions,
+} from './assignment-store';
 export {
   ModelAdmin,
   ModelAdminError,

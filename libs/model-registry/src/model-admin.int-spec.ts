@@ -276,6 +276,14 @@ describe('ModelAdmin.status and versions', () => {
     await store.reportStatus(worker('w2', 2, new Date(changedAt + 2_250).toISOString()));
 
     expect(await admin.status()).toMatchObject({ assignment: current, converged: true, switchSeconds: 2.25 });
+
+    // A worker reporting the revision number while serving another version (it applied a record Redis lost,
+    // whose number the current one reuses) is not converged.
+    await store.reportStatus({
+      ...worker('w2', 2, new Date(changedAt + 2_250).toISOString()),
+      serving: [{ id: 'v1', modelVersion: versionOf(graphBytes(1)), role: 'production' }],
+    });
+    expect((await admin.status()).converged).toBe(false);
   });
 
   it('lists the registry with the roles of production and candidate', async () => {

@@ -188,10 +188,19 @@ export class ModelAdmin {
     switchSeconds: number | null;
   }> {
     const [assignment, workers] = await Promise.all([this.store.current(), this.store.statuses()]);
+    // The served versions too, not only the revision: after Redis lost writes, a revision number can be
+    // reused for another record, and a worker still on the lost one reports that number.
     const converged =
       assignment !== undefined &&
       workers.length > 0 &&
-      workers.every((worker) => worker.revision === assignment.revision && worker.state === 'serving');
+      workers.every(
+        (worker) =>
+          worker.revision === assignment.revision &&
+          worker.state === 'serving' &&
+          serves(worker, 'production', assignment.production.id) &&
+          (assignment.candidate === undefined ||
+            serves(worker, 'candidate', assignment.candidate.version.id)),
+      );
     let switchSeconds: number | null = null;
     if (converged) {
       const switchedAt = Math.max(...workers.map((worker) => Date.parse(worker.switchedAt ?? worker.at)));
@@ -262,4 +271,8 @@ function change(
   forced = false,
 ): AssignmentChange {
   return { action, actor, reason, at: new Date().toISOString(), ...(forced && { forced: true }) };
+}
+
+function serves(worker: WorkerModelStatus, role: 'production' | 'candidate', id: string): boolean {
+  return worker.serving.some((served) => served.role === role && served.id === id);
 }

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import IORedis from 'ioredis';
+import { encodeAssignment, redisKeys } from '@reputation-monitor/contracts';
 import { AssignmentStore, ModelAdmin, openModelRegistry } from '@reputation-monitor/model-registry';
 import { Heartbeat } from './heartbeat';
 import { LoadedModel } from './loaded-model';
@@ -189,3 +190,34 @@ it('loads a shadow candidate whose inference thread died afresh when it is promo
     await stop();
   }
 }, 60_000);
+
+it('follows the assignment back when Redis lost its newest record, though the revision number goes down', async () => {
+  const before =
+    (await store.current()) ?? (await admin.promote({ ...actor, version: 'alpha', force: true }));
+  const { manager, heartbeat, stop } = await startManager();
+  try {
+    const serving = async (revision: number) => {
+      const status = await ownStatus(heartbeat.workerId);
+      return status?.state === 'serving' && status.revision === revision ? status : undefined;
+    };
+    await until(() => serving(before.revision), 'the current assignment');
+    const other = before.production.id === 'alpha' ? 'beta' : 'alpha';
+    const promoted = await admin.promote({ ...actor, version: other, force: true });
+    await until(() => serving(promoted.revision), 'the promotion');
+    expect(routedTo(manager)).toBe(other);
+
+    // A failover to a replica that never got the promotion: the record is the one before it again.
+    await redis.set(redisKeys.modelAssignment(prefix), encodeAssignment(before));
+    await until(() => serving(before.revision), 'the restored record');
+    expect(routedTo(manager)).toBe(before.production.id);
+  } finally {
+    await stop();
+  }
+}, 60_000);
+
+function routedTo(manager: ModelManager): string {
+  const route = manager.route(`job-${Date.now()}`);
+  route.release();
+  route.releaseShadow();
+  return route.answer.versionId;
+}

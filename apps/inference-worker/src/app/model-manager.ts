@@ -10,7 +10,12 @@ import {
   WorkerModelStatus,
   routingPoint,
 } from '@reputation-monitor/contracts';
-import { AssignmentStore, openModelRegistry, parseModelLocation } from '@reputation-monitor/model-registry';
+import {
+  AssignmentStore,
+  assignmentKey,
+  openModelRegistry,
+  parseModelLocation,
+} from '@reputation-monitor/model-registry';
 import { Heartbeat } from './heartbeat';
 import { LoadedModel } from './loaded-model';
 import { REDIS, WORKER_CONFIG } from './tokens';
@@ -55,20 +60,25 @@ export class ModelManager implements OnApplicationShutdown {
   private production: LoadedModel | undefined;
   private candidate: Candidate | undefined;
   private readonly store: AssignmentStore;
-  /** The assignment revision served (0: MODEL_DIR, no assignment). */
-  private appliedRevision = 0;
   /**
-   * A revision that failed is tried again only after a backoff (30 s, doubling to 30 min): a broken version
-   * is not reloaded every poll, and one that failed for a passing reason (the Hub was down) is not given up.
+   * The assignment record served (undefined: MODEL_DIR, no assignment). Records are told apart by revision and
+   * change time (assignmentKey), not by revision alone: after Redis lost the newest writes, a new record may
+   * reuse a revision number this worker has applied.
    */
-  private failedRevision: number | undefined;
+  private applied: ModelAssignment | undefined;
+  /**
+   * The record that failed, until one is applied: tried again only after a backoff (30 s, doubling to 30 min),
+   * so a broken version is not reloaded every poll, and one that failed for a passing reason (the Hub was down)
+   * is not given up.
+   */
+  private failed: ModelAssignment | undefined;
   private failedAttempts = 0;
   private retryAt = 0;
   /**
-   * The newest assignment revision followed (applied or queued): an older one not yet applied is dropped, a
-   * load for it is not switched to, and a widening gives up when it grows (a rollback waits for none of them).
+   * Records followed so far (applied or queued): one not yet applied when a later one is followed is dropped, a
+   * load for it is not switched to, and a widening gives up (a rollback waits for none of them).
    */
-  private newestRevision = 0;
+  private followed = 0;
   /** The revision being applied now, which the heartbeat's status reports as `loading`. */
   private applyingRevision: number | undefined;
   /** A production left on one session by failed widenings is tried again from the heartbeat after this. */
@@ -97,7 +107,7 @@ export class ModelManager implements OnApplicationShutdown {
   async load(): Promise<void> {
     const assignment = this.config.followAssignment ? await this.store.current() : undefined;
     if (assignment) {
-      await this.apply(assignment, true);
+      await this.apply(assignment, 0);
       if (!this.production) {
         // The assigned production cannot be loaded (the registry is unreachable, the version is broken):
         // serve MODEL_DIR rather than nothing; the status says so.
@@ -191,9 +201,9 @@ export class ModelManager implements OnApplicationShutdown {
   }
 
   private follow(assignment: ModelAssignment): Promise<void> {
-    this.newestRevision = Math.max(this.newestRevision, assignment.revision);
+    const sequence = ++this.followed;
     this.applying = this.applying
-      .then(() => (this.stopped ? undefined : this.apply(assignment)))
+      .then(() => (this.stopped ? undefined : this.apply(assignment, sequence)))
       .catch((error: Error) =>
         this.logger.error(`applying revision ${assignment.revision}: ${error.message}`),
       );
@@ -209,11 +219,7 @@ export class ModelManager implements OnApplicationShutdown {
       this.widenRetryAt = Infinity; // one try at a time: widenProduction sets the next
       this.applying = this.applying.then(() => this.widenProduction());
     }
-    if (
-      this.failedRevision !== undefined &&
-      this.failedRevision > this.appliedRevision &&
-      Date.now() >= this.retryAt
-    ) {
+    if (this.failed !== undefined && Date.now() >= this.retryAt) {
       const current = await this.store.current().catch(() => undefined);
       if (current) await this.follow(current);
       return;
@@ -225,15 +231,18 @@ export class ModelManager implements OnApplicationShutdown {
    * Brings the loaded models to what the assignment names. On failure the production serving stays (a candidate
    * let go to make room is not reloaded until the next revision); the status says what failed.
    */
-  /** `booting`: the assignment found at start, not a change this worker followed. */
-  private async apply(assignment: ModelAssignment, booting = false): Promise<void> {
-    if (assignment.revision <= this.appliedRevision) return;
-    if (assignment.revision === this.failedRevision && Date.now() < this.retryAt) return;
-    if (this.superseded(assignment)) return; // the newer one, queued behind, decides
+  /**
+   * `sequence`: the count of records followed when this one was (0: the assignment found at start, which is
+   * not a change this worker followed).
+   */
+  private async apply(assignment: ModelAssignment, sequence: number): Promise<void> {
+    if (this.applied && sameRecord(assignment, this.applied)) return;
+    if (this.failed && sameRecord(assignment, this.failed) && Date.now() < this.retryAt) return;
+    if (this.superseded(sequence)) return; // the later one, queued behind, decides
     const started = performance.now();
     this.applyingRevision = assignment.revision;
     try {
-      await this.applyNow(assignment, started, booting);
+      await this.applyNow(assignment, started, sequence);
     } finally {
       this.applyingRevision = undefined;
     }
@@ -241,12 +250,12 @@ export class ModelManager implements OnApplicationShutdown {
     await this.widenProduction();
   }
 
-  /** A newer revision was followed since this one (or the worker stops): this one is not worth finishing. */
-  private superseded(assignment: ModelAssignment): boolean {
-    return this.stopped || this.newestRevision > assignment.revision;
+  /** A later record was followed since this one (or the worker stops): this one is not worth finishing. */
+  private superseded(sequence: number): boolean {
+    return this.stopped || this.followed > sequence;
   }
 
-  private async applyNow(assignment: ModelAssignment, started: number, booting: boolean): Promise<void> {
+  private async applyNow(assignment: ModelAssignment, started: number, sequence: number): Promise<void> {
     await this.reportStatus('loading', assignment.revision);
     const wanted = assignment.candidate;
     const errors: string[] = [];
@@ -279,7 +288,7 @@ export class ModelManager implements OnApplicationShutdown {
         const next = candidateBecomesProduction
           ? current!.model
           : await this.loadVersion(assignment.production, 'production', this.production !== undefined);
-        if (this.superseded(assignment) && next !== current?.model) {
+        if (this.superseded(sequence) && next !== current?.model) {
           // A rollback (or any newer revision) came while this loaded: never serve what it replaces.
           await next.close();
           throw new SupersededError(assignment.revision);
@@ -302,7 +311,7 @@ export class ModelManager implements OnApplicationShutdown {
           await retiring;
           try {
             const model = await this.loadVersion(wanted.version, 'candidate', true);
-            if (this.superseded(assignment)) {
+            if (this.superseded(sequence)) {
               await model.close();
               throw new SupersededError(assignment.revision);
             }
@@ -324,19 +333,20 @@ export class ModelManager implements OnApplicationShutdown {
       errors.unshift(`production ${assignment.production.id}: ${(error as Error).message}`);
     }
     if (errors.length > 0) {
-      this.failedAttempts = assignment.revision === this.failedRevision ? this.failedAttempts + 1 : 1;
-      this.failedRevision = assignment.revision;
+      this.failedAttempts = this.failed && sameRecord(assignment, this.failed) ? this.failedAttempts + 1 : 1;
+      this.failed = assignment;
       this.retryAt = Date.now() + retryBackoffMs(this.failedAttempts);
       this.lastError = errors.join('; ');
       this.metrics.reloaded('failed');
       this.logger.error(`assignment revision ${assignment.revision} refused: ${this.lastError}`);
     } else {
-      this.appliedRevision = assignment.revision;
+      this.applied = assignment;
+      this.failed = undefined;
       this.lastError = undefined;
       this.switchedAt = new Date().toISOString();
       this.metrics.reloaded('success');
       // A worker that starts after the change did not switch: its boot is not a switch time.
-      if (!booting) this.metrics.switched((Date.now() - Date.parse(assignment.change.at)) / 1000);
+      if (sequence > 0) this.metrics.switched((Date.now() - Date.parse(assignment.change.at)) / 1000);
       this.logger.log(
         `assignment revision ${assignment.revision} applied in ${Math.round(performance.now() - started)} ms`,
       );
@@ -357,9 +367,9 @@ export class ModelManager implements OnApplicationShutdown {
       return;
     }
     if (this.stopped) return;
-    const applied = this.newestRevision;
+    const sequence = this.followed;
     try {
-      const widened = await production.widen(() => this.stopped || this.newestRevision > applied);
+      const widened = await production.widen(() => this.superseded(sequence));
       if (widened) {
         this.widenFailures = 0;
         this.published();
@@ -474,12 +484,11 @@ export class ModelManager implements OnApplicationShutdown {
         modelVersion: this.candidate.model.info.version,
         role: 'candidate',
       });
-    const failed = this.failedRevision !== undefined && this.failedRevision > this.appliedRevision;
     const applying = this.applyingRevision;
     const status: WorkerModelStatus = {
       workerId: this.heartbeat.workerId,
-      revision: revision ?? applying ?? (failed ? this.failedRevision! : this.appliedRevision),
-      state: state ?? (applying !== undefined ? 'loading' : failed ? 'failed' : 'serving'),
+      revision: revision ?? applying ?? this.failed?.revision ?? this.applied?.revision ?? 0,
+      state: state ?? (applying !== undefined ? 'loading' : this.failed ? 'failed' : 'serving'),
       serving,
       ...(this.lastError && { error: this.lastError }),
       ...(this.switchedAt && { switchedAt: this.switchedAt }),
@@ -489,6 +498,11 @@ export class ModelManager implements OnApplicationShutdown {
       .reportStatus(status)
       .catch((error: Error) => this.logger.warn(`reporting the model status: ${error.message}`));
   }
+}
+
+/** Whether two assignment records are the same one (not merely the same revision number). */
+function sameRecord(a: ModelAssignment, b: ModelAssignment): boolean {
+  return assignmentKey(a) === assignmentKey(b);
 }
 
 /** A revision given up part way because a newer one was followed meanwhile (not a failure). */
