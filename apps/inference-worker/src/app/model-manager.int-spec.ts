@@ -221,3 +221,39 @@ function routedTo(manager: ModelManager): string {
   route.releaseShadow();
   return route.answer.versionId;
 }
+
+it('tries a failed revision again from the heartbeat once, however long the load takes', async () => {
+  const { manager, heartbeat, stop } = await startManager();
+  const realNow = Date.now.bind(Date);
+  const load = LoadedModel.load.bind(LoadedModel);
+  const current = await store.current();
+  const target = current?.production.id === 'alpha' ? 'beta' : 'alpha';
+  // The first load fails (the Hub was down, say); the retry takes 6 heartbeats.
+  const attempts: string[] = [];
+  const spy = jest.spyOn(LoadedModel, 'load').mockImplementation(async (options) => {
+    if (options.versionId !== target) return load(options);
+    attempts.push(options.versionId);
+    if (attempts.length === 1) throw new Error('the registry is unreachable');
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    return load(options);
+  });
+  try {
+    const promoted = await admin.promote({ ...actor, version: target, force: true });
+    await until(async () => {
+      const status = await ownStatus(heartbeat.workerId);
+      return status?.state === 'failed' && status.revision === promoted.revision ? status : undefined;
+    }, 'the failed load');
+    // The backoff (30 s) is over.
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 31_000);
+    await until(async () => {
+      const status = await ownStatus(heartbeat.workerId);
+      return status?.state === 'serving' && status.revision === promoted.revision ? status : undefined;
+    }, 'the retried load');
+    expect(routedTo(manager)).toBe(target);
+    expect(attempts).toHaveLength(2);
+  } finally {
+    spy.mockRestore();
+    jest.restoreAllMocks();
+    await stop();
+  }
+}, 60_000);

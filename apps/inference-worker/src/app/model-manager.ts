@@ -79,6 +79,10 @@ export class ModelManager implements OnApplicationShutdown {
    * load for it is not switched to, and a widening gives up (a rollback waits for none of them).
    */
   private followed = 0;
+  /** A failed record is being tried again from the heartbeat. */
+  private retrying = false;
+  /** The last record followed: following it again (a retry) does not count as a later one. */
+  private lastFollowed: ModelAssignment | undefined;
   /** The revision being applied now, which the heartbeat's status reports as `loading`. */
   private applyingRevision: number | undefined;
   /** A production left on one session by failed widenings is tried again from the heartbeat after this. */
@@ -201,7 +205,11 @@ export class ModelManager implements OnApplicationShutdown {
   }
 
   private follow(assignment: ModelAssignment): Promise<void> {
-    const sequence = ++this.followed;
+    if (!this.lastFollowed || !sameRecord(assignment, this.lastFollowed)) {
+      this.followed += 1;
+      this.lastFollowed = assignment;
+    }
+    const sequence = this.followed;
     this.applying = this.applying
       .then(() => (this.stopped ? undefined : this.apply(assignment, sequence)))
       .catch((error: Error) =>
@@ -219,9 +227,15 @@ export class ModelManager implements OnApplicationShutdown {
       this.widenRetryAt = Infinity; // one try at a time: widenProduction sets the next
       this.applying = this.applying.then(() => this.widenProduction());
     }
-    if (this.failed !== undefined && Date.now() >= this.retryAt) {
-      const current = await this.store.current().catch(() => undefined);
-      if (current) await this.follow(current);
+    if (this.failed !== undefined && !this.retrying && Date.now() >= this.retryAt) {
+      // One try at a time: heartbeats during a long load do not queue more.
+      this.retrying = true;
+      try {
+        const current = await this.store.current().catch(() => undefined);
+        if (current) await this.follow(current);
+      } finally {
+        this.retrying = false;
+      }
       return;
     }
     await this.reportStatus();
@@ -229,11 +243,9 @@ export class ModelManager implements OnApplicationShutdown {
 
   /**
    * Brings the loaded models to what the assignment names. On failure the production serving stays (a candidate
-   * let go to make room is not reloaded until the next revision); the status says what failed.
-   */
-  /**
-   * `sequence`: the count of records followed when this one was (0: the assignment found at start, which is
-   * not a change this worker followed).
+   * let go to make room is not reloaded until the next revision); the status says what failed. `sequence`: the
+   * count of records followed when this one was (0: the assignment found at start, which is not a change this
+   * worker followed); once a later one is followed, this one is given up.
    */
   private async apply(assignment: ModelAssignment, sequence: number): Promise<void> {
     if (this.applied && sameRecord(assignment, this.applied)) return;
@@ -246,8 +258,9 @@ export class ModelManager implements OnApplicationShutdown {
     } finally {
       this.applyingRevision = undefined;
     }
-    // After the switch is done and reported: it serves already, the lanes only add throughput.
-    await this.widenProduction();
+    // After the switch is done and reported: it serves already, the lanes only add throughput. A later record
+    // waiting goes first (it widens what it leaves serving).
+    if (!this.superseded(sequence)) await this.widenProduction();
   }
 
   /** A later record was followed since this one (or the worker stops): this one is not worth finishing. */
