@@ -153,6 +153,8 @@ it('never serves a version rolled back while it was loading, and reports loading
 }, 60_000);
 
 it('loads a shadow candidate whose inference thread died afresh when it is promoted, instead of serving it dead', async () => {
+  if ((await store.current())?.production.id !== 'alpha')
+    await admin.promote({ ...actor, version: 'alpha', force: true });
   const { manager, heartbeat, stop } = await startManager();
   try {
     const shadowed = await admin.setCandidate({ ...actor, version: 'beta', mode: 'shadow', share: 1 });
