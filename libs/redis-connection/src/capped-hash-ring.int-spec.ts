@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import IORedis from 'ioredis';
 import { CappedHashRing, ringStateKey } from './capped-hash-ring';
 
@@ -31,6 +33,16 @@ return out`;
 
 const entry = (i: number): [string, string] => [`id-${i}`, `value-${i}`];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A TCP port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()));
+    });
+  });
+}
 
 describe('CappedHashRing', () => {
   it('never holds more than maxEntries, drops the oldest bucket first and keeps the newest 7/8', async () => {
@@ -245,6 +257,33 @@ describe('CappedHashRing', () => {
     expect((await claims.claim([['short', 'y']])).conflicts).toEqual([0]);
     await sleep(450);
     expect((await claims.claim([['short', 'y']])).conflicts).toEqual([]);
+  });
+
+  it('writes nothing at maxmemory: Redis refuses the whole script, rotation or not', async () => {
+    // A Redis of its own: maxmemory is server-wide, and other suites share the usual one.
+    const port = await freePort();
+    const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+    // Commands wait in the offline queue while the server starts.
+    const own = new IORedis({ port });
+    try {
+      await own.ping();
+      const key = 'oom-ring';
+      const full = new CappedHashRing(own, { key, limits: { maxEntries: 80, retainMs: DAY_MS } });
+      await own.config('SET', 'maxmemory-policy', 'noeviction');
+      await own.config('SET', 'maxmemory', '1');
+      // A fresh ring rotates first (its first bucket): that must not let the writes through.
+      await expect(full.add([entry(1)])).rejects.toThrow(/OOM/);
+      await expect(full.claim([['a', 'x']])).rejects.toThrow(/OOM/);
+      expect(await own.keys(`${key}*`)).toEqual([]);
+      await own.config('SET', 'maxmemory', '0');
+      await full.add([entry(1)]);
+      expect(await full.get(['id-1'])).toEqual(['value-1']);
+    } finally {
+      own.disconnect();
+      server.kill();
+    }
   });
 
   it('is read-only without limits, and refuses limits it cannot keep', async () => {

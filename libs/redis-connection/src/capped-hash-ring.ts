@@ -41,6 +41,9 @@ local function rotate()
 end
 -- Writes the pairs at the given ARGV positions (of their fields) to the current bucket, rotating as needed.
 local function write(positions)
+  -- The first write is one Redis refuses at maxmemory (HSET), so an out-of-memory Redis refuses the whole
+  -- script: a rotation's PEXPIREAT and UNLINK first would count as writes and let every later one through.
+  redis.call('HSET', KEYS[1], 'g', gen, 't', started, 'n', count)
   if gen == 0 or now - started >= slot or now < started then rotate() end
   for _, i in ipairs(positions) do
     if count >= cap then rotate() end
