@@ -81,8 +81,8 @@ export class LocalDatasetBackend implements DatasetBackend {
       await this.writeOnce(this.manifestFile(revision), change.manifest);
       held.assertHeld();
       await atomicWrite(join(this.location, 'HEAD'), `${revision}\n`);
-      // Only after HEAD moved: a crash before leaves the old snapshot whole.
-      for (const path of change.deletedPaths) await rm(this.file(path), { force: true });
+      // Only after HEAD moved: a crash before leaves the old snapshot whole. The shards a deletion superseded
+      // (change.deletedPaths) are among those the new head does not reference.
       await this.sweepShards(change.manifest);
       return revision;
     } finally {

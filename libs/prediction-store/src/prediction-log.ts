@@ -148,20 +148,19 @@ export async function readPredictionWindow(
   const range = streamRange(bounds);
   const entries: StreamEntry[] = [];
   let from = range.from;
+  let capped = false;
   for (;;) {
     const page = (await redis.xrange(key, from, range.to, 'COUNT', STREAM_PAGE)) as StreamEntry[];
     entries.push(...page);
-    if (entries.length > max) {
-      return {
-        entries: entries.slice(0, max),
-        capped: true,
-        trimmed: await trimmedSince(redis, key, bounds),
-      };
-    }
-    if (page.length < STREAM_PAGE)
-      return { entries, capped: false, trimmed: await trimmedSince(redis, key, bounds) };
+    capped = entries.length > max;
+    if (capped || page.length < STREAM_PAGE) break;
     from = `(${page[page.length - 1][0]}`;
   }
+  return {
+    entries: capped ? entries.slice(0, max) : entries,
+    capped,
+    trimmed: await trimmedSince(redis, key, bounds),
+  };
 }
 
 /**

@@ -62,19 +62,29 @@ write(positions)
 return rotations`;
 
 /**
+ * The newest live bucket holding a field, and its value there (nil, false when none holds it). Expects
+ * `gen` (current generation) and `k` (buckets) as locals of the script it is part of.
+ */
+const HOLDER = `
+local function holder(base, field)
+  local g = gen
+  while g > 0 and g > gen - k do
+    local value = redis.call('HGET', base .. g, field)
+    if value then return g, value end
+    g = g - 1
+  end
+  return nil, false
+end`;
+
+/**
  * Claims fields for values, all or none: a field some live bucket holds with another value is a conflict.
  * Returns {conflicts, written}: the 0-based pair indices in conflict, and when there are none, those of the
  * fields no bucket held, which are written (a field already held with the same value stays where it is).
  */
-const CLAIM = `${WRITE_PRELUDE}
+const CLAIM = `${WRITE_PRELUDE}${HOLDER}
 local conflicts, fresh = {}, {}
 for i = 6, #ARGV, 2 do
-  local held = false
-  local g = gen
-  while not held and g > 0 and g > gen - k do
-    held = redis.call('HGET', base .. g, ARGV[i])
-    g = g - 1
-  end
+  local _, held = holder(base, ARGV[i])
   if not held then fresh[#fresh + 1] = i
   elseif held ~= ARGV[i + 1] then conflicts[#conflicts + 1] = (i - 6) / 2 end
 end
@@ -92,17 +102,11 @@ return {conflicts, written}`;
 const RELEASE = `
 local gen = tonumber(redis.call('HGET', KEYS[1], 'g')) or 0
 local k = tonumber(ARGV[1])
+${HOLDER}
 local released = 0
 for i = 3, #ARGV, 2 do
-  local g = gen
-  while g > 0 and g > gen - k do
-    local held = redis.call('HGET', ARGV[2] .. g, ARGV[i])
-    if held then
-      if held == ARGV[i + 1] then released = released + redis.call('HDEL', ARGV[2] .. g, ARGV[i]) end
-      break
-    end
-    g = g - 1
-  end
+  local g, held = holder(ARGV[2], ARGV[i])
+  if held == ARGV[i + 1] then released = released + redis.call('HDEL', ARGV[2] .. g, ARGV[i]) end
 end
 return released`;
 
