@@ -437,6 +437,19 @@ describe('the CLI', () => {
     const bad = await cli(['delete-examples', '--store', dir, '--id', 'not-an-id', '--reason', 'x']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/is not an example id/);
+    const badWait = await cli([
+      'delete-examples',
+      '--store',
+      dir,
+      '--id',
+      victim.id,
+      '--reason',
+      'x',
+      '--wait-seconds',
+      'soon',
+    ]);
+    expect(badWait.code).toBe(1);
+    expect(badWait.stderr).toMatch(/--wait-seconds must be a whole number of seconds, 0-3600/);
   });
 
   it('exits 1 when an export that may hold the examples is still running after --wait-seconds', async () => {

@@ -17,9 +17,17 @@ describe('loadGatewayConfig', () => {
       authOff: false,
       rateLimitPerMinute: 6_000,
       server: { keepAliveTimeoutMs: 65_000 },
+      idClaimMaxEntries: 100_000,
     });
     // The body limit leaves room for a full batch at the character limit.
     expect(config.maxBodyBytes).toBeGreaterThanOrEqual(256 * 5_000 * 4);
+  });
+
+  it('reads the id claims bound, 0 turning claims off', () => {
+    expect(loadGatewayConfig({ ID_CLAIM_MAX_ENTRIES: '0' }).idClaimMaxEntries).toBe(0);
+    expect(() => loadGatewayConfig({ ID_CLAIM_MAX_ENTRIES: '-5' })).toThrow(
+      'ID_CLAIM_MAX_ENTRIES must be an integer in 0..1000000000, got -5',
+    );
   });
 
   it('reads keys and limits, and names every bad variable', () => {
