@@ -276,6 +276,41 @@ describe('the admin API', () => {
     expect(byId.alpha).toMatchObject({ modelVersion: versions.alpha, gate: { verdict: 'pass' }, roles: [] });
     expect(byId.gamma.gate.verdict).toBe('fail');
   });
+
+  it('answers 503 for a change no replica acknowledged, and says it is written', async () => {
+    // This Redis has no replica, so a gateway told to wait for one never gets its acknowledgement.
+    const lonePrefix = `${prefix}-unreplicated`;
+    const waiting = await startGateway({
+      QUEUE_PREFIX: lonePrefix,
+      API_KEYS: CLIENT_KEY,
+      ADMIN_API_KEYS: ADMIN_KEY,
+      MODEL_REGISTRY: registry,
+      REDIS_WAIT_REPLICAS: '1',
+      REDIS_WAIT_TIMEOUT_MS: '50',
+    });
+    try {
+      const promoted = await postJson(
+        `${waiting.url}/v1/admin/models/promote`,
+        { version: 'alpha', reason: 'no replica here' },
+        admin,
+      );
+      expect(promoted).toMatchObject({
+        status: 503,
+        body: {
+          code: 'service_unavailable',
+          detail: expect.stringMatching(
+            /revision 1 \(initialize\) is written on the Redis primary.*Read the/,
+          ),
+        },
+      });
+      // Written all the same: the status shows it, so the admin does not repeat it blindly.
+      const status = await getJson(`${waiting.url}/v1/admin/models/assignment`, admin);
+      expect(status.body.assignment).toMatchObject({ revision: 1, production: { id: 'alpha' } });
+    } finally {
+      await waiting.stop();
+      await deletePrefix(redis, lonePrefix);
+    }
+  });
 });
 
 describe('promotion and rollback without downtime', () => {

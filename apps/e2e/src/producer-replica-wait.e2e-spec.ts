@@ -1,5 +1,7 @@
 import IORedis, { Redis } from 'ioredis';
 import { RedisServer } from '@reputation-monitor/app-harness';
+import { decodeAssignment, redisKeys } from '@reputation-monitor/contracts';
+import { AssignmentStore, ModelAdminError } from '@reputation-monitor/model-registry';
 import {
   NotReplicatedError,
   ReplicaWaitResult,
@@ -104,5 +106,29 @@ it('does not wait when told not to, or in auto mode while the primary has no rep
     await alone.close();
   } finally {
     await lone.kill();
+  }
+});
+
+it('confirms a change of the model assignment on the replica before it resolves, as it does a job', async () => {
+  const writer = new IORedis(primary.url, { maxRetriesPerRequest: 1 });
+  try {
+    const prefix = 'replica-wait-assignment';
+    const change = (reason: string) => () => ({
+      production: { id: 'v1', location: '/srv/models/v1' },
+      change: { action: 'initialize' as const, actor: 'cli:ops', reason, at: new Date().toISOString() },
+    });
+    const written = await new AssignmentStore(writer, prefix).write(change('first'));
+    const onReplica = decodeAssignment((await replicaClient.get(redisKeys.modelAssignment(prefix))) ?? '');
+    expect(onReplica).toMatchObject({ ok: true, assignment: { revision: written.revision } });
+
+    const twoReplicas = new AssignmentStore(writer, prefix, { waitReplicas: 2, waitTimeoutMs: 100 });
+    const refused = await twoReplicas.write(change('second')).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ModelAdminError);
+    expect(refused).toMatchObject({
+      kind: 'not_replicated',
+      message: expect.stringContaining('1 of the 2 replica(s) asked for acknowledged it within 100 ms'),
+    });
+  } finally {
+    writer.disconnect();
   }
 });

@@ -215,6 +215,26 @@ describe('AssignmentStore', () => {
     expect(messages).toEqual(['1', '2']);
     await listener.unsubscribe();
   });
+
+  // This Redis has no replica: `auto` does not wait, and asking for one times out. With a replica: e2e's
+  // producer-replica-wait spec.
+  it('confirms a write on the replicas asked for (WAIT), and says when they did not acknowledge it', async () => {
+    const auto = new AssignmentStore(redis, prefix);
+    await expect(auto.write(counted('cli:ops'))).resolves.toMatchObject({ revision: 1 });
+
+    const waiting = new AssignmentStore(redis, prefix, { waitReplicas: 1, waitTimeoutMs: 50 });
+    const refused = await waiting.write(counted('cli:ops')).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ModelAdminError);
+    expect(refused).toMatchObject({
+      kind: 'not_replicated',
+      message: expect.stringMatching(
+        /revision 2 \(promote\) is written.*0 of the 1 replica\(s\).*within 50 ms/,
+      ),
+    });
+    // On the primary all the same: the workers follow it, and the next change builds on it.
+    expect(await store.current()).toMatchObject({ revision: 2 });
+    await expect(store.write(counted('cli:ops'))).resolves.toMatchObject({ revision: 3 });
+  });
 });
 
 describe('AssignmentStore.watch', () => {

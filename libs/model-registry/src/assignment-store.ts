@@ -10,6 +10,7 @@ import {
   type ModelAssignment,
   type WorkerModelStatus,
 } from '@reputation-monitor/contracts';
+import { ReplicaWaiter, type WaitReplicas } from '@reputation-monitor/redis-connection';
 import { ModelAdminError } from './model-admin-error';
 
 /** Approximate cap of the history stream (`XADD MAXLEN ~`). */
@@ -52,6 +53,16 @@ export interface WatchOptions {
   onError?: (error: Error) => void;
 }
 
+export interface AssignmentStoreOptions {
+  /**
+   * Replicas a write waits for (Redis WAIT on the connection that wrote) before it resolves, as for an enqueue
+   * (ADR 0007): `auto` (the default) waits for one while the primary has a healthy replica, 0 never waits.
+   */
+  waitReplicas?: WaitReplicas;
+  /** How long that WAIT may take. */
+  waitTimeoutMs?: number;
+}
+
 /**
  * The model assignment in Redis: one versioned record (`redisKeys.modelAssignment`) changed only by
  * compare-and-set, its audit history (a capped stream), a pub/sub channel announcing each revision, and
@@ -63,11 +74,19 @@ export class AssignmentStore {
   private readonly channel: string;
   private readonly statusKey: string;
   private readonly heartbeatKey: string;
+  private readonly replicas: ReplicaWaiter;
+  private readonly waitTimeoutMs: number | undefined;
 
   constructor(
     private readonly redis: Redis,
     prefix: string,
+    options: AssignmentStoreOptions = {},
   ) {
+    this.replicas = new ReplicaWaiter(redis, {
+      replicas: options.waitReplicas,
+      timeoutMs: options.waitTimeoutMs,
+    });
+    this.waitTimeoutMs = options.waitTimeoutMs;
     this.recordKey = redisKeys.modelAssignment(prefix);
     this.historyKey = redisKeys.modelAssignmentHistory(prefix);
     this.channel = redisKeys.modelAssignmentChanged(prefix);
@@ -85,7 +104,9 @@ export class AssignmentStore {
    * revision = old + 1 (1 for the first); the record and an entry in the history stream are written
    * atomically; then the revision is PUBLISHed on the channel. Retries a lost race a few times (calling
    * `next` again with the newer record), then throws ModelAdminError('conflict'). What `next` throws is
-   * thrown as it is, and nothing is written.
+   * thrown as it is, and nothing is written. Resolves once the replicas the options ask for hold the record;
+   * throws ModelAdminError('not_replicated') when they did not acknowledge it in time: the record is on the
+   * primary and workers follow it, but a failover now could lose it.
    */
   async write(
     next: (current: ModelAssignment | undefined) => Omit<ModelAssignment, 'revision'>,
@@ -109,7 +130,10 @@ export class AssignmentStore {
         this.channel,
         String(revision),
       );
-      if (written === 1) return check.assignment;
+      if (written === 1) {
+        await this.confirmReplicated(check.assignment);
+        return check.assignment;
+      }
       // Another writer got there first: back off a little, at random, so two writers do not collide again.
       await sleep(Math.random() * 10 * attempt);
     }
@@ -247,6 +271,18 @@ export class AssignmentStore {
     if (gone.length > 0)
       await this.redis.eval(PRUNE_SCRIPT, 2, this.statusKey, this.heartbeatKey, cutoff, ...gone);
     return statuses.sort((a, b) => (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0));
+  }
+
+  private async confirmReplicated(assignment: ModelAssignment): Promise<void> {
+    const result = await this.replicas.confirm();
+    if (result.outcome !== 'timeout') return;
+    const within = this.waitTimeoutMs === undefined ? '' : ` within ${this.waitTimeoutMs} ms`;
+    throw new ModelAdminError(
+      'not_replicated',
+      `revision ${assignment.revision} (${assignment.change.action}) is written on the Redis primary, but ` +
+        `${result.acked} of the ${result.wanted} replica(s) asked for acknowledged it${within}: a failover now ` +
+        'could lose it. Read the assignment before repeating the change.',
+    );
   }
 
   private decodeRecord(raw: string | null): ModelAssignment | undefined {

@@ -33,6 +33,7 @@ export {
   ASSIGNMENT_HISTORY_MAXLEN,
   AssignmentStore,
   assignmentKey,
+  type AssignmentStoreOptions,
   type WatchOptions,
 } from './assignment-store';
 export {

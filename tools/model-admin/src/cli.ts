@@ -49,14 +49,19 @@ async function main(): Promise<number> {
       history: { type: 'string', default: '10' },
     },
   });
-  const redis = connectRedis(redisSettingsFromEnv(), { maxRetriesPerRequest: 2 });
+  // With the WAIT settings: each change is confirmed on a replica, as the gateway's are.
+  const settings = redisSettingsFromEnv(process.env, { wait: true });
+  const redis = connectRedis(settings, { maxRetriesPerRequest: 2 });
   redis.on('error', () => undefined);
   const hub = {
     endpoint: process.env.HF_ENDPOINT?.trim() || 'https://huggingface.co',
     ...(process.env.HF_TOKEN?.trim() && { token: process.env.HF_TOKEN.trim() }),
   };
   const admin = new ModelAdmin(
-    new AssignmentStore(redis, process.env.QUEUE_PREFIX?.trim() || DEFAULT_QUEUE_PREFIX),
+    new AssignmentStore(redis, process.env.QUEUE_PREFIX?.trim() || DEFAULT_QUEUE_PREFIX, {
+      waitReplicas: settings.waitReplicas,
+      waitTimeoutMs: settings.waitTimeoutMs,
+    }),
     openModelRegistry(registryLocation(), hub),
   );
   const actor = `cli:${userInfo().username}`;

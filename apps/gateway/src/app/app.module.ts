@@ -108,7 +108,10 @@ export class AppModule implements OnApplicationShutdown {
           inject: [REDIS],
           useFactory: (redis: Redis) =>
             new ModelAdmin(
-              new AssignmentStore(redis, config.queuePrefix),
+              new AssignmentStore(redis, config.queuePrefix, {
+                waitReplicas: config.redis.waitReplicas,
+                waitTimeoutMs: config.redis.waitTimeoutMs,
+              }),
               openModelRegistry(
                 config.modelRegistry.startsWith('hf://')
                   ? config.modelRegistry

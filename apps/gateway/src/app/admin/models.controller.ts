@@ -81,6 +81,8 @@ const STATUS_BY_KIND: Record<ModelAdminError['kind'], [number, ErrorCode]> = {
   no_assignment: [409, ErrorCode.AssignmentConflict],
   conflict: [409, ErrorCode.AssignmentConflict],
   invalid: [422, ErrorCode.ValidationFailed],
+  // Written, but not yet safe from a failover; not to be repeated blindly (a rollback would go back twice).
+  not_replicated: [503, ErrorCode.ServiceUnavailable],
 };
 
 /**
@@ -92,6 +94,12 @@ const STATUS_BY_KIND: Record<ModelAdminError['kind'], [number, ErrorCode]> = {
 @AdminOnly()
 @ApiResponse({ status: 401, type: ProblemDto, description: 'No key.' })
 @ApiResponse({ status: 403, type: ProblemDto, description: 'A client key, or no ADMIN_API_KEYS configured.' })
+@ApiResponse({
+  status: 503,
+  type: ProblemDto,
+  description:
+    'The registry or Redis cannot be reached, or a change is written but no Redis replica acknowledged it in time: read the assignment before repeating it.',
+})
 @Controller('v1/admin/models')
 export class ModelsController {
   constructor(private readonly admin: ModelAdmin) {}
