@@ -438,9 +438,9 @@ describe('promotion and rollback without downtime', () => {
     expect(metrics).toContain(
       `sentiment_model_info{name="beta",version="${versions.beta}",dtype="fp32",role="production"`,
     );
-    // Workers still serve beta: naming it again converges at once.
-    const back = await adminPost('/promote', { version: 'beta', reason: 'back from the broken ones' });
-    expect(back.status).toBe(200);
+    // A rollback skips the versions every worker refused, back to beta, which they still serve.
+    const back = await adminPost('/rollback', { reason: 'back from the broken ones' });
+    expect(back).toMatchObject({ status: 200, body: { production: { id: 'beta' } } });
     await converged(back.body.revision);
     expect((await adminPost('/promote', { version: 'beta', reason: 'x' })).status).toBe(422); // already production
   });

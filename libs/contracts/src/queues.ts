@@ -60,6 +60,11 @@ export const redisKeys = {
   modelAssignmentHistory: (prefix: string) => `${prefix}:model:assignment-history`,
   /** Pub/sub channel: the new revision, published after every change (workers also poll). */
   modelAssignmentChanged: (prefix: string) => `${prefix}:model:assignment-changed`,
+  /**
+   * Hash: a version (its id and location) -> when a worker last began serving it as production. What a rollback
+   * goes back to: a version that served, not one every worker refused. Written and read by the assignment store.
+   */
+  modelServed: (prefix: string) => `${prefix}:model:served`,
   /** Hash: worker id -> encoded WorkerModelStatus (pruned with the heartbeats). */
   modelWorkerStatus: (prefix: string) => `${prefix}:model:worker-status`,
   /** Hash of counters: stored, duplicate, relabelled, expired, exported, deleted. */

@@ -8,6 +8,7 @@ import {
   redisKeys,
   WORKER_HEARTBEAT_TTL_MS,
   type ModelAssignment,
+  type ModelVersionRef,
   type WorkerModelStatus,
 } from '@reputation-monitor/contracts';
 import { ReplicaWaiter, type WaitReplicas } from '@reputation-monitor/redis-connection';
@@ -74,6 +75,7 @@ export class AssignmentStore {
   private readonly channel: string;
   private readonly statusKey: string;
   private readonly heartbeatKey: string;
+  private readonly servedKey: string;
   private readonly replicas: ReplicaWaiter;
   private readonly waitTimeoutMs: number | undefined;
 
@@ -92,6 +94,7 @@ export class AssignmentStore {
     this.channel = redisKeys.modelAssignmentChanged(prefix);
     this.statusKey = redisKeys.modelWorkerStatus(prefix);
     this.heartbeatKey = redisKeys.workerHeartbeats(prefix);
+    this.servedKey = redisKeys.modelServed(prefix);
   }
 
   /** Undefined when none was ever written; throws on an undecodable record. */
@@ -235,6 +238,17 @@ export class AssignmentStore {
     };
   }
 
+  /** A worker began serving `version` as production (after loading and warming it). */
+  async markServed(version: ModelVersionRef): Promise<void> {
+    await this.redis.hset(this.servedKey, servedField(version), new Date().toISOString());
+  }
+
+  /** Whether some worker ever served `version` as production, per `markServed`: a record of the ones that did. */
+  async servedVersions(): Promise<(version: ModelVersionRef) => boolean> {
+    const served = new Set(await this.redis.hkeys(this.servedKey));
+    return (version) => served.has(servedField(version));
+  }
+
   async reportStatus(status: WorkerModelStatus): Promise<void> {
     if (typeof status.workerId !== 'string' || status.workerId === '')
       throw new ModelAdminError('invalid', 'a worker status needs a workerId');
@@ -300,6 +314,11 @@ function decodeEntry(fields: string[]): ModelAssignment[] {
     return check.ok ? [check.assignment] : [];
   }
   return [];
+}
+
+/** A version's field in the served hash: its id and location, as a JSON pair (either may hold any character). */
+function servedField(version: ModelVersionRef): string {
+  return JSON.stringify([version.id, version.location]);
 }
 
 /** What tells two assignment records apart: the revision, and when its change was made. */

@@ -165,6 +165,30 @@ describe('ModelAdmin.rollback', () => {
     expect(await admin.history(0)).toEqual([]);
   });
 
+  it('skips versions no worker served (failed promotions), back to the one that served', async () => {
+    await admin.promote({ ...ops, version: 'v1' });
+    await store.markServed(ref('v1')); // the workers loaded v1 ...
+    await admin.promote({ ...ops, version: 'v2' }); // ... and refused v2, then v5
+    await admin.promote({ ...ops, version: 'v5' });
+
+    expect((await admin.rollback(ops)).production).toEqual(ref('v1'));
+    expect(logged).toContain('rollback skips v2: no worker ever served them as production');
+    // Once v5 served (a retry that loaded), a rollback from v1 goes back to it.
+    await store.markServed(ref('v5'));
+    expect((await admin.rollback(ops)).production).toEqual(ref('v5'));
+    // A version is its id and its location: v2 served from elsewhere is another version.
+    await store.markServed({ id: 'v2', location: '/elsewhere/v2' });
+    expect((await store.servedVersions())(ref('v2'))).toBe(false);
+  });
+
+  it('goes back to the newest other production when no earlier one ever served', async () => {
+    await admin.promote({ ...ops, version: 'v1' });
+    await admin.promote({ ...ops, version: 'v2' });
+    await admin.promote({ ...ops, version: 'v5' });
+    await store.markServed(ref('v5'));
+    expect((await admin.rollback(ops)).production).toEqual(ref('v2'));
+  });
+
   it('refuses without a record, and without an earlier production', async () => {
     expect((await refusal(admin.rollback(ops))).kind).toBe('no_assignment');
 

@@ -97,8 +97,9 @@ export class ModelAdmin {
   }
 
   /**
-   * Back to the production before the current one (walks the history back to the newest record whose
-   * production differs); clears any candidate.
+   * Back to the production before the current one: the newest in the history that differs from it and that a
+   * worker served, so versions every worker refused (failed promotions) are skipped. Where no earlier one was
+   * ever served (no worker reported one), the newest that differs. Clears any candidate.
    */
   async rollback(input: Actor): Promise<ModelAssignment> {
     const actor = checkActor(input);
@@ -243,13 +244,22 @@ export class ModelAdmin {
     return info;
   }
 
-  /** The newest production in the history that differs from the current one. */
+  /** The newest production in the history that differs from the current one, preferring one that served. */
   private async previousProduction(current: ModelAssignment): Promise<ModelVersionRef | undefined> {
+    const served = await this.store.servedVersions();
+    let newest: ModelVersionRef | undefined;
+    const skipped: string[] = [];
     for await (const record of this.store.walkHistory()) {
-      if (record.revision >= current.revision) continue;
-      if (!sameVersion(record.production, current.production)) return record.production;
+      if (record.revision >= current.revision || sameVersion(record.production, current.production)) continue;
+      if (served(record.production)) {
+        if (skipped.length > 0)
+          this.log(`rollback skips ${skipped.join(', ')}: no worker ever served them as production`);
+        return record.production;
+      }
+      newest ??= record.production;
+      if (!skipped.includes(record.production.id)) skipped.push(record.production.id);
     }
-    return undefined;
+    return newest;
   }
 }
 

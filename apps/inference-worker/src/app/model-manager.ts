@@ -358,6 +358,10 @@ export class ModelManager implements OnApplicationShutdown {
       this.lastError = undefined;
       this.switchedAt = new Date().toISOString();
       this.metrics.reloaded('success');
+      // What a rollback may go back to; a lost mark only makes a rollback consider this version untried.
+      await this.store
+        .markServed(assignment.production)
+        .catch((error: Error) => this.logger.warn(`recording the served version: ${error.message}`));
       // A worker that starts after the change did not switch: its boot is not a switch time.
       if (sequence > 0) this.metrics.switched((Date.now() - Date.parse(assignment.change.at)) / 1000);
       this.logger.log(

@@ -154,7 +154,10 @@ export class ModelsController {
 
   @Post('rollback')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Back to the previous production; any candidate is cleared (admin key)' })
+  @ApiOperation({
+    summary: 'Back to the previous production a worker served; any candidate is cleared (admin key)',
+    description: 'Versions every worker refused (failed promotions) are skipped.',
+  })
   @ApiResponse({ status: 409, type: ProblemDto, description: 'No earlier production to go back to.' })
   rollback(@Body() body: RollbackDto, @Req() request: Request): Promise<ModelAssignment> {
     return this.run(() => this.admin.rollback({ reason: body.reason, actor: keyFingerprint(request) }));
