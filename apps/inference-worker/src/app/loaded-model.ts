@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Logger } from '@nestjs/common';
-import { ModelInfo, SENTIMENT_LABELS, SentimentLabel, SentimentScores } from '@reputation-monitor/contracts';
+import {
+  ModelInfo,
+  ModelVersionRef,
+  SENTIMENT_LABELS,
+  SentimentLabel,
+  SentimentScores,
+} from '@reputation-monitor/contracts';
 import { availableParallelism } from 'node:os';
 import {
   LaneLayout,
@@ -43,6 +49,8 @@ export interface LoadOptions {
   version?: string;
   /** The registry's id of this version (`static` for MODEL_DIR served without an assignment). */
   versionId: string;
+  /** The registry's location of this version; none for MODEL_DIR, which is no version of the registry. */
+  versionLocation?: string;
   /** Cores the sessions use in all (0: every core). */
   intraOpThreads: number;
   /** Concurrent runs (0: auto), see laneLayout. */
@@ -149,6 +157,7 @@ export class LoadedModel {
 
   private constructor(
     readonly versionId: string,
+    readonly versionLocation: string | undefined,
     readonly info: ModelInfo,
     readonly variant: ModelVariant,
     readonly synthetic: boolean,
@@ -206,6 +215,7 @@ export class LoadedModel {
     );
     const model = new LoadedModel(
       options.versionId,
+      options.versionLocation,
       { name: options.name, version },
       options.variant,
       directory.config.synthetic !== undefined,
@@ -224,6 +234,13 @@ export class LoadedModel {
   }
 
   /** The packing policy's cost model for this graph on this machine (calibrated on a lane at load or widening). */
+  /** Whether this is the registry version `ref` names: the same id at the same location (never MODEL_DIR). */
+  isVersion(ref: ModelVersionRef): boolean {
+    return (
+      this.versionLocation !== undefined && this.versionId === ref.id && this.versionLocation === ref.location
+    );
+  }
+
   get runCost(): LinearRunCost {
     return this.cost;
   }

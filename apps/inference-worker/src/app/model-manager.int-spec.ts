@@ -27,6 +27,8 @@ beforeAll(async () => {
   for (const [name, seed] of [
     ['alpha', 1],
     ['beta', 2],
+    // Named like the id a worker gives MODEL_DIR when it serves it without an assignment.
+    ['static', 3],
   ] as const) {
     execFileSync(join(ROOT, 'node_modules/.bin/tsx'), [
       join(ROOT, 'tools/synthetic-model/src/cli.ts'),
@@ -256,6 +258,31 @@ it('tries a failed revision again from the heartbeat once, however long the load
   } finally {
     spy.mockRestore();
     jest.restoreAllMocks();
+    await stop();
+  }
+}, 60_000);
+
+it("loads a registry version named like MODEL_DIR's id, rather than take MODEL_DIR for it", async () => {
+  await redis.del(redisKeys.modelAssignment(prefix), redisKeys.modelAssignmentHistory(prefix));
+  const { manager, heartbeat, stop } = await startManager();
+  try {
+    const fromModelDir = manager.route('job-static');
+    fromModelDir.release();
+    fromModelDir.releaseShadow();
+    expect(fromModelDir.answer).toMatchObject({ versionId: 'static', versionLocation: undefined });
+
+    const promoted = await admin.promote({ ...actor, version: 'static', force: true });
+    await until(async () => {
+      const status = await ownStatus(heartbeat.workerId);
+      return status?.state === 'serving' && status.revision === promoted.revision ? status : undefined;
+    }, 'the promotion');
+    const route = manager.route('job-static-2');
+    route.release();
+    route.releaseShadow();
+    expect(route.answer.versionLocation).toBe(join(registry, 'static'));
+    // The registry's graph (seed 3), not MODEL_DIR's (alpha, seed 1).
+    expect(route.answer.info.version).not.toBe(fromModelDir.answer.info.version);
+  } finally {
     await stop();
   }
 }, 60_000);

@@ -288,16 +288,16 @@ export class ModelManager implements OnApplicationShutdown {
       const keepCandidate =
         current &&
         wanted &&
-        current.model.versionId === wanted.version.id &&
-        this.production?.versionId === assignment.production.id;
-      const candidateBecomesProduction = current?.model.versionId === assignment.production.id;
+        current.model.isVersion(wanted.version) &&
+        this.production?.isVersion(assignment.production);
+      const candidateBecomesProduction = current?.model.isVersion(assignment.production) === true;
       if (current && !keepCandidate) {
         this.candidate = undefined;
         if (!candidateBecomesProduction) await this.retire(current.model);
       }
 
       let retiring: Promise<void> | undefined;
-      if (this.production?.versionId !== assignment.production.id) {
+      if (!this.production?.isVersion(assignment.production)) {
         const next = candidateBecomesProduction
           ? current!.model
           : await this.loadVersion(assignment.production, 'production', this.production !== undefined);
@@ -314,10 +314,10 @@ export class ModelManager implements OnApplicationShutdown {
         retiring = previous && this.retire(previous);
       }
 
-      if (wanted && this.candidate?.model.versionId === wanted.version.id) {
+      if (wanted && this.candidate?.model.isVersion(wanted.version)) {
         this.candidate = { ...this.candidate, mode: wanted.mode, share: wanted.share };
       } else if (wanted) {
-        if (wanted.version.id === this.production.versionId) {
+        if (this.production.isVersion(wanted.version)) {
           errors.push(`candidate ${wanted.version.id} is production already`);
         } else {
           // The old production is freed before a candidate is loaded: two versions at most.
@@ -416,7 +416,7 @@ export class ModelManager implements OnApplicationShutdown {
     this.logger.log(`loading ${role} ${ref.id} from ${dir}`);
     return this.loadDirectory(
       dir,
-      ref.id,
+      ref,
       location.repo ? basename(location.repo) : basename(dir),
       undefined,
       narrow,
@@ -426,28 +426,31 @@ export class ModelManager implements OnApplicationShutdown {
   private loadStatic(): Promise<LoadedModel> {
     return this.loadDirectory(
       this.config.modelDir,
-      STATIC_VERSION,
+      { id: STATIC_VERSION },
       this.config.modelName,
       this.config.modelVersion,
     );
   }
 
+  /** `registryVersion`: the registry's id and location; MODEL_DIR has an id of its own and no location. */
   private async loadDirectory(
     dir: string,
-    versionId: string,
+    registryVersion: { id: string; location?: string },
     name: string,
     version?: string,
     narrow = false,
   ): Promise<LoadedModel> {
     const started = performance.now();
     // The run-cost gauges show production's cost model: a candidate's (one session, every core) differs.
-    const isProduction = () => this.production?.versionId === versionId;
+    const loaded: { model?: LoadedModel } = {}; // set once loaded; batches may report before that
+    const isProduction = () => loaded.model !== undefined && this.production === loaded.model;
     const model = await LoadedModel.load({
       dir,
       variant: this.config.modelVariant,
       name,
       version,
-      versionId,
+      versionId: registryVersion.id,
+      versionLocation: registryVersion.location,
       intraOpThreads: this.config.intraOpThreads,
       inferenceLanes: this.config.inferenceLanes,
       soloLane: this.config.soloLane,
@@ -461,6 +464,7 @@ export class ModelManager implements OnApplicationShutdown {
       onTokenized: (ms) => this.metrics.tokenized(ms),
       onLanesChanged: () => this.published(),
     });
+    loaded.model = model;
     const synthetic = model.synthetic ? ' (SYNTHETIC weights: predictions are meaningless)' : '';
     this.logger.log(
       `model ${describe(model)} loaded from ${dir}${synthetic} in ${Math.round(performance.now() - started)} ms`,
