@@ -52,7 +52,7 @@ afterAll(async () => {
   await rm(registry, { recursive: true, force: true });
 });
 
-async function startManager(): Promise<{
+async function startManager(env: Record<string, string> = {}): Promise<{
   manager: ModelManager;
   heartbeat: Heartbeat;
   metrics: WorkerMetrics;
@@ -67,6 +67,7 @@ async function startManager(): Promise<{
     INFERENCE_LANES: '1',
     ASSIGNMENT_POLL_MS: '100',
     HEARTBEAT_INTERVAL_MS: '100',
+    ...env,
   });
   const heartbeat = new Heartbeat(redis, config);
   await heartbeat.start();
@@ -283,6 +284,56 @@ it("loads a registry version named like MODEL_DIR's id, rather than take MODEL_D
     // The registry's graph (seed 3), not MODEL_DIR's (alpha, seed 1).
     expect(route.answer.info.version).not.toBe(fromModelDir.answer.info.version);
   } finally {
+    await stop();
+  }
+}, 60_000);
+
+it('opens the lanes of a new production again from the heartbeat after its first try failed', async () => {
+  // Two lanes: a production loaded while another serves starts on one session and widens after the switch.
+  const { manager, heartbeat, stop } = await startManager({
+    INTRA_OP_THREADS: '2',
+    INFERENCE_LANES: '2',
+    INFERENCE_SOLO_LANE: 'off',
+  });
+  const realNow = Date.now.bind(Date);
+  const widen = LoadedModel.prototype.widen;
+  const tries: string[] = [];
+  const spy = jest.spyOn(LoadedModel.prototype, 'widen').mockImplementation(async function (
+    this: LoadedModel,
+    superseded,
+  ) {
+    tries.push(this.versionId);
+    if (tries.length === 1) throw new Error('out of memory for the lanes');
+    return widen.call(this, superseded);
+  });
+  const production = () => {
+    const route = manager.route(`job-${realNow()}`);
+    route.release();
+    route.releaseShadow();
+    return route.answer;
+  };
+  try {
+    const current = await store.current();
+    const target = current?.production.id === 'alpha' ? 'beta' : 'alpha';
+    const promoted = await admin.promote({ ...actor, version: target, force: true });
+    await until(async () => (tries.length === 1 ? true : undefined), 'the first widening');
+    // Serving on its one session meanwhile, and reported as serving: the lanes only add throughput.
+    await until(async () => {
+      const status = await ownStatus(heartbeat.workerId);
+      return status?.state === 'serving' && status.revision === promoted.revision ? status : undefined;
+    }, 'the switch');
+    expect(production()).toMatchObject({ versionId: target, narrow: true, lanes: 1 });
+    // Heartbeats before the backoff (30 s) is over do not try again.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(tries).toHaveLength(1);
+
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 31_000);
+    await until(async () => (production().lanes === 2 ? true : undefined), 'the lanes');
+    expect(production()).toMatchObject({ versionId: target, narrow: false });
+    expect(tries).toEqual([target, target]);
+  } finally {
+    spy.mockRestore();
+    jest.restoreAllMocks();
     await stop();
   }
 }, 60_000);
