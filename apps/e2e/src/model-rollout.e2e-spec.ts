@@ -297,7 +297,7 @@ describe('the admin API', () => {
       expect(promoted).toMatchObject({
         status: 503,
         body: {
-          code: 'service_unavailable',
+          code: 'change_not_replicated',
           detail: expect.stringMatching(
             /revision 1 \(initialize\) is written on the Redis primary.*Read the/,
           ),

@@ -17,6 +17,11 @@ export enum ErrorCode {
   ModelVersionNotFound = 'model_version_not_found',
   GateNotPassed = 'gate_not_passed',
   AssignmentConflict = 'assignment_conflict',
+  /**
+   * A model assignment change is written on the Redis primary, but no replica confirmed it (503): read the
+   * assignment before repeating the change, which is not idempotent.
+   */
+  ChangeNotReplicated = 'change_not_replicated',
   QueueFull = 'queue_full',
   /** This key sent more requests than its rate limit allows; see Retry-After. */
   RateLimited = 'rate_limited',

@@ -54,6 +54,12 @@ export interface WatchOptions {
   onError?: (error: Error) => void;
 }
 
+export interface ServedVersions {
+  has(version: ModelVersionRef): boolean;
+  /** No worker ever marked a version (workers that predate the marks, or the key was lost). */
+  readonly empty: boolean;
+}
+
 export interface AssignmentStoreOptions {
   /**
    * Replicas a write waits for (Redis WAIT on the connection that wrote) before it resolves, as for an enqueue
@@ -243,10 +249,10 @@ export class AssignmentStore {
     await this.redis.hset(this.servedKey, servedField(version), new Date().toISOString());
   }
 
-  /** Whether some worker ever served `version` as production, per `markServed`: a record of the ones that did. */
-  async servedVersions(): Promise<(version: ModelVersionRef) => boolean> {
+  /** The versions some worker ever served as production, per `markServed`. */
+  async servedVersions(): Promise<ServedVersions> {
     const served = new Set(await this.redis.hkeys(this.servedKey));
-    return (version) => served.has(servedField(version));
+    return { has: (version) => served.has(servedField(version)), empty: served.size === 0 };
   }
 
   async reportStatus(status: WorkerModelStatus): Promise<void> {
@@ -288,14 +294,20 @@ export class AssignmentStore {
   }
 
   private async confirmReplicated(assignment: ModelAssignment): Promise<void> {
-    const result = await this.replicas.confirm();
+    const written = `revision ${assignment.revision} (${assignment.change.action}) is written on the Redis primary`;
+    const advice = 'a failover now could lose it. Read the assignment before repeating the change.';
+    // The write is done either way: a failed WAIT must not read as "nothing happened, retry".
+    const result = await this.replicas.confirm().catch((error: Error) => {
+      throw new ModelAdminError(
+        'not_replicated',
+        `${written}, but its WAIT failed (${error.message}): ${advice}`,
+      );
+    });
     if (result.outcome !== 'timeout') return;
     const within = this.waitTimeoutMs === undefined ? '' : ` within ${this.waitTimeoutMs} ms`;
     throw new ModelAdminError(
       'not_replicated',
-      `revision ${assignment.revision} (${assignment.change.action}) is written on the Redis primary, but ` +
-        `${result.acked} of the ${result.wanted} replica(s) asked for acknowledged it${within}: a failover now ` +
-        'could lose it. Read the assignment before repeating the change.',
+      `${written}, but ${result.acked} of the ${result.wanted} replica(s) asked for acknowledged it${within}: ${advice}`,
     );
   }
 

@@ -34,6 +34,7 @@ export {
   AssignmentStore,
   assignmentKey,
   type AssignmentStoreOptions,
+  type ServedVersions,
   type WatchOptions,
 } from './assignment-store';
 export {

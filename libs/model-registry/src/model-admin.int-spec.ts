@@ -140,7 +140,7 @@ describe('ModelAdmin.promote', () => {
 });
 
 describe('ModelAdmin.rollback', () => {
-  it('returns to the production before the current one, clearing the candidate, and back again', async () => {
+  it('returns to the production before the current one, clearing the candidate, and never back', async () => {
     await admin.promote({ ...ops, version: 'v1' });
     await admin.promote({ ...ops, version: 'v2' });
     await admin.setCandidate({ ...ops, version: 'v5', mode: 'shadow', share: 0.5 });
@@ -155,14 +155,28 @@ describe('ModelAdmin.rollback', () => {
       change: { action: 'rollback', actor: 'cli:oncall', reason: 'error rate up' },
     });
     expect(rolledBack.candidate).toBeUndefined();
-    // The production before v1 (revision 6) is v2 (revision 5).
-    expect((await admin.rollback(ops)).production).toEqual(ref('v2'));
-    expect((await admin.history(3)).map((record) => [record.revision, record.change.action])).toEqual([
-      [7, 'rollback'],
+    // v2 is what the rollback left: a second rollback does not undo the first, and v1 has nothing before it.
+    const again = await refusal(admin.rollback(ops));
+    expect(again).toMatchObject({ kind: 'no_previous', message: expect.stringContaining('promote one') });
+    expect((await admin.history(2)).map((record) => [record.revision, record.change.action])).toEqual([
       [6, 'rollback'],
       [5, 'set-candidate'],
     ]);
     expect(await admin.history(0)).toEqual([]);
+  });
+
+  it('goes one version further back with each rollback, and back to a version promoted again', async () => {
+    for (const version of ['v1', 'v2', 'v5']) {
+      await admin.promote({ ...ops, version });
+      await store.markServed(ref(version));
+    }
+    expect((await admin.rollback(ops)).production).toEqual(ref('v2'));
+    expect((await admin.rollback(ops)).production).toEqual(ref('v1'));
+    expect((await refusal(admin.rollback(ops))).kind).toBe('no_previous');
+    // Promoted again, a version rolled back from is one to go back to.
+    await admin.promote({ ...ops, version: 'v5' });
+    await admin.promote({ ...ops, version: 'v2' });
+    expect((await admin.rollback(ops)).production).toEqual(ref('v5'));
   });
 
   it('skips versions no worker served (failed promotions), back to the one that served', async () => {
@@ -173,19 +187,18 @@ describe('ModelAdmin.rollback', () => {
 
     expect((await admin.rollback(ops)).production).toEqual(ref('v1'));
     expect(logged).toContain('rollback skips v2: no worker ever served them as production');
-    // Once v5 served (a retry that loaded), a rollback from v1 goes back to it.
-    await store.markServed(ref('v5'));
-    expect((await admin.rollback(ops)).production).toEqual(ref('v5'));
+    // Nothing left: v5 is what the rollback left, v2 never served, v1 has nothing before it.
+    expect((await refusal(admin.rollback(ops))).kind).toBe('no_previous');
     // A version is its id and its location: v2 served from elsewhere is another version.
     await store.markServed({ id: 'v2', location: '/elsewhere/v2' });
-    expect((await store.servedVersions())(ref('v2'))).toBe(false);
+    expect((await store.servedVersions()).has(ref('v2'))).toBe(false);
+    expect((await refusal(admin.rollback(ops))).kind).toBe('no_previous');
   });
 
-  it('goes back to the newest other production when no earlier one ever served', async () => {
+  it('goes back to the newest other production while no worker ever reported serving one', async () => {
     await admin.promote({ ...ops, version: 'v1' });
     await admin.promote({ ...ops, version: 'v2' });
     await admin.promote({ ...ops, version: 'v5' });
-    await store.markServed(ref('v5'));
     expect((await admin.rollback(ops)).production).toEqual(ref('v2'));
   });
 

@@ -97,9 +97,11 @@ export class ModelAdmin {
   }
 
   /**
-   * Back to the production before the current one: the newest in the history that differs from it and that a
-   * worker served, so versions every worker refused (failed promotions) are skipped. Where no earlier one was
-   * ever served (no worker reported one), the newest that differs. Clears any candidate.
+   * Back to the production before the current one: the newest in the history that differs from it, that no
+   * later rollback left, and that a worker served. So a second rollback goes one version further back rather than
+   * undoing the first (promote a version to return to it), and versions every worker refused (failed promotions)
+   * are skipped. Where no worker ever reported serving any version (workers that predate the marks), the newest
+   * of the others. Clears any candidate.
    */
   async rollback(input: Actor): Promise<ModelAssignment> {
     const actor = checkActor(input);
@@ -110,7 +112,8 @@ export class ModelAdmin {
       if (!previous) {
         throw new ModelAdminError(
           'no_previous',
-          `the history has no production before ${current.production.id} to roll back to`,
+          `the history has no production before ${current.production.id} to roll back to (versions a rollback ` +
+            'left are not gone back to: promote one to return to it)',
         );
       }
       try {
@@ -244,22 +247,28 @@ export class ModelAdmin {
     return info;
   }
 
-  /** The newest production in the history that differs from the current one, preferring one that served. */
+  /** What a rollback from `current` goes back to (see rollback), walking the history newest first. */
   private async previousProduction(current: ModelAssignment): Promise<ModelVersionRef | undefined> {
     const served = await this.store.servedVersions();
-    let newest: ModelVersionRef | undefined;
-    const skipped: string[] = [];
+    const rolledBackFrom: ModelVersionRef[] = [];
+    const unserved: string[] = [];
+    let newerWasRollback = false;
     for await (const record of this.store.walkHistory()) {
-      if (record.revision >= current.revision || sameVersion(record.production, current.production)) continue;
-      if (served(record.production)) {
-        if (skipped.length > 0)
-          this.log(`rollback skips ${skipped.join(', ')}: no worker ever served them as production`);
+      if (record.revision > current.revision) continue;
+      // The production in force when a rollback was made is one it left.
+      if (newerWasRollback) rolledBackFrom.push(record.production);
+      newerWasRollback = record.change.action === 'rollback';
+      if (record.revision === current.revision || sameVersion(record.production, current.production))
+        continue;
+      if (rolledBackFrom.some((left) => sameVersion(left, record.production))) continue;
+      if (served.empty || served.has(record.production)) {
+        if (unserved.length > 0)
+          this.log(`rollback skips ${unserved.join(', ')}: no worker ever served them as production`);
         return record.production;
       }
-      newest ??= record.production;
-      if (!skipped.includes(record.production.id)) skipped.push(record.production.id);
+      if (!unserved.includes(record.production.id)) unserved.push(record.production.id);
     }
-    return newest;
+    return undefined;
   }
 }
 

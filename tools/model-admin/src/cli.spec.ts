@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import IORedis from 'ioredis';
+import { AssignmentStore } from '@reputation-monitor/model-registry';
 
 // The CLI against a local registry of model directories (their graphs are random bytes: nothing loads them
 // here) and the real Redis under a prefix of its own.
@@ -36,12 +37,15 @@ function version(name: string, verdict?: 'pass' | 'fail'): void {
   }
 }
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
     execFile(
       join(ROOT, 'node_modules/.bin/tsx'),
       ['--tsconfig', join(ROOT, 'tsconfig.base.json'), join(__dirname, 'cli.ts'), ...args],
-      { cwd: ROOT, env: { ...process.env, MODEL_REGISTRY: registry, QUEUE_PREFIX: prefix } },
+      { cwd: ROOT, env: { ...process.env, MODEL_REGISTRY: registry, QUEUE_PREFIX: prefix, ...env } },
       (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -54,7 +58,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
+  const keys = await redis.keys(`${prefix}*`);
   if (keys.length > 0) await redis.del(...keys);
   redis.disconnect();
   rmSync(registry, { recursive: true, force: true });
@@ -124,5 +128,33 @@ describe('npm run model:*', () => {
       stderr: expect.stringContaining('--share must be a number in (0, 1]'),
     });
     expect((await cli(['deploy'])).code).toBe(2);
+  });
+
+  it('says which versions a rollback skips, and exits 3 for a change written but not confirmed', async () => {
+    const own = { QUEUE_PREFIX: `${prefix}-skips` };
+    const store = new AssignmentStore(redis, own.QUEUE_PREFIX);
+    expect((await cli(['promote', 'first', '--reason', 'baseline'], own)).code).toBe(0);
+    await store.markServed({ id: 'first', location: join(registry, 'first') }); // as a worker does
+    expect((await cli(['promote', 'second', '--reason', 'refused by every worker'], own)).code).toBe(0);
+    expect((await cli(['promote', 'ungated', '--reason', 'refused too', '--force'], own)).code).toBe(0);
+
+    const back = await cli(['rollback', '--reason', 'back to what served'], own);
+    expect(JSON.parse(back.stdout)).toMatchObject({ revision: 4, production: { id: 'first' } });
+    expect(back.stderr).toContain('rollback skips second: no worker ever served them as production');
+
+    // This Redis has no replica to confirm it.
+    const unconfirmed = await cli(['promote', 'second', '--reason', 'again'], {
+      ...own,
+      REDIS_WAIT_REPLICAS: '1',
+      REDIS_WAIT_TIMEOUT_MS: '50',
+    });
+    expect(unconfirmed).toMatchObject({
+      code: 3,
+      stderr: expect.stringContaining('revision 5 (promote) is written on the Redis primary'),
+    });
+    expect(JSON.parse((await cli(['status'], own)).stdout).assignment).toMatchObject({
+      revision: 5,
+      production: { id: 'second' },
+    });
   });
 });

@@ -4,11 +4,13 @@
  *   npm run model:versions                                       the registry's versions, gate verdicts, roles
  *   npm run model:status                                         the assignment, the workers, the history
  *   npm run model:promote -- <version> --reason <why> [--force]  make a version production
- *   npm run model:rollback -- --reason <why>                     back to the previous production
+ *   npm run model:rollback -- --reason <why>                     back to the previous production that served
  *   npm run model:candidate -- <version> --mode shadow|canary --share <0..1> --reason <why>
  *   npm run model:candidate -- --clear --reason <why>
  * Environment: REDIS_URL (and REDIS_SENTINELS, REDIS_SENTINEL_NAME, REDIS_SENTINEL_PASSWORD), QUEUE_PREFIX, MODEL_REGISTRY (hf://models/<owner>/<name> or a directory; default
- * models/registry), HF_ENDPOINT, HF_TOKEN. The audit history records `cli:<user>` and the reason.
+ * models/registry), HF_ENDPOINT, HF_TOKEN, REDIS_WAIT_REPLICAS, REDIS_WAIT_TIMEOUT_MS. The audit history records
+ * `cli:<user>` and the reason. Exit codes: 0 done, 1 failed (nothing changed, or unknown), 2 refused or misused
+ * (nothing changed), 3 written but no Redis replica confirmed it (read `model:status` before repeating).
  */
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
@@ -63,6 +65,7 @@ async function main(): Promise<number> {
       waitTimeoutMs: settings.waitTimeoutMs,
     }),
     openModelRegistry(registryLocation(), hub),
+    { log: (line) => console.error(`[model-admin] ${line}`) },
   );
   const actor = `cli:${userInfo().username}`;
   const reason = () => {
@@ -115,6 +118,7 @@ main().then(
   (error: Error) => {
     const kind = error instanceof ModelAdminError ? ` (${error.kind})` : '';
     console.error(`[model-admin] ${error.message}${kind}`);
+    if (error instanceof ModelAdminError && error.kind === 'not_replicated') process.exit(3);
     process.exit(error instanceof UsageError || error instanceof ModelAdminError ? 2 : 1);
   },
 );

@@ -54,7 +54,8 @@ const CASES: { touch: string; apps: string[]; all: string[] }[] = [
     ],
   },
   {
-    // Every Redis connection is made by it: all four apps, the producer client and every tool that talks to Redis.
+    // Every Redis connection is made by it: all four apps, the producer client, the model registry (its assignment
+    // writes wait for a replica) and every tool that talks to Redis.
     touch: 'libs/redis-connection/src/settings.ts',
     apps: ['all-in-one', 'drift-monitor', 'gateway', 'inference-worker'],
     all: [
@@ -73,6 +74,8 @@ const CASES: { touch: string; apps: string[]; all: string[] }[] = [
       'load-test',
       'local-stack',
       'model-admin',
+      'model-pull',
+      'model-registry',
       'monitoring-checks',
       'observability',
       'prediction-store',

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { DynamicModule, Inject, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { ThrottlerModule } from '@nestjs/throttler';
@@ -21,7 +21,7 @@ import { GatewayMetrics } from './metrics/gateway-metrics';
 import { ProblemFilter } from './problem/problem.filter';
 import { SentimentController } from './sentiment/sentiment.controller';
 import { RATE_LIMIT_WINDOW_MS, TenantThrottlerGuard } from './rate-limit';
-import { GATEWAY_CONFIG, RATE_LIMIT_REDIS, REDIS } from './tokens';
+import { ADMIN_REDIS, GATEWAY_CONFIG, RATE_LIMIT_REDIS, REDIS } from './tokens';
 import type { GatewayConfig } from './gateway-config';
 
 @Module({})
@@ -29,6 +29,7 @@ export class AppModule implements OnApplicationShutdown {
   constructor(
     @Inject(SentimentProducer) private readonly producer: SentimentProducer,
     @Inject(REDIS) private readonly redis: Redis,
+    @Inject(ADMIN_REDIS) private readonly adminRedis: Redis,
     @Optional() @Inject(RATE_LIMIT_REDIS) private readonly rateLimitRedis?: Redis,
   ) {}
 
@@ -104,8 +105,16 @@ export class AppModule implements OnApplicationShutdown {
         GatewayMetrics,
         FeedbackService,
         {
+          provide: ADMIN_REDIS,
+          useFactory: () => {
+            const redis = connectRedis(config.redis, { maxRetriesPerRequest: 3 });
+            redis.on('error', () => undefined); // reported by the admin requests that need it
+            return redis;
+          },
+        },
+        {
           provide: ModelAdmin,
-          inject: [REDIS],
+          inject: [ADMIN_REDIS],
           useFactory: (redis: Redis) =>
             new ModelAdmin(
               new AssignmentStore(redis, config.queuePrefix, {
@@ -118,6 +127,7 @@ export class AppModule implements OnApplicationShutdown {
                   : resolve(config.modelRegistry),
                 config.hub,
               ),
+              { log: (line) => new Logger(ModelAdmin.name).warn(line) },
             ),
         },
         { provide: ApiKeys, useValue: new ApiKeys(config.apiKeys) },
@@ -138,6 +148,7 @@ export class AppModule implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.producer.close();
     await this.redis.quit().catch(() => undefined);
+    await this.adminRedis.quit().catch(() => undefined);
     await this.rateLimitRedis?.quit().catch(() => undefined);
   }
 }

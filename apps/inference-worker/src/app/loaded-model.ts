@@ -233,7 +233,6 @@ export class LoadedModel {
     return model;
   }
 
-  /** The packing policy's cost model for this graph on this machine (calibrated on a lane at load or widening). */
   /** Whether this is the registry version `ref` names: the same id at the same location (never MODEL_DIR). */
   isVersion(ref: ModelVersionRef): boolean {
     return (
@@ -241,6 +240,7 @@ export class LoadedModel {
     );
   }
 
+  /** The packing policy's cost model for this graph on this machine (calibrated on a lane at load or widening). */
   get runCost(): LinearRunCost {
     return this.cost;
   }

@@ -337,3 +337,74 @@ it('opens the lanes of a new production again from the heartbeat after its first
     await stop();
   }
 }, 60_000);
+
+/** The registry's reference to a version, as the admin API names it. */
+async function refOf(id: string) {
+  const version = (await admin.versions()).find((info) => info.id === id);
+  if (!version) throw new Error(`no version ${id}`);
+  return { id: version.id, location: version.location };
+}
+
+it('follows a restored record back after a record that switched production but failed on its candidate', async () => {
+  const before =
+    (await store.current()) ?? (await admin.promote({ ...actor, version: 'alpha', force: true }));
+  const { manager, heartbeat, stop } = await startManager();
+  const load = LoadedModel.load.bind(LoadedModel);
+  const spy = jest.spyOn(LoadedModel, 'load').mockImplementation(async (options) => {
+    if (options.versionId === 'static') throw new Error('the candidate cannot be read');
+    return load(options);
+  });
+  const state = async (wanted: string, revision: number) => {
+    const status = await ownStatus(heartbeat.workerId);
+    return status?.state === wanted && status.revision === revision ? status : undefined;
+  };
+  try {
+    await until(() => state('serving', before.revision), 'the current assignment');
+    await redis.del(redisKeys.modelServed(prefix));
+    const other = await refOf(before.production.id === 'alpha' ? 'beta' : 'alpha');
+    const candidate = await refOf('static');
+    // One record names a new production and a candidate that fails to load.
+    const failing = await store.write(() => ({
+      production: other,
+      candidate: { version: candidate, mode: 'shadow', share: 1 },
+      change: { action: 'promote', actor: 'spec', reason: 'with a candidate', at: new Date().toISOString() },
+    }));
+    await until(() => state('failed', failing.revision), 'the candidate to fail');
+    expect(routedTo(manager)).toBe(other.id);
+    // Production switched and serves, so a rollback may go back to it, although the record failed.
+    expect((await store.servedVersions()).has(other)).toBe(true);
+
+    // A failover loses that record: the one before it is back, and the worker follows it.
+    await redis.set(redisKeys.modelAssignment(prefix), encodeAssignment(before));
+    await until(() => state('serving', before.revision), 'the restored record');
+    expect(routedTo(manager)).toBe(before.production.id);
+  } finally {
+    spy.mockRestore();
+    await stop();
+  }
+}, 60_000);
+
+it('keeps a production loaded for a record superseded by one that names it too, instead of loading it twice', async () => {
+  const before =
+    (await store.current()) ?? (await admin.promote({ ...actor, version: 'alpha', force: true }));
+  const { manager, heartbeat, stop } = await startManager();
+  const target = before.production.id === 'alpha' ? 'beta' : 'alpha';
+  const held = holdLoadsOf(target);
+  try {
+    await admin.promote({ ...actor, version: target, force: true });
+    await until(async () => (held.loads.includes(target) ? true : undefined), `the load of ${target}`);
+    // While it loads: a shadow beside it, a newer record with the same production.
+    const shadowed = await admin.setCandidate({ ...actor, version: 'static', mode: 'shadow', share: 0.5 });
+    held.release();
+    await until(async () => {
+      const status = await ownStatus(heartbeat.workerId);
+      return status?.state === 'serving' && status.revision === shadowed.revision ? status : undefined;
+    }, 'the shadow');
+    expect(routedTo(manager)).toBe(target);
+    expect(held.loads.filter((id) => id === target)).toHaveLength(1);
+  } finally {
+    held.restore();
+    await admin.clearCandidate(actor).catch(() => undefined);
+    await stop();
+  }
+}, 60_000);

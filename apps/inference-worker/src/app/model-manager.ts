@@ -248,7 +248,8 @@ export class ModelManager implements OnApplicationShutdown {
    * worker followed); once a later one is followed, this one is given up.
    */
   private async apply(assignment: ModelAssignment, sequence: number): Promise<void> {
-    if (this.applied && sameRecord(assignment, this.applied)) return;
+    // The record applied before, unless a partial or superseded apply since changed what is loaded.
+    if (this.applied && sameRecord(assignment, this.applied) && this.holds(assignment)) return;
     if (this.failed && sameRecord(assignment, this.failed) && Date.now() < this.retryAt) return;
     if (this.superseded(sequence)) return; // the later one, queued behind, decides
     const started = performance.now();
@@ -261,6 +262,29 @@ export class ModelManager implements OnApplicationShutdown {
     // After the switch is done and reported: it serves already, the lanes only add throughput. A later record
     // waiting goes first (it widens what it leaves serving).
     if (!this.superseded(sequence)) await this.widenProduction();
+  }
+
+  /** Whether the loaded models are the ones `assignment` names, in its roles. */
+  private holds(assignment: ModelAssignment): boolean {
+    const wanted = assignment.candidate;
+    const candidate = this.candidate;
+    if (!this.production?.isVersion(assignment.production)) return false;
+    if (!wanted || !candidate) return wanted === candidate;
+    return (
+      candidate.model.isVersion(wanted.version) &&
+      candidate.mode === wanted.mode &&
+      candidate.share === wanted.share
+    );
+  }
+
+  /** Whether the newest record followed names `model`, as production or as candidate: worth keeping loaded. */
+  private wantedByLatest(model: LoadedModel): boolean {
+    const latest = this.lastFollowed;
+    return (
+      latest !== undefined &&
+      (model.isVersion(latest.production) ||
+        (latest.candidate !== undefined && model.isVersion(latest.candidate.version)))
+    );
   }
 
   /** A later record was followed since this one (or the worker stops): this one is not worth finishing. */
@@ -301,7 +325,13 @@ export class ModelManager implements OnApplicationShutdown {
         const next = candidateBecomesProduction
           ? current!.model
           : await this.loadVersion(assignment.production, 'production', this.production !== undefined);
-        if (this.superseded(sequence) && next !== current?.model) {
+        const supersededMeanwhile = this.superseded(sequence);
+        const latest = this.lastFollowed;
+        if (
+          supersededMeanwhile &&
+          next !== current?.model &&
+          !(latest && next.isVersion(latest.production))
+        ) {
           // A rollback (or any newer revision) came while this loaded: never serve what it replaces.
           await next.close();
           throw new SupersededError(assignment.revision);
@@ -312,7 +342,15 @@ export class ModelManager implements OnApplicationShutdown {
           `serving ${describe(next)} as production (assignment revision ${assignment.revision})`,
         );
         retiring = previous && this.retire(previous);
+        if (supersededMeanwhile) {
+          // The newer record names this production too: it serves, and the newer record does the rest.
+          await retiring;
+          throw new SupersededError(assignment.revision);
+        }
       }
+      // What a rollback may go back to, once it serves (whatever becomes of the candidate); a lost mark only makes
+      // a rollback pass over this version.
+      if (this.production.isVersion(assignment.production)) await this.markServed(assignment.production);
 
       if (wanted && this.candidate?.model.isVersion(wanted.version)) {
         this.candidate = { ...this.candidate, mode: wanted.mode, share: wanted.share };
@@ -325,7 +363,10 @@ export class ModelManager implements OnApplicationShutdown {
           try {
             const model = await this.loadVersion(wanted.version, 'candidate', true);
             if (this.superseded(sequence)) {
-              await model.close();
+              // Kept when the newer record names it (its share changed, or it is promoted): not loaded twice.
+              if (this.wantedByLatest(model))
+                this.candidate = { model, mode: wanted.mode, share: wanted.share };
+              else await model.close();
               throw new SupersededError(assignment.revision);
             }
             this.candidate = { model, mode: wanted.mode, share: wanted.share };
@@ -358,10 +399,6 @@ export class ModelManager implements OnApplicationShutdown {
       this.lastError = undefined;
       this.switchedAt = new Date().toISOString();
       this.metrics.reloaded('success');
-      // What a rollback may go back to; a lost mark only makes a rollback consider this version untried.
-      await this.store
-        .markServed(assignment.production)
-        .catch((error: Error) => this.logger.warn(`recording the served version: ${error.message}`));
       // A worker that starts after the change did not switch: its boot is not a switch time.
       if (sequence > 0) this.metrics.switched((Date.now() - Date.parse(assignment.change.at)) / 1000);
       this.logger.log(
@@ -488,6 +525,12 @@ export class ModelManager implements OnApplicationShutdown {
         lanes: { count: model.lanes, solo: model.hasSoloLane },
       })),
     );
+  }
+
+  private async markServed(version: ModelVersionRef): Promise<void> {
+    await this.store
+      .markServed(version)
+      .catch((error: Error) => this.logger.warn(`recording ${version.id} as served: ${error.message}`));
   }
 
   private async reportStatus(state?: WorkerModelStatus['state'], revision?: number): Promise<void> {

@@ -82,7 +82,7 @@ const STATUS_BY_KIND: Record<ModelAdminError['kind'], [number, ErrorCode]> = {
   conflict: [409, ErrorCode.AssignmentConflict],
   invalid: [422, ErrorCode.ValidationFailed],
   // Written, but not yet safe from a failover; not to be repeated blindly (a rollback would go back twice).
-  not_replicated: [503, ErrorCode.ServiceUnavailable],
+  not_replicated: [503, ErrorCode.ChangeNotReplicated],
 };
 
 /**
