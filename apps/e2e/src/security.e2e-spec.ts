@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import type { Redis } from 'ioredis';
 import { AppProcess, spawnApp, startGateway, startWorker, stopAll, waitFor } from './support/apps';
+import { decodeExample, redisKeys } from '@reputation-monitor/contracts';
 import { connectRedis, deletePrefix, uniquePrefix } from './support/redis';
 import { getJson, postJson, request } from './support/http';
 
@@ -112,6 +113,24 @@ describe('tenant isolation', () => {
     );
     expect(example.status).toBe(422);
   });
+
+  it("keeps each tenant's labelled examples its own: another tenant neither learns nor replaces a label", async () => {
+    const text = 'a public post both tenants saw';
+    const label = async (key: Record<string, string>, sentiment: string) =>
+      (await postJson(`${gateway.url}/v1/examples`, { text, label: sentiment }, key)).body.status;
+    expect(await label(acme, 'negative')).toBe('stored');
+    // `duplicate` here would tell globex how acme labelled the text; `relabelled` would mean it replaced it.
+    expect(await label(globex, 'negative')).toBe('stored');
+    expect(await label(globex, 'positive')).toBe('relabelled');
+    expect(await label(acmeNext, 'negative')).toBe('duplicate'); // acme's own, through its other key
+    const pending = (await redis.hvals(redisKeys.examplesPending(prefix)))
+      .map((value) => decodeExample(value))
+      .flatMap((check) => (check.ok && check.example.text === text ? [check.example] : []));
+    expect(pending.map((example) => [example.tenant, example.label]).sort()).toEqual([
+      ['acme', 'negative'],
+      ['globex', 'positive'],
+    ]);
+  });
 });
 
 describe('idempotency under concurrency', () => {
@@ -205,6 +224,11 @@ describe('hostile bodies', () => {
     ['20 KB of nested arrays', `{"text":${'['.repeat(10_000)}${']'.repeat(10_000)}}`],
     ['20 KB of nested objects', `${'{"a":'.repeat(4_000)}1${'}'.repeat(4_000)}`],
     ['300k batch items', `{"items":[${'{"text":"a"},'.repeat(300_000)}{"text":"a"}]}`],
+    // class-transformer's walk of an object grows with the square of its members: 100k held the loop for 11 s.
+    [
+      'an item with 100k members',
+      `{"items":[{"text":"a",${Array.from({ length: 100_000 }, (_, i) => `"k${i}":1`).join(',')}}]}`,
+    ],
   ])('refuses %s with 413 before validating anything', async (_name, body) => {
     const started = performance.now();
     const response = await request(`${gateway.url}/v1/sentiment/batch`, {
@@ -277,6 +301,19 @@ describe('before the body is read', () => {
       body: '{"text":',
     });
     expect(malformed.status).toBe(401);
+    // Nor outside /v1, where no route takes a body: malformed JSON is not even parsed (404, not 400).
+    for (const path of ['/health/live', '/no-such-route']) {
+      const outside = await request(`${gateway.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"text":',
+      });
+      expect({ path, status: outside.status, code: outside.body.code }).toEqual({
+        path,
+        status: 404,
+        code: 'not_found',
+      });
+    }
   });
 
   it('refuses JSON in a charset other than UTF-8 with 415', async () => {

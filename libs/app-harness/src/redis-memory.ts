@@ -262,7 +262,7 @@ export const REDIS_BYTES = {
   /** A feedback label: its record and its time-index entry. */
   feedbackRecord: 550,
   /** A labelled example waiting for export, besides its text. */
-  example: 560,
+  example: 720,
   /**
    * What holds no records: an empty Redis with the apps connected (1.7 MB: queue metadata, scripts) and the
    * connections' buffers under load (1-2 MB for a gateway and a worker; more with more replicas).

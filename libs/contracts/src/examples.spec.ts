@@ -39,8 +39,17 @@ describe('labelled example codec', () => {
     });
   });
 
+  it('carries the labelling tenant, last, and only when there is one', () => {
+    const tenanted: LabelledExample = { ...base, tenant: 'acme' };
+    const line = encodeExample(tenanted);
+    expect(line.endsWith(',"tenant":"acme"}')).toBe(true);
+    expect(decodeExample(line)).toEqual({ ok: true, example: tenanted });
+    expect(encodeExample(base)).not.toContain('tenant');
+  });
+
   it.each([
     ['{', /not JSON/],
+    [JSON.stringify({ ...base, tenant: 'Acme Corp' }), /^tenant /],
     ['[]', /not an object/],
     [JSON.stringify({ ...base, id: 'x' }), /^id /],
     [JSON.stringify({ ...base, text: '  ' }), /^text /],

@@ -1,5 +1,5 @@
 import { SentimentLabel, parseLabel } from './labels';
-import { MAX_SOURCE_CHARS } from './validation';
+import { MAX_SOURCE_CHARS, tenantProblem } from './validation';
 
 /**
  * Labelled examples: texts with a human label, kept to retrain the model. They reach the gateway as
@@ -14,7 +14,10 @@ export type ExampleOrigin = (typeof EXAMPLE_ORIGINS)[number];
 export const EXAMPLE_ID_PATTERN = /^[0-9a-f]{32}$/;
 
 export interface LabelledExample {
-  /** `exampleId(text)`: the same text always has the same id, so a text is stored once and deleted by id. */
+  /**
+   * `exampleId(text)`: the same text always has the same id, so a text is stored once per tenant, and deleted
+   * (for every tenant) by id.
+   */
   id: string;
   text: string;
   label: SentimentLabel;
@@ -29,11 +32,13 @@ export interface LabelledExample {
   predicted?: SentimentLabel;
   /** Which model version said it (feedback only). */
   modelVersion?: string;
+  /** The tenant whose key labelled it; absent without tenants. Each tenant's label of a text is its own. */
+  tenant?: string;
 }
 
 /** One JSON object with a fixed key order, so equal examples encode to equal bytes (shards hash stably). */
 export function encodeExample(example: LabelledExample): string {
-  const { id, text, label, source, origin, at, predictionId, predicted, modelVersion } = example;
+  const { id, text, label, source, origin, at, predictionId, predicted, modelVersion, tenant } = example;
   return JSON.stringify({
     id,
     text,
@@ -44,6 +49,7 @@ export function encodeExample(example: LabelledExample): string {
     ...(predictionId !== undefined && { predictionId }),
     ...(predicted !== undefined && { predicted }),
     ...(modelVersion !== undefined && { modelVersion }),
+    ...(tenant !== undefined && { tenant }),
   });
 }
 
@@ -91,6 +97,10 @@ export function checkExample(value: unknown): ExampleCheck {
   }
   if (record.modelVersion !== undefined && typeof record.modelVersion !== 'string')
     return problem('modelVersion', 'must be a string');
+  if (record.tenant !== undefined) {
+    const issue = tenantProblem(record.tenant);
+    if (issue) return problem('tenant', issue);
+  }
   return {
     ok: true,
     example: {
@@ -103,6 +113,7 @@ export function checkExample(value: unknown): ExampleCheck {
       ...(record.predictionId !== undefined && { predictionId: record.predictionId as string }),
       ...(predicted !== undefined && { predicted }),
       ...(record.modelVersion !== undefined && { modelVersion: record.modelVersion as string }),
+      ...(record.tenant !== undefined && { tenant: record.tenant as string }),
     },
   };
 }

@@ -46,10 +46,21 @@ export const redisKeys = {
    * (scopedPredictionId) -> the digest of the text it was first sent with (see the producer client's enqueue).
    */
   idClaims: (prefix: string) => `${prefix}:id-claims`,
-  /** Hash: example id -> encoded LabelledExample waiting to be exported to the dataset store. */
+  /**
+   * Hash: example field (`<id>` without a tenant, `<id>~<tenant>`) -> encoded LabelledExample waiting to be
+   * exported to the dataset store.
+   */
   examplesPending: (prefix: string) => `${prefix}:examples:pending`,
-  /** Sorted set: example id -> when it was labelled (ms), to expire pending examples after their TTL. */
+  /** Sorted set: pending example field -> when it was labelled (ms), to expire pending examples after their TTL. */
   examplesPendingByTime: (prefix: string) => `${prefix}:examples:pending-by-time`,
+  /**
+   * Sorted set: one tenant's pending example fields by labelling time (`~` for examples without a tenant), so a
+   * full buffer evicts from the tenant holding the most.
+   */
+  examplesPendingOfTenant: (prefix: string, tenant: string | undefined) =>
+    `${prefix}:examples:pending-of:${tenant ?? '~'}`,
+  /** Set: the tenants (`~` for none) with a pending-of sorted set, so an export can drop them all. */
+  examplesPendingTenants: (prefix: string) => `${prefix}:examples:pending-tenants`,
   /** Hash: the pending examples of one export batch, renamed away from `examplesPending` as a whole. */
   examplesExportBatch: (prefix: string, batchId: string) => `${prefix}:examples:export:${batchId}`,
   /** String: id of the export batch in progress; a replica that finds one finishes it first. */

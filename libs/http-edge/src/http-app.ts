@@ -34,9 +34,11 @@ export function openHttpEdge(
 
 /**
  * After the app's own early middleware: a /v1 request without a valid key is answered 401 before its body is
- * read, then JSON bodies are parsed within `limits`. Needs ApiKeys and AdminApiKeys among the app's providers.
+ * read, then JSON bodies are parsed within `limits`; only under /v1, where every route that takes a body is
+ * (elsewhere a body is never parsed, so nobody without a key can make the app parse one). Needs ApiKeys and
+ * AdminApiKeys among the app's providers.
  */
 export function parseBodiesAfterKeys(app: NestExpressApplication, limits: JsonBodyLimits): void {
   app.use('/v1', requireKeyBeforeBody(app.get(ApiKeys), app.get(AdminApiKeys)));
-  app.use(jsonBody(limits));
+  app.use('/v1', jsonBody(limits));
 }

@@ -23,6 +23,23 @@ describe('jsonComplexityProblem', () => {
     expect(check('[[1,2,3],[1,2,3],[1,2,3]]')).toBeUndefined();
   });
 
+  it('counts the members of each object on its own', () => {
+    const wide = (members: number) =>
+      jsonComplexityProblem(
+        `{"items":[{"a":1,"b":2}],${Array.from({ length: members - 1 }, (_, i) => `"k${i}":1`).join(',')}}`,
+        4,
+        3,
+        5,
+      );
+    expect(wide(5)).toBeUndefined();
+    expect(wide(6)).toBe('a JSON object holds more than 5 members');
+    // Commas inside a member's string or array belong to them.
+    expect(jsonComplexityProblem('{"a":"1,2,3,4,5,6","b":[1,2,3]}', 4, 3, 2)).toBeUndefined();
+    expect(jsonComplexityProblem('[{"a":1,"b":2,"c":3}]', 4, 3, 2)).toBe(
+      'a JSON object holds more than 2 members',
+    );
+  });
+
   it('ignores brackets, commas and escaped quotes inside strings', () => {
     expect(check('["[[[[[[", ",,,,,"]')).toBeUndefined();
     expect(check('["a\\\\", "b\\"[[[[[[,,,,"]')).toBeUndefined();

@@ -9,8 +9,16 @@ const prefix = `test-examples-${process.pid}-${Date.now().toString(36)}`;
 const redis = new IORedis(REDIS_URL);
 const buffer = new ExampleBuffer(redis, { prefix, ttlSeconds: 3_600 });
 
-function example(text: string, label: SentimentLabel, at = Date.now()): LabelledExample {
-  return { id: exampleId(text), text, label, source: 'test', origin: 'import', at };
+function example(text: string, label: SentimentLabel, at = Date.now(), tenant?: string): LabelledExample {
+  return {
+    id: exampleId(text),
+    text,
+    label,
+    source: 'test',
+    origin: 'import',
+    at,
+    ...(tenant && { tenant }),
+  };
 }
 
 async function clear(): Promise<void> {
@@ -64,6 +72,43 @@ describe('ExampleBuffer', () => {
     expect(batch?.examples.map((e) => e.text).sort()).toEqual(['e3', 'e4', 'e5']);
   });
 
+  it("keeps each tenant's label of a text its own: another tenant neither learns nor changes it", async () => {
+    expect(await buffer.add([example('shared text', 'negative', Date.now(), 'acme')])).toEqual(['stored']);
+    // Not `duplicate`: that would tell globex how acme labelled it.
+    expect(await buffer.add([example('shared text', 'negative', Date.now(), 'globex')])).toEqual(['stored']);
+    expect(await buffer.add([example('shared text', 'positive', Date.now(), 'globex')])).toEqual([
+      'relabelled',
+    ]);
+    expect(await buffer.add([example('shared text', 'negative', Date.now(), 'acme')])).toEqual(['duplicate']);
+    const batch = await buffer.beginExport('20261129T190000000Z-tenant');
+    expect(batch?.examples.map((e) => [e.tenant, e.label]).sort()).toEqual([
+      ['acme', 'negative'],
+      ['globex', 'positive'],
+    ]);
+    // The export takes the tenants' time indexes with it.
+    expect(await redis.keys(`${prefix}:examples:pending*`)).toEqual([]);
+  });
+
+  it("evicts the oldest of the tenant holding the most when full, not another tenant's", async () => {
+    const capped = new ExampleBuffer(redis, { prefix, ttlSeconds: 3_600, maxPending: 4 });
+    const now = Date.now();
+    await capped.add([
+      example('a1', 'negative', now - 100, 'acme'),
+      example('a2', 'neutral', now - 99, 'acme'),
+    ]);
+    // globex floods: its own oldest go, acme's older examples stay.
+    const flood = Array.from({ length: 5 }, (_, i) => example(`g${i}`, 'positive', now - 50 + i, 'globex'));
+    await capped.add(flood);
+    expect(await capped.pendingCount()).toBe(4);
+    expect((await capped.counters()).evicted).toBe(3);
+    expect(await redis.zrange(redisKeys.examplesPendingOfTenant(prefix, 'acme'), 0, -1)).toHaveLength(2);
+    expect((await redis.zrange(redisKeys.examplesPendingByTime(prefix), 0, -1)).length).toBe(4);
+    // Examples without a tenant are a bucket of their own. Of two equal holders, the one with the oldest loses it.
+    await capped.add([example('n1', 'neutral', now)]);
+    const batch = await capped.beginExport('20261129T190000000Z-fair01');
+    expect(batch?.examples.map((e) => e.text).sort()).toEqual(['a2', 'g3', 'g4', 'n1']);
+  });
+
   it('exports exactly once: an unfinished batch is handed out again, examples added meanwhile wait for the next', async () => {
     await buffer.add([example('one', 'positive'), example('two', 'negative')]);
     const first = await buffer.beginExport('20261129T190000000Z-000001');
@@ -98,6 +143,16 @@ describe('ExampleBuffer', () => {
     expect(again?.batchId).toBe(batch?.batchId);
     expect(again?.examples.map((e) => e.text)).toEqual(['keep']);
     expect((await buffer.counters()).deleted).toBe(2);
+  });
+
+  it("deletes every tenant's record of a text, and its place in the tenants' time indexes", async () => {
+    await buffer.add([example('erase me', 'negative', Date.now(), 'acme')]);
+    await buffer.add([example('erase me', 'positive', Date.now(), 'globex'), example('stay', 'neutral')]);
+    expect(await buffer.delete([exampleId('erase me')])).toBe(2);
+    expect(await buffer.pendingCount()).toBe(1);
+    for (const tenant of ['acme', 'globex'])
+      expect(await redis.zcard(redisKeys.examplesPendingOfTenant(prefix, tenant))).toBe(0);
+    expect(await redis.zcard(redisKeys.examplesPendingByTime(prefix))).toBe(1);
   });
 
   it('refuses to report a deletion Redis did not make', async () => {

@@ -114,12 +114,15 @@ describe('bytes per record', () => {
           predictionId: `acme/acme~${randomUUID()}`,
           predicted: 'neutral' as const,
           modelVersion: VERSION,
+          tenant: 'acme',
         })),
       );
     }
+    // With a tenant: its field is longer, and it is in the tenant's time index too.
     const bytes =
       (await bytesUnder(redisKeys.examplesPending(prefix))) +
-      (await bytesUnder(redisKeys.examplesPendingByTime(prefix)));
+      (await bytesUnder(redisKeys.examplesPendingByTime(prefix))) +
+      (await bytesUnder(redisKeys.examplesPendingOfTenant(prefix, 'acme')));
     const perExample = (bytes - textBytes) / N;
     console.log(
       `examples: ${perExample.toFixed(0)} B per example besides its ${(textBytes / N).toFixed(0)} B text`,

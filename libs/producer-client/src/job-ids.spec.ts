@@ -1,4 +1,4 @@
-import { jobIdFor, predictionId } from './job-ids';
+import { jobIdFor, jobIdInScope, predictionId } from './job-ids';
 
 describe('job ids', () => {
   it('derives the id from the client ids, so a retry finds the same job', () => {
@@ -31,6 +31,21 @@ describe('job ids', () => {
     ];
     expect(jobIdFor(items, 'acme').jobId).toBe(`acme~${jobIdFor(items).jobId}`);
     expect(jobIdFor([{ text: 'a' }], 'acme').jobId).toMatch(/^acme~[0-9a-f-]{36}$/);
+  });
+
+  it("tells from the id alone whether a job can be a tenant's", () => {
+    for (const [tenant, other] of [
+      ['acme', 'globex'],
+      ['acme', 'acme-eu'],
+    ]) {
+      const own = jobIdFor([{ text: 'a', id: '42' }], tenant).jobId;
+      expect(jobIdInScope(own, tenant)).toBe(true);
+      expect(jobIdInScope(own, other)).toBe(false);
+      expect(jobIdInScope(own, undefined)).toBe(false);
+    }
+    expect(jobIdInScope('acme-eu~t-1', 'acme')).toBe(false);
+    expect(jobIdInScope(jobIdFor([{ text: 'a' }]).jobId, undefined)).toBe(true);
+    expect(jobIdInScope(jobIdFor([{ text: 'a' }]).jobId, 'acme')).toBe(false);
   });
 
   it('is random when any text has no id', () => {

@@ -25,6 +25,11 @@ export function jobIdFor(
   return { jobId: `${scope}${randomUUID()}`, deterministic: false };
 }
 
+/** Whether `jobId` can be a job of `tenant` (none: the ids without a tenant's scope), known without reading it. */
+export function jobIdInScope(jobId: string, tenant: string | undefined): boolean {
+  return tenant === undefined ? !jobId.includes('~') : jobId.startsWith(`${tenant}~`);
+}
+
 /** Prediction ids: the caller's id, or the job id (plus the position when the job has several texts). */
 export function predictionId(jobId: string, item: DraftItem, index: number, count: number): string {
   if (item.id !== undefined) return item.id;

@@ -29,7 +29,7 @@ import {
   ReplicaWaiter,
   connectRedis,
 } from '@reputation-monitor/redis-connection';
-import { DraftItem, jobIdFor, predictionId } from './job-ids';
+import { DraftItem, jobIdFor, jobIdInScope, predictionId } from './job-ids';
 import {
   DEFAULT_ATTEMPTS,
   DEFAULT_BACKOFF_MS,
@@ -364,6 +364,8 @@ export class SentimentProducer {
    * another tenant than `tenant` (the producer's own when not given), so a caller cannot tell those apart.
    */
   async getJob(jobId: string, tenant = this.options.tenant): Promise<JobStatusView | undefined> {
+    // Another tenant's id is refused unread: no Redis read whose time could say whether it exists.
+    if (!jobIdInScope(jobId, tenant)) return undefined;
     // State first: a job's state and its return value change together, so a job read after its
     // state can only be as new or newer, never a completed state without its results.
     const state = await this.queue.getJobState(jobId);
@@ -386,6 +388,7 @@ export class SentimentProducer {
     jobId: string,
     tenant = this.options.tenant,
   ): Promise<Pick<ClassifyJobPayload, 'items' | 'source'> | undefined> {
+    if (!jobIdInScope(jobId, tenant)) return undefined;
     const job = await Job.fromId<ClassifyJobPayload, ClassifyJobResult>(this.queue, jobId);
     if (!job || !Array.isArray(job.data?.items) || job.data.tenant !== tenant) return undefined;
     return { items: job.data.items, ...(job.data.source !== undefined && { source: job.data.source }) };

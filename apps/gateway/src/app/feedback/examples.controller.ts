@@ -7,7 +7,7 @@ import {
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
-import { validationProblem } from '@reputation-monitor/http-edge';
+import { CallerTenant, validationProblem } from '@reputation-monitor/http-edge';
 import { ProblemDto } from '../sentiment/dto';
 import { GATEWAY_CONFIG } from '../tokens';
 import type { GatewayConfig } from '../gateway-config';
@@ -31,12 +31,15 @@ export class ExamplesController {
     summary: 'Import one labelled text (client key)',
     description:
       'Kept in Redis for EXAMPLE_TTL_SECONDS until the drift monitor appends it to the dataset store. ' +
-      'The same text with the same label is kept once; another label replaces the waiting one.',
+      "The same text with the same label is kept once per tenant; another label replaces the tenant's waiting one.",
   })
   @ApiOkResponse({ type: ExampleResultDto })
   @ApiResponse({ status: 422, type: ProblemDto, description: 'Bad text, label or source.' })
-  async importOne(@Body() body: ExampleDto): Promise<ExampleResult> {
-    const [result] = await this.feedback.importExamples([body], () => '');
+  async importOne(
+    @Body() body: ExampleDto,
+    @CallerTenant() tenant: string | undefined,
+  ): Promise<ExampleResult> {
+    const [result] = await this.feedback.importExamples([body], () => '', tenant);
     return result;
   }
 
@@ -48,7 +51,10 @@ export class ExamplesController {
   })
   @ApiOkResponse({ type: ExampleBatchResultDto })
   @ApiResponse({ status: 422, type: ProblemDto })
-  async importMany(@Body() body: ExampleBatchDto): Promise<{ results: ExampleResult[] }> {
+  async importMany(
+    @Body() body: ExampleBatchDto,
+    @CallerTenant() tenant: string | undefined,
+  ): Promise<{ results: ExampleResult[] }> {
     if (body.items.length === 0 || body.items.length > this.config.maxBatchItems) {
       throw validationProblem([
         {
@@ -57,6 +63,8 @@ export class ExamplesController {
         },
       ]);
     }
-    return { results: await this.feedback.importExamples(body.items, (index) => `items[${index}].`) };
+    return {
+      results: await this.feedback.importExamples(body.items, (index) => `items[${index}].`, tenant),
+    };
   }
 }

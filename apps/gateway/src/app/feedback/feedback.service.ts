@@ -138,6 +138,7 @@ export class FeedbackService {
   async importExamples(
     items: readonly ExampleItem[],
     fieldPrefix: (index: number) => string,
+    tenant: string | undefined,
   ): Promise<ExampleResult[]> {
     const errors: FieldError[] = [];
     // One labelling time per request, as for feedback: a batch is labelled at once, and the retrainer's
@@ -160,6 +161,7 @@ export class FeedbackService {
         source: (item.source as string | undefined) ?? '',
         origin: 'import',
         at: now,
+        ...(tenant !== undefined && { tenant }),
       };
     });
     if (errors.length > 0) throw validationProblem(errors);
@@ -207,6 +209,7 @@ export class FeedbackService {
           predictionId: record.id,
           predicted: record.predicted,
           modelVersion: record.modelVersion,
+          ...(tenant !== undefined && { tenant }),
         };
       }),
     );
