@@ -6,6 +6,7 @@ import {
   IdempotencyConflictError,
   InvalidRequestError,
   JobFailedError,
+  NotReplicatedError,
   QueueFullError,
   ResultTimeoutError,
 } from './errors';
@@ -275,6 +276,34 @@ it("scopes an internal producer's jobs by its tenant: only that tenant reads the
     );
   } finally {
     await alerts.close();
+  }
+});
+
+it('does not confirm a job whose connection died while its WAIT was out, though ioredis sends the WAIT again', async () => {
+  // This Redis has no replica: a WAIT for one is out until its timeout, time enough to kill its connection.
+  const waiting = new SentimentProducer({
+    redis: { url: REDIS_URL, waitReplicas: 1, waitTimeoutMs: 1_500 },
+    prefix,
+    depthCacheMs: 0,
+  });
+  try {
+    await waiting.ready();
+    const enqueued = waiting.enqueue([{ text: 'confirmed on a dead connection?', id: 'wait-killed' }]);
+    let waitingClient: string | undefined;
+    for (let tries = 0; waitingClient === undefined && tries < 100; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const clients = (await redis.client('LIST')) as string;
+      waitingClient = /(?:^|\n)id=(\d+) [^\n]*cmd=wait\b/.exec(clients)?.[1];
+    }
+    expect(waitingClient).toBeDefined();
+    await redis.client('KILL', 'ID', waitingClient!);
+    const refused = await enqueued.catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(NotReplicatedError);
+    expect(refused).toMatchObject({ jobId: 't-wait-killed', wanted: 1, acked: 0 });
+    // The job itself is on the primary: an unchanged retry finds it.
+    expect(await producer.queue.getJob('t-wait-killed')).toBeDefined();
+  } finally {
+    await waiting.close();
   }
 });
 

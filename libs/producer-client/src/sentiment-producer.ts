@@ -25,6 +25,7 @@ import {
   CappedHashRing,
   DEFAULT_WAIT_TIMEOUT_MS,
   RedisSettings,
+  ReplicaWaitInterruptedError,
   ReplicaWaitResult,
   ReplicaWaiter,
   connectRedis,
@@ -486,7 +487,17 @@ export class SentimentProducer {
    * run, but a failover now could lose it, so it is not confirmed to the caller.
    */
   private async confirmReplicated(jobId: string): Promise<void> {
-    const result = await this.replicas.confirm();
+    const result = await this.replicas.confirm().catch((error: Error) => {
+      if (!(error instanceof ReplicaWaitInterruptedError)) throw error;
+      // The job is on the primary (the write was answered); whether a replica has it is unknown.
+      throw new NotReplicatedError(
+        jobId,
+        this.replicas.numReplicas,
+        0,
+        this.waitTimeoutMs,
+        this.retryAfterSeconds,
+      );
+    });
     if (result.outcome === 'timeout')
       throw new NotReplicatedError(
         jobId,

@@ -16,7 +16,13 @@ export {
   usesSentinels,
 } from './settings';
 export type { RedisSettings, SentinelAddress, WaitReplicas } from './settings';
-export { AUTO_MAX_LAG_SECONDS, AUTO_REFRESH_MS, ReplicaWaiter, replicaLags } from './replica-waiter';
+export {
+  AUTO_MAX_LAG_SECONDS,
+  AUTO_REFRESH_MS,
+  ReplicaWaitInterruptedError,
+  ReplicaWaiter,
+  replicaLags,
+} from './replica-waiter';
 export type {
   ReplicaWaitOutcome,
   ReplicaWaitResult,

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { ReplicaWaitResult, ReplicaWaiter, WaitClient, replicaLags } from './replica-waiter';
 
 interface Deferred<T> {
@@ -25,7 +26,7 @@ const INFO_ONE_REPLICA = [
 const INFO_NO_REPLICA = '# Replication\r\nrole:master\r\nconnected_slaves:0\r\n';
 
 /** A connection whose WAITs are answered by the test, one at a time, in the order they were sent. */
-class FakeConnection implements WaitClient {
+class FakeConnection extends EventEmitter implements WaitClient {
   readonly waits: { numreplicas: number; timeout: number; answer: Deferred<number> }[] = [];
   infoCalls = 0;
   info_ = INFO_ONE_REPLICA;
@@ -112,6 +113,24 @@ describe('ReplicaWaiter', () => {
     await flush();
     connection.waits[1].answer.resolve(0);
     expect(await second).toMatchObject({ outcome: 'timeout', wanted: 1, acked: 0 });
+  });
+
+  it('confirms nothing when the connection closed while its WAIT was out (ioredis sends it again)', async () => {
+    const connection = new FakeConnection();
+    const results: ReplicaWaitResult[] = [];
+    const waiter = new ReplicaWaiter(connection, { replicas: 1, onResult: (r) => results.push(r) });
+    const confirmed = waiter.confirm();
+    await flush();
+    connection.emit('close');
+    // The WAIT answered on the new connection covers none of the writes made on the old one.
+    connection.waits[0].answer.resolve(1);
+    await expect(confirmed).rejects.toThrow(/connection closed while the write was being confirmed/);
+    expect(results.map((result) => result.outcome)).toEqual(['error']);
+    // The next write, on the new connection, is confirmed as usual.
+    const next = waiter.confirm();
+    await flush();
+    connection.waits[1].answer.resolve(1);
+    expect(await next).toMatchObject({ outcome: 'acked' });
   });
 
   it('reports failures to onResult as errors', async () => {

@@ -17,10 +17,11 @@ export interface ReplicaWaitResult {
   seconds: number;
 }
 
-/** The commands the waiter sends: an ioredis connection has them. */
+/** The commands the waiter sends, and the connection's `close` event: an ioredis connection has them. */
 export interface WaitClient {
   wait(numreplicas: number, timeout: number): Promise<number>;
   info(section: 'replication'): Promise<string>;
+  on?(event: 'close', listener: () => void): unknown;
 }
 
 export interface ReplicaWaiterOptions {
@@ -36,6 +37,15 @@ export interface ReplicaWaiterOptions {
   /** Called with every result, failures included (metrics). */
   onResult?: (result: ReplicaWaitResult) => void;
   now?: () => number;
+}
+
+/** The connection closed between the write and WAIT's answer: the write may be on the primary only. */
+export class ReplicaWaitInterruptedError extends Error {
+  override readonly name = 'ReplicaWaitInterruptedError';
+
+  constructor() {
+    super('the Redis connection closed while the write was being confirmed: not confirmed');
+  }
 }
 
 /** How often `auto` re-reads INFO replication (one round trip per second per connection, whatever the load). */
@@ -89,6 +99,11 @@ export class ReplicaWaiter {
   private readAt: number | undefined;
   private lastAckAt: number | undefined;
   private readingInFlight: Promise<void> | undefined;
+  /**
+   * How often the connection closed. ioredis sends a command left unanswered by a closed connection again on
+   * the next one, where a WAIT covers none of the writes made before: such an answer confirms nothing.
+   */
+  private closes = 0;
 
   constructor(
     private readonly client: WaitClient,
@@ -97,6 +112,7 @@ export class ReplicaWaiter {
     this.replicas = options.replicas ?? DEFAULT_WAIT_REPLICAS;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
     this.now = options.now ?? (() => performance.now());
+    client.on?.('close', () => (this.closes += 1));
   }
 
   /** Replicas each WAIT asks for: `auto` waits for one. */
@@ -116,10 +132,12 @@ export class ReplicaWaiter {
       this.options.onResult?.(result);
       return result;
     };
+    const closes = this.closes;
     try {
       if (!(await this.expectsReplicas())) return finish('skipped', 0, 0);
       const wanted = this.numReplicas;
       const acked = await this.join();
+      if (this.closes !== closes) throw new ReplicaWaitInterruptedError();
       if (acked >= wanted) return finish('acked', wanted, acked);
       // The replica may be gone: `auto` looks again before the next write.
       this.readAt = undefined;
