@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import IORedis from 'ioredis';
-import { encodeAssignment, redisKeys } from '@reputation-monitor/contracts';
+import { encodeAssignment, redisKeys, type WorkerModelStatus } from '@reputation-monitor/contracts';
 import { AssignmentStore, ModelAdmin, openModelRegistry } from '@reputation-monitor/model-registry';
 import { Heartbeat } from './heartbeat';
 import { LoadedModel } from './loaded-model';
@@ -113,6 +113,14 @@ async function ownStatus(workerId: string) {
   return (await store.statuses()).find((status) => status.workerId === workerId);
 }
 
+/** Resolves once the worker reports `state` for `revision`. */
+function reported(workerId: string, state: WorkerModelStatus['state'], revision: number, what: string) {
+  return until(async () => {
+    const status = await ownStatus(workerId);
+    return status?.state === state && status.revision === revision ? status : undefined;
+  }, what);
+}
+
 it('never serves a version rolled back while it was loading, and reports loading meanwhile', async () => {
   const first = await admin.promote({ ...actor, version: 'alpha', force: true });
   const { manager, heartbeat, metrics, stop } = await startManager();
@@ -161,10 +169,7 @@ it('loads a shadow candidate whose inference thread died afresh when it is promo
   const { manager, heartbeat, stop } = await startManager();
   try {
     const shadowed = await admin.setCandidate({ ...actor, version: 'beta', mode: 'shadow', share: 1 });
-    await until(async () => {
-      const status = await ownStatus(heartbeat.workerId);
-      return status?.state === 'serving' && status.revision === shadowed.revision ? status : undefined;
-    }, 'the shadow candidate');
+    await reported(heartbeat.workerId, 'serving', shadowed.revision, 'the shadow candidate');
     const shadow = manager.route('job-shadow');
     shadow.release();
     shadow.releaseShadow();
@@ -177,10 +182,7 @@ it('loads a shadow candidate whose inference thread died afresh when it is promo
     await until(async () => (candidate.broken ? true : undefined), 'the candidate to count as broken');
 
     const promoted = await admin.promote({ ...actor, version: 'beta', force: true });
-    await until(async () => {
-      const status = await ownStatus(heartbeat.workerId);
-      return status?.state === 'serving' && status.revision === promoted.revision ? status : undefined;
-    }, 'the promotion');
+    await reported(heartbeat.workerId, 'serving', promoted.revision, 'the promotion');
     const route = manager.route('job-after');
     try {
       expect(route.answer.versionId).toBe('beta');
@@ -201,19 +203,17 @@ it('follows the assignment back when Redis lost its newest record, though the re
     (await store.current()) ?? (await admin.promote({ ...actor, version: 'alpha', force: true }));
   const { manager, heartbeat, stop } = await startManager();
   try {
-    const serving = async (revision: number) => {
-      const status = await ownStatus(heartbeat.workerId);
-      return status?.state === 'serving' && status.revision === revision ? status : undefined;
-    };
-    await until(() => serving(before.revision), 'the current assignment');
+    const serving = (revision: number, what: string) =>
+      reported(heartbeat.workerId, 'serving', revision, what);
+    await serving(before.revision, 'the current assignment');
     const other = before.production.id === 'alpha' ? 'beta' : 'alpha';
     const promoted = await admin.promote({ ...actor, version: other, force: true });
-    await until(() => serving(promoted.revision), 'the promotion');
+    await serving(promoted.revision, 'the promotion');
     expect(routedTo(manager)).toBe(other);
 
     // A failover to a replica that never got the promotion: the record is the one before it again.
     await redis.set(redisKeys.modelAssignment(prefix), encodeAssignment(before));
-    await until(() => serving(before.revision), 'the restored record');
+    await serving(before.revision, 'the restored record');
     expect(routedTo(manager)).toBe(before.production.id);
   } finally {
     await stop();
@@ -244,16 +244,10 @@ it('tries a failed revision again from the heartbeat once, however long the load
   });
   try {
     const promoted = await admin.promote({ ...actor, version: target, force: true });
-    await until(async () => {
-      const status = await ownStatus(heartbeat.workerId);
-      return status?.state === 'failed' && status.revision === promoted.revision ? status : undefined;
-    }, 'the failed load');
+    await reported(heartbeat.workerId, 'failed', promoted.revision, 'the failed load');
     // The backoff (30 s) is over.
     jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 31_000);
-    await until(async () => {
-      const status = await ownStatus(heartbeat.workerId);
-      return status?.state === 'serving' && status.revision === promoted.revision ? status : undefined;
-    }, 'the retried load');
+    await reported(heartbeat.workerId, 'serving', promoted.revision, 'the retried load');
     expect(routedTo(manager)).toBe(target);
     expect(attempts).toHaveLength(2);
   } finally {
@@ -273,10 +267,7 @@ it("loads a registry version named like MODEL_DIR's id, rather than take MODEL_D
     expect(fromModelDir.answer).toMatchObject({ versionId: 'static', versionLocation: undefined });
 
     const promoted = await admin.promote({ ...actor, version: 'static', force: true });
-    await until(async () => {
-      const status = await ownStatus(heartbeat.workerId);
-      return status?.state === 'serving' && status.revision === promoted.revision ? status : undefined;
-    }, 'the promotion');
+    await reported(heartbeat.workerId, 'serving', promoted.revision, 'the promotion');
     const route = manager.route('job-static-2');
     route.release();
     route.releaseShadow();
@@ -318,10 +309,7 @@ it('opens the lanes of a new production again from the heartbeat after its first
     const promoted = await admin.promote({ ...actor, version: target, force: true });
     await until(async () => (tries.length === 1 ? true : undefined), 'the first widening');
     // Serving on its one session meanwhile, and reported as serving: the lanes only add throughput.
-    await until(async () => {
-      const status = await ownStatus(heartbeat.workerId);
-      return status?.state === 'serving' && status.revision === promoted.revision ? status : undefined;
-    }, 'the switch');
+    await reported(heartbeat.workerId, 'serving', promoted.revision, 'the switch');
     expect(production()).toMatchObject({ versionId: target, narrow: true, lanes: 1 });
     // Heartbeats before the backoff (30 s) is over do not try again.
     await new Promise((resolve) => setTimeout(resolve, 400));
@@ -354,12 +342,8 @@ it('follows a restored record back after a record that switched production but f
     if (options.versionId === 'static') throw new Error('the candidate cannot be read');
     return load(options);
   });
-  const state = async (wanted: string, revision: number) => {
-    const status = await ownStatus(heartbeat.workerId);
-    return status?.state === wanted && status.revision === revision ? status : undefined;
-  };
   try {
-    await until(() => state('serving', before.revision), 'the current assignment');
+    await reported(heartbeat.workerId, 'serving', before.revision, 'the current assignment');
     await redis.del(redisKeys.modelServed(prefix));
     const other = await refOf(before.production.id === 'alpha' ? 'beta' : 'alpha');
     const candidate = await refOf('static');
@@ -369,14 +353,14 @@ it('follows a restored record back after a record that switched production but f
       candidate: { version: candidate, mode: 'shadow', share: 1 },
       change: { action: 'promote', actor: 'spec', reason: 'with a candidate', at: new Date().toISOString() },
     }));
-    await until(() => state('failed', failing.revision), 'the candidate to fail');
+    await reported(heartbeat.workerId, 'failed', failing.revision, 'the candidate to fail');
     expect(routedTo(manager)).toBe(other.id);
     // Production switched and serves, so a rollback may go back to it, although the record failed.
     expect((await store.servedVersions()).has(other)).toBe(true);
 
     // A failover loses that record: the one before it is back, and the worker follows it.
     await redis.set(redisKeys.modelAssignment(prefix), encodeAssignment(before));
-    await until(() => state('serving', before.revision), 'the restored record');
+    await reported(heartbeat.workerId, 'serving', before.revision, 'the restored record');
     expect(routedTo(manager)).toBe(before.production.id);
   } finally {
     spy.mockRestore();
@@ -396,10 +380,7 @@ it('keeps a production loaded for a record superseded by one that names it too, 
     // While it loads: a shadow beside it, a newer record with the same production.
     const shadowed = await admin.setCandidate({ ...actor, version: 'static', mode: 'shadow', share: 0.5 });
     held.release();
-    await until(async () => {
-      const status = await ownStatus(heartbeat.workerId);
-      return status?.state === 'serving' && status.revision === shadowed.revision ? status : undefined;
-    }, 'the shadow');
+    await reported(heartbeat.workerId, 'serving', shadowed.revision, 'the shadow');
     expect(routedTo(manager)).toBe(target);
     expect(held.loads.filter((id) => id === target)).toHaveLength(1);
   } finally {

@@ -11,9 +11,12 @@ export function httpMetrics(metrics: GatewayMetrics, knownPaths: ReadonlySet<str
     const started = performance.now();
     // The request's server span (when traced), for the duration's exemplar: 'finish' runs outside its context.
     const span = trace.getActiveSpan();
+    // The path as it arrived: middleware mounted under a path (the key check, body parsing under /v1) sees it
+    // without that prefix, and a refusal it answers leaves it so.
+    const path = request.path;
     response.once('finish', () => {
       const template = (request.route as { path?: string } | undefined)?.path;
-      const route = template ?? (knownPaths.has(request.path) ? request.path : 'unmatched');
+      const route = template ?? (knownPaths.has(path) ? path : 'unmatched');
       metrics.request(
         route,
         request.method,
