@@ -131,8 +131,11 @@ export interface WorkerModelStatus {
   /** The assignment revision the worker has applied (or is applying). */
   revision: number;
   state: 'serving' | 'loading' | 'failed';
-  /** Versions loaded and their roles. */
-  serving: Array<{ id: string; modelVersion: string; role: 'production' | 'candidate' }>;
+  /**
+   * Versions loaded and their roles; `location` is the registry's (as in the assignment), absent for MODEL_DIR
+   * served without one, which is no version of the registry whatever its id.
+   */
+  serving: Array<{ id: string; location?: string; modelVersion: string; role: 'production' | 'candidate' }>;
   /** Why the latest assignment could not be applied (the old versions keep serving). */
   error?: string;
   /** When the worker started serving `revision` (ISO 8601). */

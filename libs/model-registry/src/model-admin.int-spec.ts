@@ -280,7 +280,9 @@ describe('ModelAdmin.status and versions', () => {
     workerId,
     revision,
     state: 'serving',
-    serving: [{ id: 'v2', modelVersion: versionOf(graphBytes(2)), role: 'production' }],
+    serving: [
+      { id: 'v2', location: location('v2'), modelVersion: versionOf(graphBytes(2)), role: 'production' },
+    ],
     switchedAt,
     at: switchedAt,
   });
@@ -318,9 +320,26 @@ describe('ModelAdmin.status and versions', () => {
     // whose number the current one reuses) is not converged.
     await store.reportStatus({
       ...worker('w2', 2, new Date(changedAt + 2_250).toISOString()),
-      serving: [{ id: 'v1', modelVersion: versionOf(graphBytes(1)), role: 'production' }],
+      serving: [
+        { id: 'v1', location: location('v1'), modelVersion: versionOf(graphBytes(1)), role: 'production' },
+      ],
     });
     expect((await admin.status()).converged).toBe(false);
+    // Nor is one serving the same id from elsewhere: MODEL_DIR (no location), or another registry.
+    for (const elsewhere of [undefined, '/another/registry/v2']) {
+      await store.reportStatus({
+        ...worker('w2', 2, new Date(changedAt + 2_250).toISOString()),
+        serving: [
+          {
+            id: 'v2',
+            ...(elsewhere && { location: elsewhere }),
+            modelVersion: versionOf(graphBytes(2)),
+            role: 'production',
+          },
+        ],
+      });
+      expect((await admin.status()).converged).toBe(false);
+    }
   });
 
   it('lists the registry with the roles of production and candidate', async () => {

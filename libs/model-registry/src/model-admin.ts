@@ -31,7 +31,10 @@ const MAX_VERSION_LENGTH = 1_000;
 const STALE_HISTORY_ATTEMPTS = 5;
 
 /** The version a ref names is the same when both its id and its location are. */
-function sameVersion(a: ModelVersionRef | undefined, b: ModelVersionRef | undefined): boolean {
+function sameVersion(
+  a: (Pick<ModelVersionRef, 'id'> & Partial<ModelVersionRef>) | undefined,
+  b: ModelVersionRef | undefined,
+): boolean {
   return a !== undefined && b !== undefined && a.id === b.id && a.location === b.location;
 }
 
@@ -201,9 +204,8 @@ export class ModelAdmin {
         (worker) =>
           worker.revision === assignment.revision &&
           worker.state === 'serving' &&
-          serves(worker, 'production', assignment.production.id) &&
-          (assignment.candidate === undefined ||
-            serves(worker, 'candidate', assignment.candidate.version.id)),
+          serves(worker, 'production', assignment.production) &&
+          (assignment.candidate === undefined || serves(worker, 'candidate', assignment.candidate.version)),
       );
     let switchSeconds: number | null = null;
     if (converged) {
@@ -292,6 +294,11 @@ function change(
   return { action, actor, reason, at: new Date().toISOString(), ...(forced && { forced: true }) };
 }
 
-function serves(worker: WorkerModelStatus, role: 'production' | 'candidate', id: string): boolean {
-  return worker.serving.some((served) => served.role === role && served.id === id);
+/** Whether the worker reports serving `version` (its id and location: a version is both) in `role`. */
+function serves(
+  worker: WorkerModelStatus,
+  role: 'production' | 'candidate',
+  version: ModelVersionRef,
+): boolean {
+  return worker.serving.some((served) => served.role === role && sameVersion(served, version));
 }

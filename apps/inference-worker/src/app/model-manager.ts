@@ -536,18 +536,14 @@ export class ModelManager implements OnApplicationShutdown {
   private async reportStatus(state?: WorkerModelStatus['state'], revision?: number): Promise<void> {
     if (!this.config.followAssignment) return;
     const serving: WorkerModelStatus['serving'] = [];
-    if (this.production)
-      serving.push({
-        id: this.production.versionId,
-        modelVersion: this.production.info.version,
-        role: 'production',
-      });
-    if (this.candidate)
-      serving.push({
-        id: this.candidate.model.versionId,
-        modelVersion: this.candidate.model.info.version,
-        role: 'candidate',
-      });
+    const served = (model: LoadedModel, role: 'production' | 'candidate') => ({
+      id: model.versionId,
+      ...(model.versionLocation !== undefined && { location: model.versionLocation }),
+      modelVersion: model.info.version,
+      role,
+    });
+    if (this.production) serving.push(served(this.production, 'production'));
+    if (this.candidate) serving.push(served(this.candidate.model, 'candidate'));
     const applying = this.applyingRevision;
     const status: WorkerModelStatus = {
       workerId: this.heartbeat.workerId,
