@@ -109,6 +109,11 @@ async function until<T>(probe: () => Promise<T | undefined>, what: string, ms = 
   }
 }
 
+/** The assignment as earlier tests left it, or alpha promoted as the first. */
+async function currentAssignment() {
+  return (await store.current()) ?? (await admin.promote({ ...actor, version: 'alpha', force: true }));
+}
+
 async function ownStatus(workerId: string) {
   return (await store.statuses()).find((status) => status.workerId === workerId);
 }
@@ -199,8 +204,7 @@ it('loads a shadow candidate whose inference thread died afresh when it is promo
 }, 60_000);
 
 it('follows the assignment back when Redis lost its newest record, though the revision number goes down', async () => {
-  const before =
-    (await store.current()) ?? (await admin.promote({ ...actor, version: 'alpha', force: true }));
+  const before = await currentAssignment();
   const { manager, heartbeat, stop } = await startManager();
   try {
     const serving = (revision: number, what: string) =>
@@ -334,8 +338,7 @@ async function refOf(id: string) {
 }
 
 it('follows a restored record back after a record that switched production but failed on its candidate', async () => {
-  const before =
-    (await store.current()) ?? (await admin.promote({ ...actor, version: 'alpha', force: true }));
+  const before = await currentAssignment();
   const { manager, heartbeat, stop } = await startManager();
   const load = LoadedModel.load.bind(LoadedModel);
   const spy = jest.spyOn(LoadedModel, 'load').mockImplementation(async (options) => {
@@ -369,8 +372,7 @@ it('follows a restored record back after a record that switched production but f
 }, 60_000);
 
 it('keeps a production loaded for a record superseded by one that names it too, instead of loading it twice', async () => {
-  const before =
-    (await store.current()) ?? (await admin.promote({ ...actor, version: 'alpha', force: true }));
+  const before = await currentAssignment();
   const { manager, heartbeat, stop } = await startManager();
   const target = before.production.id === 'alpha' ? 'beta' : 'alpha';
   const held = holdLoadsOf(target);
