@@ -63,7 +63,8 @@ export class DriftStore {
 
   /**
    * The model assignment the workers follow, and the model version each registry id is served as (from
-   * the workers' status reports: the stream names versions, the assignment registry ids).
+   * the workers' status reports: the stream names versions, the assignment registry ids). MODEL_DIR, which a
+   * worker reports without a location, is no registry version whatever its id.
    */
   async readAssignment(): Promise<AssignmentView> {
     const [raw, statuses] = await Promise.all([
@@ -73,7 +74,11 @@ export class DriftStore {
     const servedAs: Record<string, string> = {};
     for (const status of statuses.map(decodeWorkerStatus)) {
       for (const served of status?.serving ?? [])
-        if (typeof served?.id === 'string' && typeof served.modelVersion === 'string')
+        if (
+          typeof served?.id === 'string' &&
+          typeof served.location === 'string' &&
+          typeof served.modelVersion === 'string'
+        )
           servedAs[served.id] = served.modelVersion;
     }
     if (raw === null) return { assignment: undefined, servedAs };
