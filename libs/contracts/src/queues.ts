@@ -58,7 +58,9 @@ export const redisKeys = {
    * full buffer evicts from the tenant holding the most.
    */
   examplesPendingOfTenant: (prefix: string, tenant: string | undefined) =>
-    `${prefix}:examples:pending-of:${tenant ?? '~'}`,
+    `${redisKeys.examplesPendingOfTenantPrefix(prefix)}${tenant ?? '~'}`,
+  /** What each tenant's pending-of key starts with: the buffer's scripts add the tenant (or `~`) themselves. */
+  examplesPendingOfTenantPrefix: (prefix: string) => `${prefix}:examples:pending-of:`,
   /** Set: the tenants (`~` for none) with a pending-of sorted set, so an export can drop them all. */
   examplesPendingTenants: (prefix: string) => `${prefix}:examples:pending-tenants`,
   /** Hash: the pending examples of one export batch, renamed away from `examplesPending` as a whole. */

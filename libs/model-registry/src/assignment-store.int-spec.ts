@@ -235,6 +235,23 @@ describe('AssignmentStore', () => {
     expect(await store.current()).toMatchObject({ revision: 2 });
     await expect(store.write(counted('cli:ops'))).resolves.toMatchObject({ revision: 3 });
   });
+
+  it('says a write is done, not refused, when its connection dies while the WAIT is out', async () => {
+    const writer = connect();
+    const waiting = new AssignmentStore(writer, prefix, { waitReplicas: 1, waitTimeoutMs: 1_500 });
+    const id = String(await writer.client('ID'));
+    const written = waiting.write(counted('cli:ops')).catch((error: unknown) => error);
+    // The WAIT blocks (this Redis has no replica) until its connection is killed.
+    await new Promise((done) => setTimeout(done, 200));
+    await redis.client('KILL', 'ID', id);
+    const refused = await written;
+    expect(refused).toBeInstanceOf(ModelAdminError);
+    expect(refused).toMatchObject({
+      kind: 'not_replicated',
+      message: expect.stringMatching(/revision 1 \(initialize\) is written.*its WAIT failed/),
+    });
+    expect(await store.current()).toMatchObject({ revision: 1 });
+  });
 });
 
 describe('AssignmentStore.watch', () => {

@@ -83,7 +83,6 @@ export class AssignmentStore {
   private readonly heartbeatKey: string;
   private readonly servedKey: string;
   private readonly replicas: ReplicaWaiter;
-  private readonly waitTimeoutMs: number | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -94,7 +93,6 @@ export class AssignmentStore {
       replicas: options.waitReplicas,
       timeoutMs: options.waitTimeoutMs,
     });
-    this.waitTimeoutMs = options.waitTimeoutMs;
     this.recordKey = redisKeys.modelAssignment(prefix);
     this.historyKey = redisKeys.modelAssignmentHistory(prefix);
     this.channel = redisKeys.modelAssignmentChanged(prefix);
@@ -304,10 +302,10 @@ export class AssignmentStore {
       );
     });
     if (result.outcome !== 'timeout') return;
-    const within = this.waitTimeoutMs === undefined ? '' : ` within ${this.waitTimeoutMs} ms`;
     throw new ModelAdminError(
       'not_replicated',
-      `${written}, but ${result.acked} of the ${result.wanted} replica(s) asked for acknowledged it${within}: ${advice}`,
+      `${written}, but ${result.acked} of the ${result.wanted} replica(s) asked for acknowledged it within ` +
+        `${this.replicas.timeoutMs} ms: ${advice}`,
     );
   }
 

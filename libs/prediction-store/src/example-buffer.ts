@@ -209,7 +209,7 @@ export class ExampleBuffer {
       this.options.maxPending ?? DEFAULT_EXAMPLE_MAX_PENDING,
     ];
     const { prefix } = this.options;
-    args.push(bucketPrefix(prefix));
+    args.push(redisKeys.examplesPendingOfTenantPrefix(prefix));
     for (const example of examples)
       args.push(pendingExampleField(example), example.label, encodeExample(example), example.at);
     return (await this.redis.eval(
@@ -237,7 +237,7 @@ export class ExampleBuffer {
       redisKeys.examplesPendingTenants(prefix),
       newBatchId,
       now - this.options.ttlSeconds * 1000,
-      bucketPrefix(prefix),
+      redisKeys.examplesPendingOfTenantPrefix(prefix),
     )) as string | null;
     if (!batchId) return undefined;
     const values = await this.redis.hvals(redisKeys.examplesExportBatch(prefix, batchId));
@@ -282,7 +282,7 @@ export class ExampleBuffer {
       redisKeys.examplesExportInProgress(prefix),
       redisKeys.examplesCounters(prefix),
       redisKeys.examplesExportBatch(prefix, ''),
-      bucketPrefix(prefix),
+      redisKeys.examplesPendingOfTenantPrefix(prefix),
       ...ids,
     )) as number;
   }
@@ -314,9 +314,4 @@ export class ExampleBuffer {
       number
     >;
   }
-}
-
-/** The tenants' time indexes are this plus the tenant (`~` for none). */
-function bucketPrefix(prefix: string): string {
-  return redisKeys.examplesPendingOfTenant(prefix, '');
 }

@@ -23,7 +23,6 @@ import {
 } from '@reputation-monitor/contracts';
 import {
   CappedHashRing,
-  DEFAULT_WAIT_TIMEOUT_MS,
   RedisSettings,
   ReplicaWaitInterruptedError,
   ReplicaWaitResult,
@@ -139,7 +138,6 @@ export class SentimentProducer {
   private readonly capacity: QueueCapacity;
   private readonly idClaims: CappedHashRing | undefined;
   private readonly replicas: ReplicaWaiter;
-  private readonly waitTimeoutMs: number;
   private readonly replicaWaitListeners: ((result: ReplicaWaitResult) => void)[] = [];
 
   constructor(private readonly options: SentimentProducerOptions) {
@@ -148,10 +146,9 @@ export class SentimentProducer {
     this.connection = connectRedis(settings, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     this.connection.on('error', () => undefined); // reported through failed commands and readiness checks
     // Every job is confirmed on replicas with WAIT on this connection, the one queue.add writes with.
-    this.waitTimeoutMs = settings.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
     this.replicas = new ReplicaWaiter(this.connection, {
       replicas: settings.waitReplicas,
-      timeoutMs: this.waitTimeoutMs,
+      timeoutMs: settings.waitTimeoutMs,
       onResult: (result) => this.replicaWaitListeners.forEach((listener) => listener(result)),
     });
     // After a reconnect (a failover) the primary may be another one, with other replicas.
@@ -494,7 +491,7 @@ export class SentimentProducer {
         jobId,
         this.replicas.numReplicas,
         0,
-        this.waitTimeoutMs,
+        this.replicas.timeoutMs,
         this.retryAfterSeconds,
       );
     });
@@ -503,7 +500,7 @@ export class SentimentProducer {
         jobId,
         result.wanted,
         result.acked,
-        this.waitTimeoutMs,
+        this.replicas.timeoutMs,
         this.retryAfterSeconds,
       );
   }

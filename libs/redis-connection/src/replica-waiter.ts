@@ -89,7 +89,8 @@ export class ReplicaWaiter {
   /** confirm() calls, and WAITs actually sent (their ratio is the coalescing). */
   readonly stats = { confirms: 0, waits: 0 };
   private readonly replicas: WaitReplicas;
-  private readonly timeoutMs: number;
+  /** How long each WAIT may take (`timeoutMs`, else DEFAULT_WAIT_TIMEOUT_MS). */
+  readonly timeoutMs: number;
   private readonly now: () => number;
   /** The WAIT on the wire. */
   private sent: Promise<number> | undefined;
