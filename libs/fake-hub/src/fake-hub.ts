@@ -115,6 +115,8 @@ export class FakeHub {
   cdnEndpoint = '';
   private readonly state = new HubState();
   private readonly failures: Failure[] = [];
+  /** Requests held back by `delayNext`, dropped on close. */
+  private readonly delayed = new Set<NodeJS.Timeout>();
   // Signs CDN URLs, so uploads and LFS downloads need the URL the Hub handed out, as with S3.
   private readonly signingKey = randomBytes(32);
   private readonly hub: Server = createServer((request, response) => this.receive('hub', request, response));
@@ -130,6 +132,8 @@ export class FakeHub {
   }
 
   async close(): Promise<void> {
+    for (const timer of this.delayed) clearTimeout(timer);
+    this.delayed.clear();
     for (const server of [this.hub, this.cdn]) {
       server.closeAllConnections();
       await new Promise((done) => server.close(done));
@@ -260,7 +264,11 @@ export class FakeHub {
         }) as unknown as typeof response.end;
       } else if (typeof failure.outcome === 'object') {
         const { delayMs } = failure.outcome;
-        setTimeout(() => this.route(server, request, response, url, caller, record), delayMs);
+        const timer = setTimeout(() => {
+          this.delayed.delete(timer);
+          this.route(server, request, response, url, caller, record);
+        }, delayMs);
+        this.delayed.add(timer);
         return;
       }
     }

@@ -12,6 +12,7 @@ export {
   isModelVariant,
   MANIFEST_FILE,
   ModelPullError,
+  PullCancelledError,
   pullModel,
   type ModelVariant,
   type PlannedFile,

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lockDirectory } from './materialize';
+import { PullCancelledError } from './pull';
 
 describe('the pull lock', () => {
   let root: string;
@@ -26,6 +27,25 @@ describe('the pull lock', () => {
     // Taken again at once, and released for real this time.
     const again = await lockDirectory(file, (line) => lines.push(line));
     await again();
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it("stops waiting for another process's pull when its own is called off", async () => {
+    const file = join(root, 'owner', 'name', 'commit.lock');
+    const lines: string[] = [];
+    const held = await lockDirectory(file, () => undefined);
+    const controller = new AbortController();
+
+    const waiting = lockDirectory(file, (line) => lines.push(line), undefined, controller.signal);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    controller.abort(new Error('a newer assignment'));
+
+    await expect(waiting).rejects.toThrow(PullCancelledError);
+    await expect(waiting).rejects.toThrow(/called off while waiting for .*commit: a newer assignment$/);
+    expect(lines).toEqual([
+      expect.stringMatching(/^another process is pulling into .*commit; waiting for it$/),
+    ]);
+    await held();
     expect(existsSync(file)).toBe(false);
   });
 });

@@ -7,7 +7,7 @@ import type { ModelVersionRef } from '@reputation-monitor/contracts';
 import { ModelRegistryError } from './hub-upload';
 import { parseModelLocation } from './model-location';
 import { CONFIG_FILE, GRAPHS_BY_VARIANT } from './model-version';
-import { digestOf, ModelPullError, pullModel, type PullModelResult } from './pull';
+import { digestOf, ModelPullError, PullCancelledError, pullModel, type PullModelResult } from './pull';
 
 const FULL_COMMIT = /^[0-9a-f]{40}$/;
 
@@ -15,6 +15,11 @@ export interface MaterializeOptions {
   cacheDir: string;
   variant: 'fp32' | 'int8';
   log?: (line: string) => void;
+  /**
+   * Calls a Hub pull off (PullCancelledError), also while it waits for another process's pull of the same
+   * version; what was downloaded stays for the next pull to resume.
+   */
+  signal?: AbortSignal;
 }
 
 export interface HubAccess {
@@ -55,6 +60,7 @@ export async function materializeVersion(
         endpoint: hub.endpoint,
         token: hub.token,
         output: new LineWriter(log),
+        signal: options.signal,
       });
     } catch (error) {
       if (error instanceof ModelPullError) {
@@ -67,7 +73,7 @@ export async function materializeVersion(
   };
   // Worker replicas share the cache volume and hear of a promotion at the same moment: one pulls, the others
   // wait for its lock and then find the version in place.
-  const release = await lockDirectory(`${outDir}.lock`, log);
+  const release = await lockDirectory(`${outDir}.lock`, log, STALE_PULL_LOCK_MS, options.signal);
   try {
     return await pullOnce(outDir, ref, pull, log);
   } finally {
@@ -155,6 +161,7 @@ export async function lockDirectory(
   file: string,
   log: (line: string) => void,
   staleMs = STALE_PULL_LOCK_MS,
+  signal?: AbortSignal,
 ): Promise<() => Promise<void>> {
   await mkdir(dirname(file), { recursive: true });
   const target = file.replace(/\.lock$/, '');
@@ -165,6 +172,10 @@ export async function lockDirectory(
   };
   let announced = false;
   for (;;) {
+    if (signal?.aborted) {
+      const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
+      throw new PullCancelledError(`the pull was called off while waiting for ${target}: ${reason}`);
+    }
     try {
       const release = await lock(target, {
         lockfilePath: file,

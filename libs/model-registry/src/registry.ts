@@ -2,6 +2,7 @@ import type { ModelVersionRef } from '@reputation-monitor/contracts';
 import { HubModelRegistry } from './hub-registry';
 import { ModelRegistryError } from './hub-upload';
 import { LocalModelRegistry } from './local-registry';
+import type { MaterializeOptions } from './materialize';
 import { parseModelLocation } from './model-location';
 import type { ModelVersionInfo } from './model-version';
 
@@ -22,12 +23,9 @@ export interface ModelRegistry {
   get(idOrBranch: string): Promise<ModelVersionInfo | undefined>;
   /**
    * A local model directory holding that version (Hub: pulled once into cacheDir/<owner>/<name>/<commit>,
-   * reused after; sha256-checked).
+   * reused after; sha256-checked). `signal` calls a pull off (PullCancelledError).
    */
-  materialize(
-    ref: ModelVersionRef,
-    options: { cacheDir: string; variant: 'fp32' | 'int8'; log?: (line: string) => void },
-  ): Promise<string>;
+  materialize(ref: ModelVersionRef, options: MaterializeOptions): Promise<string>;
 }
 
 /** The registry at `hf://models/<owner>/<name>` or a directory (see parseModelLocation). */

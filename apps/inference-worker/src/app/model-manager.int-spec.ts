@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import IORedis from 'ioredis';
 import { encodeAssignment, redisKeys, type WorkerModelStatus } from '@reputation-monitor/contracts';
-import { AssignmentStore, ModelAdmin, openModelRegistry } from '@reputation-monitor/model-registry';
+import { FakeHub } from '@reputation-monitor/fake-hub';
+import {
+  AssignmentStore,
+  ModelAdmin,
+  openModelRegistry,
+  uploadModelVersion,
+} from '@reputation-monitor/model-registry';
 import { Heartbeat } from './heartbeat';
 import { LoadedModel } from './loaded-model';
 import { ModelManager } from './model-manager';
@@ -119,11 +125,21 @@ async function ownStatus(workerId: string) {
 }
 
 /** Resolves once the worker reports `state` for `revision`. */
-function reported(workerId: string, state: WorkerModelStatus['state'], revision: number, what: string) {
-  return until(async () => {
-    const status = await ownStatus(workerId);
-    return status?.state === state && status.revision === revision ? status : undefined;
-  }, what);
+function reported(
+  workerId: string,
+  state: WorkerModelStatus['state'],
+  revision: number,
+  what: string,
+  ms?: number,
+) {
+  return until(
+    async () => {
+      const status = await ownStatus(workerId);
+      return status?.state === state && status.revision === revision ? status : undefined;
+    },
+    what,
+    ms,
+  );
 }
 
 it('never serves a version rolled back while it was loading, and reports loading meanwhile', async () => {
@@ -389,5 +405,80 @@ it('keeps a production loaded for a record superseded by one that names it too, 
     held.restore();
     await admin.clearCandidate(actor).catch(() => undefined);
     await stop();
+  }
+}, 60_000);
+
+const HUB_TOKEN = 'hf_ModelManagerSpecToken';
+
+/**
+ * beta uploaded to a fake Hub and promoted from there, once the worker serves what `before` names; resolves when the
+ * worker is downloading the promoted graph, whose download hangs (a big pull on a slow link, still going).
+ */
+async function promoteWithHangingDownload(hub: FakeHub, workerId: string, before: { revision: number }) {
+  await reported(workerId, 'serving', before.revision, 'the current assignment');
+  const repo = 'acme/sentiment';
+  const { commit } = await uploadModelVersion({
+    endpoint: hub.endpoint,
+    token: HUB_TOKEN,
+    repo,
+    branch: 'main',
+    dir: join(registry, 'beta'),
+    message: 'beta, on the Hub',
+  });
+  const hubAdmin = new ModelAdmin(
+    store,
+    openModelRegistry(`hf://models/${repo}`, { endpoint: hub.endpoint, token: HUB_TOKEN }),
+  );
+  const graphDownload = ({ server, method }: { server: string; method: string }) =>
+    server === 'cdn' && method === 'GET';
+  hub.delayNext(1, 120_000, { match: graphDownload });
+  const promoted = await hubAdmin.promote({ ...actor, version: commit, force: true });
+  await until(
+    async () => (hub.requests.some(graphDownload) ? true : undefined),
+    "the download of the promoted version's graph",
+  );
+  expect(await ownStatus(workerId)).toMatchObject({ state: 'loading', revision: promoted.revision });
+  return promoted;
+}
+
+it("calls a version's Hub download off when a rollback comes, instead of waiting for it", async () => {
+  const hub = await FakeHub.start();
+  const before = await currentAssignment();
+  const { manager, heartbeat, metrics, stop } = await startManager({
+    HF_ENDPOINT: hub.endpoint,
+    HF_TOKEN: HUB_TOKEN,
+  });
+  try {
+    await promoteWithHangingDownload(hub, heartbeat.workerId, before);
+
+    const rolledBack = await admin.rollback(actor);
+    expect(rolledBack.production).toEqual(before.production);
+    // Within seconds: not after the pull's 30 s stall timeout and a retry.
+    const status = await reported(heartbeat.workerId, 'serving', rolledBack.revision, 'the rollback', 10_000);
+    expect(routedTo(manager)).toBe(before.production.id);
+    // Given up for the newer record, not refused: no failure reported or counted.
+    expect(status.error).toBeUndefined();
+    const reloads = await metrics.registry.metrics();
+    expect(reloads).toMatch(/^sentiment_model_reloads_total{outcome="success"[^}]*} [1-9]/m);
+    expect(reloads).toMatch(/^sentiment_model_reloads_total{outcome="failed"[^}]*} 0$/m);
+  } finally {
+    await stop();
+    await hub.close();
+  }
+}, 60_000);
+
+it('stops without waiting for a Hub download in progress', async () => {
+  const hub = await FakeHub.start();
+  const before = await currentAssignment();
+  const { heartbeat, stop } = await startManager({ HF_ENDPOINT: hub.endpoint, HF_TOKEN: HUB_TOKEN });
+  try {
+    await promoteWithHangingDownload(hub, heartbeat.workerId, before);
+
+    const stopping = performance.now();
+    await stop();
+    expect(performance.now() - stopping).toBeLessThan(5_000); // not the pull's 30 s stall timeout
+  } finally {
+    await hub.close();
+    await admin.promote({ ...actor, version: before.production.id, force: true });
   }
 }, 60_000);

@@ -15,6 +15,7 @@ import {
   assignmentKey,
   openModelRegistry,
   parseModelLocation,
+  PullCancelledError,
 } from '@reputation-monitor/model-registry';
 import { Heartbeat } from './heartbeat';
 import { LoadedModel } from './loaded-model';
@@ -93,6 +94,8 @@ export class ModelManager implements OnApplicationShutdown {
   private lastError: string | undefined;
   private switchedAt: string | undefined;
   private applying: Promise<void> = Promise.resolve();
+  /** The version being fetched for a load, and how to call its pull off (a newer record no longer names it). */
+  private pulling: { ref: ModelVersionRef; controller: AbortController } | undefined;
   private watcher: { stop(): Promise<void> } | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private readonly subscribers: Redis[] = [];
@@ -186,6 +189,8 @@ export class ModelManager implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    // A stopping worker does not wait for a download (the next one resumes it).
+    this.pulling?.controller.abort(new Error('the worker is stopping'));
     clearInterval(this.statusTimer);
     await this.watcher?.stop().catch(() => undefined);
     for (const connection of this.subscribers) connection.disconnect();
@@ -208,6 +213,13 @@ export class ModelManager implements OnApplicationShutdown {
     if (!this.lastFollowed || !sameRecord(assignment, this.lastFollowed)) {
       this.followed += 1;
       this.lastFollowed = assignment;
+      // A rollback does not wait for the download of the version it rolls back from.
+      const pull = this.pulling;
+      if (pull && !namesVersion(assignment, pull.ref)) {
+        pull.controller.abort(
+          new Error(`assignment revision ${assignment.revision} no longer names ${pull.ref.id}`),
+        );
+      }
     }
     const sequence = this.followed;
     this.applying = this.applying
@@ -292,6 +304,13 @@ export class ModelManager implements OnApplicationShutdown {
     return this.stopped || this.followed > sequence;
   }
 
+  /** A load's error as this apply reports it: a pull called off for a newer record is no failure of this one. */
+  private givenUpFor(error: Error, assignment: ModelAssignment, sequence: number): Error {
+    return error instanceof PullCancelledError && this.superseded(sequence)
+      ? new SupersededError(assignment.revision)
+      : error;
+  }
+
   private async applyNow(assignment: ModelAssignment, started: number, sequence: number): Promise<void> {
     await this.reportStatus('loading', assignment.revision);
     const wanted = assignment.candidate;
@@ -324,7 +343,9 @@ export class ModelManager implements OnApplicationShutdown {
       if (!this.production?.isVersion(assignment.production)) {
         const next = candidateBecomesProduction
           ? current!.model
-          : await this.loadVersion(assignment.production, 'production', this.production !== undefined);
+          : await this.loadVersion(assignment.production, 'production', this.production !== undefined).catch(
+              (error: Error) => Promise.reject(this.givenUpFor(error, assignment, sequence)),
+            );
         const supersededMeanwhile = this.superseded(sequence);
         const latest = this.lastFollowed;
         if (
@@ -372,8 +393,9 @@ export class ModelManager implements OnApplicationShutdown {
             this.candidate = { model, mode: wanted.mode, share: wanted.share };
             this.logger.log(`${describe(model)} is the candidate (${wanted.mode}, share ${wanted.share})`);
           } catch (error) {
-            if (error instanceof SupersededError) throw error;
-            errors.push(`candidate ${wanted.version.id}: ${(error as Error).message}`);
+            const reason = this.givenUpFor(error as Error, assignment, sequence);
+            if (reason instanceof SupersededError) throw reason;
+            errors.push(`candidate ${wanted.version.id}: ${reason.message}`);
           }
         }
       }
@@ -445,11 +467,19 @@ export class ModelManager implements OnApplicationShutdown {
       location.repo ? `hf://models/${location.repo}` : dirname(location.dir ?? ref.location),
       this.config.hub,
     );
-    const dir = await registry.materialize(ref, {
-      cacheDir: this.config.modelCacheDir,
-      variant: this.config.modelVariant,
-      log: (line) => this.logger.log(line),
-    });
+    const pull = { ref, controller: new AbortController() };
+    this.pulling = pull;
+    let dir: string;
+    try {
+      dir = await registry.materialize(ref, {
+        cacheDir: this.config.modelCacheDir,
+        variant: this.config.modelVariant,
+        log: (line) => this.logger.log(line),
+        signal: pull.controller.signal,
+      });
+    } finally {
+      if (this.pulling === pull) this.pulling = undefined;
+    }
     this.logger.log(`loading ${role} ${ref.id} from ${dir}`);
     return this.loadDirectory(
       dir,
@@ -558,6 +588,14 @@ export class ModelManager implements OnApplicationShutdown {
       .reportStatus(status)
       .catch((error: Error) => this.logger.warn(`reporting the model status: ${error.message}`));
   }
+}
+
+/** Whether the record names `ref` (same id and location) as production or as candidate. */
+function namesVersion(assignment: ModelAssignment, ref: ModelVersionRef): boolean {
+  const same = (other: ModelVersionRef) => other.id === ref.id && other.location === ref.location;
+  return (
+    same(assignment.production) || (assignment.candidate !== undefined && same(assignment.candidate.version))
+  );
 }
 
 /** Whether two assignment records are the same one (not merely the same revision number). */

@@ -107,6 +107,8 @@ async function receive(job: DownloadJob, opened: OpenedResponse, offset: number)
       await rm(partialPath, { force: true });
       throw error;
     }
+    // Called off: the bytes received stay in partialPath for the next pull to resume.
+    job.hub.throwIfCancelled();
     throw cutOff(file, received, failureText(error, opened.signal));
   } finally {
     opened.done();

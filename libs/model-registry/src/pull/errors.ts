@@ -4,6 +4,15 @@ export class ModelPullError extends Error {
 }
 
 /**
+ * The pull was called off by its caller (its AbortSignal): not retried, and not a ModelPullError, so a caller
+ * that called it off can tell it from a failure. What was downloaded stays in the staging folder; the next pull
+ * of the same commit resumes from there.
+ */
+export class PullCancelledError extends Error {
+  override name = 'PullCancelledError';
+}
+
+/**
  * A failure another attempt may fix (5xx, a cut connection, a stall). Its message is the short reason
  * logged before retrying; `exhausted` gives the full message once the attempts run out.
  */

@@ -1,5 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { attemptsText, ModelPullError, TransientError, unreachableMessage } from './errors';
+import {
+  attemptsText,
+  ModelPullError,
+  PullCancelledError,
+  TransientError,
+  unreachableMessage,
+} from './errors';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 const MAX_REDIRECTS = 5;
@@ -27,6 +33,8 @@ export interface HubSettings {
   /** Pause before the second attempt; it doubles for each one after. */
   retryDelayMs: number;
   log: (line: string) => void;
+  /** Calls the pull off: requests in flight are aborted and nothing is retried (PullCancelledError). */
+  signal?: AbortSignal;
 }
 
 /** What a request is for, so a refusal can name the repo, revision or file. */
@@ -198,12 +206,20 @@ export class HubClient {
     return new URL(`${this.base}/${repo}/resolve/${commit}/${encodedPath}`);
   }
 
+  /** Throws PullCancelledError once the caller's signal has called the pull off. */
+  throwIfCancelled(): void {
+    const signal = this.settings.signal;
+    if (signal?.aborted) throw new PullCancelledError(`the pull was called off: ${messageOf(signal.reason)}`);
+  }
+
   /** Runs attempt until it succeeds, retrying TransientErrors with exponential backoff. */
   async retry<T>(attempt: () => Promise<T>): Promise<T> {
     for (let attemptNumber = 1; ; attemptNumber++) {
+      this.throwIfCancelled();
       try {
         return await attempt();
       } catch (error) {
+        this.throwIfCancelled();
         if (!(error instanceof TransientError)) throw error;
         if (attemptNumber >= this.settings.maxAttempts) throw error.exhausted(attemptNumber);
         const delayMs = this.settings.retryDelayMs * 2 ** (attemptNumber - 1);
@@ -211,7 +227,9 @@ export class HubClient {
           `${error.message}; retrying in ${delayMs / 1000} s ` +
             `(attempt ${attemptNumber + 1} of ${this.settings.maxAttempts})`,
         );
-        await sleep(delayMs);
+        await sleep(delayMs, undefined, { signal: this.settings.signal }).catch(() =>
+          this.throwIfCancelled(),
+        );
       }
     }
   }
@@ -221,12 +239,16 @@ export class HubClient {
    * ModelPullError for answers another attempt will not change, TransientError for the others.
    */
   async open(url: URL, target: RequestTarget, headers: Record<string, string> = {}): Promise<OpenedResponse> {
+    this.throwIfCancelled();
     const controller = new AbortController();
     const stall = new StallTimer(controller, this.settings.timeoutMs);
+    const signal = this.settings.signal
+      ? AbortSignal.any([controller.signal, this.settings.signal])
+      : controller.signal;
     try {
       let current = url;
       for (let redirects = 0; ; redirects++) {
-        const response = await this.fetchOnce(current, headers, controller.signal);
+        const response = await this.fetchOnce(current, headers, signal);
         if (REDIRECT_STATUSES.has(response.status)) {
           await response.body?.cancel();
           const location = response.headers.get('location');
@@ -245,7 +267,7 @@ export class HubClient {
         if (response.ok) {
           return {
             response,
-            signal: controller.signal,
+            signal,
             touch: () => stall.touch(),
             done: () => stall.done(),
           };
@@ -292,6 +314,7 @@ export class HubClient {
   }
 
   private networkFailure(url: URL, error: unknown, signal: AbortSignal): Error {
+    this.throwIfCancelled();
     const detail = `GET ${url.pathname}: ${failureText(error, signal)}`;
     const code = signal.aborted ? undefined : errorCode(error);
     if (code !== undefined && UNREACHABLE_CODES.has(code)) {

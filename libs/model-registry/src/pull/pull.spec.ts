@@ -5,6 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PullCancelledError } from './errors';
 import { DEFAULT_REPO, MANIFEST_FILE, pullModel, type PullModelOptions } from './pull';
 import { corruptedCopy, FakeHub, gitBlobOid, type FakeHubOptions } from './test/fake-hub';
 import { CapturedOutput } from './test/captured-output';
@@ -23,6 +24,11 @@ const PULLED_FILES = [
 ];
 
 const sha256 = (content: Buffer) => createHash('sha256').update(content).digest('hex');
+const sizeOf = (path: string) =>
+  stat(path).then(
+    (stats) => stats.size,
+    () => undefined,
+  );
 
 describe('pullModel', () => {
   let workDir: string;
@@ -135,6 +141,50 @@ describe('pullModel', () => {
     ]);
     expect(await pulledAsServed('onnx/model.onnx')).toBe(true);
     expect(output.text).toContain('(resumed at');
+  });
+
+  it('is called off mid-file by its signal, without retrying, and the next pull resumes from there', async () => {
+    const fake = await startHub();
+    fake.stallNext.add('onnx/model.onnx');
+    const controller = new AbortController();
+    const partialPath = join(stagingDir(), 'onnx/model.onnx.part');
+
+    const pulling = pull(fake, { signal: controller.signal });
+    const failed = expect(pulling).rejects.toThrow(
+      new PullCancelledError('the pull was called off: a newer assignment'),
+    );
+    // Half the graph has arrived and the transfer hangs, as a big download would still be going.
+    const half = repoFile('onnx/model.onnx').length >> 1;
+    for (let tries = 0; (await sizeOf(partialPath)) !== half; tries++) {
+      if (tries > 500) throw new Error('the download never started');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const cancelledAt = performance.now();
+    controller.abort(new Error('a newer assignment'));
+    await failed;
+
+    expect(performance.now() - cancelledAt).toBeLessThan(1_000); // not the 30 s stall timeout
+    expect(fake.requests.filter(({ server }) => server === 'cdn')).toHaveLength(1); // no retry
+    expect(existsSync(outDir)).toBe(false);
+    const partialBytes = await sizeOf(partialPath);
+    expect(partialBytes).toBe(half);
+
+    await pull(fake);
+
+    expect(fake.requests.filter(({ range }) => range !== undefined).map(({ range }) => range)).toEqual([
+      `bytes=${partialBytes}-`,
+      `bytes=${partialBytes}-`,
+    ]);
+    expect(await pulledAsServed('onnx/model.onnx')).toBe(true);
+  });
+
+  it('sends no request when its signal has already called it off', async () => {
+    const fake = await startHub();
+
+    await expect(pull(fake, { signal: AbortSignal.abort(new Error('stopping')) })).rejects.toThrow(
+      new PullCancelledError('the pull was called off: stopping'),
+    );
+    expect(fake.requests).toEqual([]);
   });
 
   it('retries 503 answers and a cut connection within one run', async () => {

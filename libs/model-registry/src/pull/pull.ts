@@ -47,6 +47,11 @@ export interface PullModelOptions {
   timeoutMs?: number;
   maxAttempts?: number;
   retryDelayMs?: number;
+  /**
+   * Calls the pull off (PullCancelledError): requests in flight are aborted, and what was downloaded stays in the
+   * staging folder for the next pull of the same commit to resume.
+   */
+  signal?: AbortSignal;
 }
 
 /** What .model-pull.json records in a pulled directory. */
@@ -113,6 +118,7 @@ export async function pullModel(options: PullModelOptions): Promise<PullModelRes
     maxAttempts: options.maxAttempts ?? 4,
     retryDelayMs: options.retryDelayMs ?? 1_000,
     log,
+    signal: options.signal,
   });
   log(`Pulling ${repo} (${variant}) at ${revision} from ${hub.endpoint}`);
   const commit = await hub.resolveCommit(repo, revision);
@@ -133,6 +139,7 @@ export async function pullModel(options: PullModelOptions): Promise<PullModelRes
   const stagingDir = join(dirname(outDir), `.${basename(outDir)}.pulling`);
   await prepareStaging(stagingDir, manifest);
   for (const file of manifest.files) {
+    hub.throwIfCancelled();
     const stagedPath = join(stagingDir, file.path);
     // Files get their own name only once verified, so one of the right size is done.
     if ((await sizeOf(stagedPath)) === file.size) continue;
@@ -148,6 +155,7 @@ export async function pullModel(options: PullModelOptions): Promise<PullModelRes
     });
     await rename(partialPath, stagedPath);
   }
+  hub.throwIfCancelled();
   await moveIntoPlace(stagingDir, outDir, existing !== undefined);
   log(`Model ready in ${outDir} (${repo} at ${commit}, ${variant})`);
   return { ...manifest, outDir, skipped: false };

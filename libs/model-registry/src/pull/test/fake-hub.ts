@@ -53,6 +53,8 @@ export class FakeHub {
   readonly requests: RecordedRequest[] = [];
   /** Paths whose next download stops halfway with a destroyed socket. */
   readonly cutNext = new Set<string>();
+  /** Paths whose next download sends its first half, then holds the connection open and sends nothing more. */
+  readonly stallNext = new Set<string>();
   /** Paths served with one byte changed (the listing keeps the true hashes). */
   readonly corrupted = new Set<string>();
   /** How many of the next Hub requests answer 503. */
@@ -198,6 +200,10 @@ export class FakeHub {
       'accept-ranges': 'bytes',
       ...(start > 0 ? { 'content-range': `bytes ${start}-${content.length - 1}/${content.length}` } : {}),
     });
+    if (this.stallNext.delete(file.path)) {
+      response.write(body.subarray(0, body.length >> 1));
+      return;
+    }
     if (!this.cutNext.delete(file.path)) {
       response.end(body);
       return;
