@@ -29,6 +29,15 @@ describe('--weight-type auto', () => {
     for (const flag of expected) expect(choice.reason).toContain(flag);
   });
 
+  it('quotes the speed measured with AMX where the CPU has it, and with VNNI elsewhere', () => {
+    const amx = chooseWeightType(
+      cpuFeaturesFrom(cpuinfo(`${AVX512_VNNI} amx_tile amx_int8`), '/proc/cpuinfo'),
+    );
+    expect(amx.reason).toContain('ran 3.0x (with AMX) as fast as uint8 weights');
+    const vnni = chooseWeightType(cpuFeaturesFrom(cpuinfo(AVX512_VNNI), '/proc/cpuinfo'));
+    expect(vnni.reason).toContain('ran 1.7-2.0x as fast as uint8 weights');
+  });
+
   it('keeps uint8 on AVX2 without VNNI, saying why', () => {
     const choice = chooseWeightType(cpuFeaturesFrom(cpuinfo(AVX2), '/proc/cpuinfo'));
     expect(choice).toEqual({

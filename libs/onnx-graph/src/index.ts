@@ -44,7 +44,7 @@ export {
   cpuFeaturesFrom,
   INT8_DOT_PRODUCT_FLAGS,
   isSlowWeightTypeFor,
-  MEASURED_INT8_SPEEDUP,
+  measuredInt8Speedup,
   parseCpuFlags,
   readCpuFeatures,
   type CpuFeatures,

@@ -22,7 +22,7 @@ import {
 import {
   CpuFeatures,
   GraphQuantization,
-  MEASURED_INT8_SPEEDUP,
+  measuredInt8Speedup,
   describeQuantization,
   isSlowWeightTypeFor,
   readCpuFeatures,
@@ -112,7 +112,7 @@ export function slowGraphWarning(
   if (!quantization?.slowForCpu) return undefined;
   return (
     `${modelPath} has ${quantization.weightType} weights, but this CPU has ${cpu.int8Flags.join(', ')}: ` +
-    `signed int8 weights ran ${MEASURED_INT8_SPEEDUP} as fast here (README, Benchmarks). Re-quantize it on this ` +
+    `signed int8 weights ran ${measuredInt8Speedup(cpu)} as fast here (README, Benchmarks). Re-quantize it on this ` +
     `kind of CPU: npm run model:quantize -- <model dir> (--weight-type auto picks int8 where VNNI is present)`
   );
 }
