@@ -324,6 +324,7 @@ describe('inference lanes', () => {
     onLanesChanged?: () => void,
     narrow = false,
     onBatch: (stats: BatchStats) => void = () => undefined,
+    quietElsewhere?: () => boolean,
   ) =>
     LoadedModel.load({
       dir: fp32Dir,
@@ -341,6 +342,7 @@ describe('inference lanes', () => {
       onLanesChanged,
       soloTrial: { delaysMs: [20, 20, 20], pays },
       narrow,
+      quietElsewhere,
     });
 
   /** A judge that finds the solo lane paying only once `quiet()` is called, and the lanes' change that follows. */
@@ -393,6 +395,29 @@ describe('inference lanes', () => {
       await waitForThreads(before + 2);
       expect([model.lanes, model.hasSoloLane, changed]).toEqual([2, false, false]);
       await expect(model.score(texts.slice(0, 3))).resolves.toHaveLength(3);
+    } finally {
+      await model.close();
+    }
+    await waitForThreads(before);
+  });
+
+  it('times a solo lane on trial only while the versions beside it have nothing to run either', async () => {
+    const before = threads();
+    let othersBusy = true;
+    const model = await loadOnTrial(
+      () => false,
+      undefined,
+      false,
+      undefined,
+      () => !othersBusy,
+    );
+    try {
+      // Ten times the trial's three 20 ms spells: no timing was counted, so its session is still open.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(threads() - before).toBe(4);
+      othersBusy = false;
+      await waitForThreads(before + 2);
+      expect([model.lanes, model.hasSoloLane]).toEqual([2, false]);
     } finally {
       await model.close();
     }

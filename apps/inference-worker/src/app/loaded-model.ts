@@ -76,6 +76,11 @@ export interface LoadOptions {
   onLanesChanged?: () => void;
   /** The solo lane's trial (solo-lane-trial.ts): its schedule and rule, shortened by tests. */
   soloTrial?: Pick<SoloTrialOptions, 'delaysMs' | 'pays'>;
+  /**
+   * Whether the other versions loaded beside this one (a shadow or canary pair) have nothing to run. A trial's
+   * timing holds every core for a few lone runs, so it waits for that too, not only for this model to be idle.
+   */
+  quietElsewhere?: () => boolean;
 }
 
 /** What the served graph is quantized with, and whether that is the slow kind for this CPU. */
@@ -127,7 +132,7 @@ interface Sessions {
 
 type SessionOptions = Pick<
   LoadOptions,
-  'allowSpinning' | 'soloLane' | 'niceness' | 'batch' | 'soloTrial' | 'onLanesChanged'
+  'allowSpinning' | 'soloLane' | 'niceness' | 'batch' | 'soloTrial' | 'onLanesChanged' | 'quietElsewhere'
 >;
 
 /** What a narrow model opens when it is widened. */
@@ -329,11 +334,14 @@ export class LoadedModel {
     const time = runTimer(this.tokenizer);
     this.soloTrial = new SoloLaneTrial(atLoad, {
       ...options.soloTrial,
-      // Back to back, fastest of each: the first runs after an idle spell pay for waking the cores.
-      check: () =>
-        this.batcher.runWhileIdle(() =>
-          timeLoneRuns(session, this.sessions.lanes[0], time, SOLO_CHECK_ROUNDS),
-        ),
+      // Back to back, fastest of each: the first runs after an idle spell pay for waking the cores. Not while
+      // another version computes beside this one (undefined: not counted, tried again).
+      check: async () =>
+        options.quietElsewhere?.() === false
+          ? undefined
+          : this.batcher.runWhileIdle(() =>
+              timeLoneRuns(session, this.sessions.lanes[0], time, SOLO_CHECK_ROUNDS),
+            ),
       onVerdict: (kept, fastest, error) => {
         this.soloTrial = undefined;
         if (this.gone) return; // closing: the session goes with the others

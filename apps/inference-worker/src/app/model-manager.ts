@@ -530,6 +530,7 @@ export class ModelManager implements OnApplicationShutdown {
       onBatchSplit: () => this.metrics.batchSplit(),
       onTokenized: (ms) => this.metrics.tokenized(ms),
       onLanesChanged: () => this.published(),
+      quietElsewhere: () => this.othersIdle(loaded.model),
     });
     loaded.model = model;
     const synthetic = model.synthetic ? ' (SYNTHETIC weights: predictions are meaningless)' : '';
@@ -537,6 +538,13 @@ export class ModelManager implements OnApplicationShutdown {
       `model ${describe(model)} loaded from ${dir}${synthetic} in ${Math.round(performance.now() - started)} ms`,
     );
     return model;
+  }
+
+  /** Whether every loaded version but `model` (production, candidate) has nothing to run. */
+  private othersIdle(model: LoadedModel | undefined): boolean {
+    return [this.production, this.candidate?.model].every(
+      (other) => other === undefined || other === model || !other.busy,
+    );
   }
 
   /** The model-info metric: every loaded version with its role. */
