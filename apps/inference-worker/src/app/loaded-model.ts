@@ -9,6 +9,7 @@ import {
   SentimentScores,
 } from '@reputation-monitor/contracts';
 import { availableParallelism } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   LaneLayout,
   ModelDirectory,
@@ -342,6 +343,8 @@ export class LoadedModel {
           : this.batcher.runWhileIdle(() =>
               timeLoneRuns(session, this.sessions.lanes[0], time, SOLO_CHECK_ROUNDS),
             ),
+      whenIdle: () =>
+        Promise.race([this.batcher.idle(), delay(SOLO_IDLE_WAIT_MS, undefined, { ref: false })]),
       onVerdict: (kept, fastest, error) => {
         this.soloTrial = undefined;
         if (this.gone) return; // closing: the session goes with the others
@@ -516,6 +519,8 @@ function calibrateLane(lane: SentimentModel, time: RunTimer, batch: BatchPolicy)
 const SOLO_JUDGING_ROUNDS = 8;
 /** Rounds of lone runs, back to back, in one timing (at load, the first `SOLO_CHECK_ROUNDS` of the judging). */
 const SOLO_CHECK_ROUNDS = 3;
+/** How long a trial's timing that found the model busy waits for its next idle moment before giving up. */
+const SOLO_IDLE_WAIT_MS = 1_000;
 
 /**
  * Whether `solo` serves as the solo lane: `on` or `off`; or, `auto`, where a lone run (one text of 16 tokens,

@@ -54,6 +54,26 @@ describe('SoloLaneTrial', () => {
     expect(checks()).toBe(21);
   });
 
+  it('times a model found busy again at its next idle moment, instead of polling on the schedule', async () => {
+    let checks = 0;
+    let idleNow: () => void = () => undefined;
+    const idle = new Promise<void>((resolve) => (idleNow = resolve));
+    let settle: (verdict: Verdict) => void = () => undefined;
+    const verdict = new Promise<Verdict>((resolve) => (settle = resolve));
+    new SoloLaneTrial(busyCore, {
+      delaysMs: [5, 60_000],
+      check: async () => (checks++ === 0 ? undefined : { soloMs: 25, laneMs: 37 }),
+      whenIdle: () => idle,
+      onVerdict: (kept, fastest, error) => settle({ kept, fastest, error }),
+    });
+    // Twenty of the schedule's first delays later it still waits for the idle moment.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(checks).toBe(1);
+    idleNow();
+    await expect(verdict).resolves.toEqual({ kept: true, fastest: { soloMs: 25, laneMs: 37 } });
+    expect(checks).toBe(2);
+  });
+
   it('closes it when a timing fails, with the error', async () => {
     const { verdict } = trial(busyCore, [{ soloMs: 36, laneMs: 36 }, new Error('session closed')]);
     const { kept, error } = await verdict;

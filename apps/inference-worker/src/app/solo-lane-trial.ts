@@ -21,6 +21,12 @@ export interface SoloTrialOptions {
   onVerdict: (kept: boolean, fastest: LoneRunTimes, error?: Error) => void;
   delaysMs?: readonly number[];
   pays?: (soloMs: number, laneMs: number) => boolean;
+  /**
+   * Resolves at the model's next idle moment (or gives up waiting): a timing that found the model busy is tried
+   * once more then, rather than a whole delay later. Under one-at-a-time traffic the model is idle only between
+   * requests, which a timer almost never hits, and the solo lane is what such traffic needs.
+   */
+  whenIdle?: () => Promise<void>;
 }
 
 /**
@@ -65,6 +71,10 @@ export class SoloLaneTrial {
     let times: LoneRunTimes | undefined;
     try {
       times = await this.options.check();
+      if (times === undefined && this.options.whenIdle && !this.ended) {
+        await this.options.whenIdle();
+        if (!this.ended) times = await this.options.check();
+      }
     } catch (error) {
       this.end(false, error instanceof Error ? error : new Error(String(error)));
       return;
