@@ -5,6 +5,7 @@ import {
   sumSeries,
   workerCounters,
   workerRunCost,
+  workerSoloLane,
 } from './prometheus';
 
 const exposition = (hits: number, misses: number, padded: number) => `
@@ -78,5 +79,17 @@ describe('workerRunCost', () => {
     expect(cost?.overheadMs).toBeCloseTo(8);
     expect(cost?.perTokenMs).toBeCloseTo(0.93);
     expect(workerRunCost(parsePrometheusText('sentiment_inference_run_seconds_per_token 0'))).toBeUndefined();
+  });
+});
+
+describe('workerSoloLane', () => {
+  it('says whether the served model has a solo lane, and nothing for a worker without the gauge', () => {
+    const lanes = (solo: string) =>
+      parsePrometheusText(
+        `sentiment_inference_lanes{name="base",version="fp32-1",solo_lane="${solo}",app="inference-worker"} 2`,
+      );
+    expect(workerSoloLane(lanes('true'))).toBe(true);
+    expect(workerSoloLane(lanes('false'))).toBe(false);
+    expect(workerSoloLane(parsePrometheusText('sentiment_inference_busy_seconds_total 1'))).toBeUndefined();
   });
 });

@@ -90,3 +90,13 @@ export function workerRunCost(
   if (!perToken || !overhead || !(perToken.value > 0)) return undefined;
   return { overheadMs: overhead.value * 1000, perTokenMs: perToken.value * 1000 };
 }
+
+/**
+ * Whether the served model had a solo lane when the samples were taken (`sentiment_inference_lanes`); undefined
+ * when the worker exports no lanes. A solo lane on trial is not one yet, and its lone runs go to a one-thread lane.
+ */
+export function workerSoloLane(samples: readonly Sample[]): boolean | undefined {
+  const lanes = samples.filter((sample) => sample.name === 'sentiment_inference_lanes');
+  if (lanes.length === 0) return undefined;
+  return lanes.some((sample) => sample.labels.solo_lane === 'true');
+}

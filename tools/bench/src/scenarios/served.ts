@@ -3,7 +3,7 @@ import { Agent, request } from 'node:http';
 import { collectedProfiles } from '../cpu-profile';
 import { drive, DriveOptions, Outcome, Send, statusCounts } from '../load-driver';
 import { ProcessMonitor } from '../process-metrics';
-import { counterDelta, WorkerCounters, workerCounters, workerRunCost } from '../prometheus';
+import { counterDelta, WorkerCounters, workerCounters, workerRunCost, workerSoloLane } from '../prometheus';
 import type { Measurement } from '../results';
 import type { Stack } from '../stack';
 import { paddingFromTotals, perSecond, summarize } from '../stats';
@@ -37,6 +37,7 @@ export async function measureServed<T>(
   const samples = await stack.workerSamples();
   const counters = counterDelta(before, workerCounters(samples));
   const runCost = workerRunCost(samples);
+  const soloLane = workerSoloLane(samples);
   const unexpected = outcomes.filter(
     (outcome) => outcome.status !== 200 && !(options.tolerateRefusals && outcome.status === 429),
   );
@@ -60,6 +61,8 @@ export async function measureServed<T>(
     meanBatchTexts: counters.batches > 0 ? counters.batchTexts / counters.batches : 0,
     // The worker's packing-policy cost model at the end (it calibrates at load and refits as it runs).
     ...(runCost && { runOverheadMs: runCost.overheadMs, runPerTokenMs: runCost.perTokenMs }),
+    // Lone runs go to a session with every core only once the worker keeps its solo lane (ADR 0009).
+    ...(soloLane !== undefined && { soloLaneAtEnd: soloLane ? 'on' : 'off' }),
   };
   // Where a request's time goes, by the job's own timings: waiting for a worker, then being computed.
   const queue = answered.filter((o) => o.queueMs !== undefined).map((o) => o.queueMs as number);
@@ -165,7 +168,8 @@ export function jobTimingsNote(served: Served): string {
   const extra = served.measurement.extra ?? {};
   return (
     `job p50: ${Number(extra.jobQueueMsP50).toFixed(0)} ms to a worker, ` +
-    `${Number(extra.jobProcessingMsP50).toFixed(0)} ms computing`
+    `${Number(extra.jobProcessingMsP50).toFixed(0)} ms computing` +
+    (extra.soloLaneAtEnd === undefined ? '' : `; solo lane ${extra.soloLaneAtEnd} at the end`)
   );
 }
 
