@@ -41,6 +41,7 @@ export {
 export {
   ModelAdmin,
   ModelAdminError,
+  sameVersion,
   type Actor,
   type ModelAdminErrorKind,
   type ModelAdminOptions,

@@ -7,7 +7,7 @@ import type { ModelVersionRef } from '@reputation-monitor/contracts';
 import { ModelRegistryError } from './hub-upload';
 import { parseModelLocation } from './model-location';
 import { CONFIG_FILE, GRAPHS_BY_VARIANT } from './model-version';
-import { digestOf, ModelPullError, PullCancelledError, pullModel, type PullModelResult } from './pull';
+import { digestOf, ModelPullError, pullModel, throwIfCancelled, type PullModelResult } from './pull';
 
 const FULL_COMMIT = /^[0-9a-f]{40}$/;
 
@@ -172,10 +172,7 @@ export async function lockDirectory(
   };
   let announced = false;
   for (;;) {
-    if (signal?.aborted) {
-      const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
-      throw new PullCancelledError(`the pull was called off while waiting for ${target}: ${reason}`);
-    }
+    throwIfCancelled(signal, `while waiting for ${target}`);
     try {
       const release = await lock(target, {
         lockfilePath: file,

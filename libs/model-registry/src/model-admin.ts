@@ -31,7 +31,7 @@ const MAX_VERSION_LENGTH = 1_000;
 const STALE_HISTORY_ATTEMPTS = 5;
 
 /** The version a ref names is the same when both its id and its location are. */
-function sameVersion(
+export function sameVersion(
   a: (Pick<ModelVersionRef, 'id'> & Partial<ModelVersionRef>) | undefined,
   b: ModelVersionRef | undefined,
 ): boolean {

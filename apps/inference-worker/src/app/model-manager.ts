@@ -16,6 +16,7 @@ import {
   openModelRegistry,
   parseModelLocation,
   PullCancelledError,
+  sameVersion,
 } from '@reputation-monitor/model-registry';
 import { Heartbeat } from './heartbeat';
 import { LoadedModel } from './loaded-model';
@@ -598,12 +599,9 @@ export class ModelManager implements OnApplicationShutdown {
   }
 }
 
-/** Whether the record names `ref` (same id and location) as production or as candidate. */
+/** Whether the record names `ref` as production or as candidate. */
 function namesVersion(assignment: ModelAssignment, ref: ModelVersionRef): boolean {
-  const same = (other: ModelVersionRef) => other.id === ref.id && other.location === ref.location;
-  return (
-    same(assignment.production) || (assignment.candidate !== undefined && same(assignment.candidate.version))
-  );
+  return sameVersion(assignment.production, ref) || sameVersion(assignment.candidate?.version, ref);
 }
 
 /** Whether two assignment records are the same one (not merely the same revision number). */

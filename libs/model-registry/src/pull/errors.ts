@@ -12,6 +12,13 @@ export class PullCancelledError extends Error {
   override name = 'PullCancelledError';
 }
 
+/** Throws PullCancelledError once `signal` has called the pull off; `doing` says where it was ("while …"). */
+export function throwIfCancelled(signal: AbortSignal | undefined, doing = ''): void {
+  if (!signal?.aborted) return;
+  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
+  throw new PullCancelledError(`the pull was called off${doing && ` ${doing}`}: ${reason}`);
+}
+
 /**
  * A failure another attempt may fix (5xx, a cut connection, a stall). Its message is the short reason
  * logged before retrying; `exhausted` gives the full message once the attempts run out.

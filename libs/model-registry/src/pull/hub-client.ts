@@ -1,11 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  attemptsText,
-  ModelPullError,
-  PullCancelledError,
-  TransientError,
-  unreachableMessage,
-} from './errors';
+import { attemptsText, ModelPullError, throwIfCancelled, TransientError, unreachableMessage } from './errors';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 const MAX_REDIRECTS = 5;
@@ -208,8 +202,7 @@ export class HubClient {
 
   /** Throws PullCancelledError once the caller's signal has called the pull off. */
   throwIfCancelled(): void {
-    const signal = this.settings.signal;
-    if (signal?.aborted) throw new PullCancelledError(`the pull was called off: ${messageOf(signal.reason)}`);
+    throwIfCancelled(this.settings.signal);
   }
 
   /** Runs attempt until it succeeds, retrying TransientErrors with exponential backoff. */

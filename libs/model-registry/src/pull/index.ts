@@ -1,5 +1,5 @@
 export { digestOf, type PlannedFile } from './download';
-export { ModelPullError, PullCancelledError } from './errors';
+export { ModelPullError, PullCancelledError, throwIfCancelled } from './errors';
 export { DEFAULT_ENDPOINT } from './hub-client';
 export {
   DEFAULT_REPO,
