@@ -178,6 +178,27 @@ describe('pullModel', () => {
     expect(await pulledAsServed('onnx/model.onnx')).toBe(true);
   });
 
+  it('is called off while it waits to retry, without waiting out the backoff', async () => {
+    const fake = await startHub();
+    fake.unavailableCount = 1;
+    const controller = new AbortController();
+
+    const pulling = pull(fake, { signal: controller.signal, retryDelayMs: 60_000 });
+    const failed = expect(pulling).rejects.toThrow(
+      new PullCancelledError('the pull was called off: stopping'),
+    );
+    for (let tries = 0; !output.text.includes('retrying in 60 s'); tries++) {
+      if (tries > 500) throw new Error('the pull never got to its retry');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const cancelledAt = performance.now();
+    controller.abort(new Error('stopping'));
+    await failed;
+
+    expect(performance.now() - cancelledAt).toBeLessThan(1_000);
+    expect(fake.requests).toHaveLength(1); // the 503, and no attempt after it
+  });
+
   it('sends no request when its signal has already called it off', async () => {
     const fake = await startHub();
 
