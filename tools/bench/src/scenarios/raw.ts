@@ -281,8 +281,19 @@ export async function runCostGrid(task: CostTask): Promise<Measurement[]> {
       const index = shapes.findIndex(([t, w]) => t === texts && w === width);
       return index < 0 ? undefined : fastest[index] / (texts * width);
     };
-    const single = perToken(1, task.widths[0]);
-    const mid = perToken(16, 32);
+    // Where the price per token is least and where it rises again: past a few hundred tokens a run's
+    // activations outgrow the core's caches (ADR 0008, round 12 addendum).
+    const perTokenCells = (
+      [
+        [1, task.widths[0]],
+        [16, 32],
+        [32, 32],
+        [32, 64],
+      ] as const
+    )
+      .map(([texts, width]) => ({ texts, width, ms: perToken(texts, width) }))
+      .filter((cell) => cell.ms !== undefined)
+      .map(({ texts, width, ms }) => `${ms?.toFixed(3)} at ${texts} x ${width}`);
     return [
       {
         id: `cost:${task.variant}`,
@@ -296,9 +307,7 @@ export async function runCostGrid(task: CostTask): Promise<Measurement[]> {
           `a run costs ${overheadMs.toFixed(1)} ms + ${perTokenMs.toFixed(3)} ms per padded token ` +
           `(= ${(overheadMs / perTokenMs).toFixed(1)} tokens of overhead; least relative squares over ${shapes.length} shapes, ` +
           `fastest of ${task.repeats}, worst cell ${(worst * 100).toFixed(0)} % off the line)` +
-          (single !== undefined && mid !== undefined
-            ? `; ms per padded token: ${single.toFixed(2)} at 1 x ${task.widths[0]}, ${mid.toFixed(2)} at 16 x 32`
-            : ''),
+          (perTokenCells.length > 0 ? `; ms per padded token: ${perTokenCells.join(', ')}` : ''),
         ...usage,
         extra: {
           overheadMs,
