@@ -66,7 +66,11 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
     variants: ['fp32'],
     what: 'single requests a pause apart (a quiet system) vs the batch of one a pause apart',
   },
-  { key: 'full-batch', variants: ['fp32', 'int8'], what: 'HTTP batch requests from concurrent clients' },
+  {
+    key: 'full-batch',
+    variants: ['fp32', 'int8'],
+    what: "HTTP batch requests from concurrent clients, then raw on the worker's lanes once more",
+  },
   { key: 'full-single', variants: ['fp32'], what: 'HTTP single requests from concurrent clients' },
   { key: 'producer-batch', variants: ['fp32'], what: 'producer client batches, no HTTP' },
   { key: 'producer-single', variants: ['fp32'], what: 'producer client single texts, no HTTP' },

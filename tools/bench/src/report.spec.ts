@@ -100,6 +100,23 @@ describe('evaluateChecks', () => {
     );
   });
 
+  it("takes the best raw reading on the worker's lanes for batch requests, the one after them included", () => {
+    const lanes = (id: string, rate: number) => row(id, rate, { scenario: 'raw' });
+    const ratio = (rows: Measurement[]) =>
+      evaluateChecks(rows).find((check) =>
+        check.name.startsWith(
+          "full path (batch requests) / raw on the worker's lanes and session options, int8",
+        ),
+      );
+    // A disturbed first reading (238) would put the ratio at 1.08; the second (280) holds it to 0.92.
+    const before = lanes('raw-b16-worker:int8', 238);
+    const served = row('full-batch:int8', 257);
+    expect(ratio([before, served])?.value).toBeCloseTo(257 / 238, 12);
+    const checked = ratio([before, served, lanes('raw-again-b16-worker:int8', 280)]);
+    expect(checked?.value).toBeCloseTo(257 / 280, 12);
+    expect(checked?.met).toBe(false);
+  });
+
   const measurements = [
     row('raw-b16:fp32', 58),
     row('raw-b32:fp32', 60),

@@ -54,10 +54,12 @@ export interface RawTask extends ModelTask {
    * worker's own runtime (SentimentModel): `lanes` as INFERENCE_LANES (0: auto).
    */
   workerSettings?: { lanes: number };
+  /** Only the worker's lanes, as a second reading after a served row (`raw-again-b16-worker:int8`, ...). */
+  again?: true;
 }
 
 export async function rawCeiling(task: RawTask): Promise<Measurement[]> {
-  const measurements = await sortedBatches(task, task.batchSizes);
+  const measurements = task.again ? [] : await sortedBatches(task, task.batchSizes);
   if (task.workerSettings) measurements.push(...(await laneBatches(task, task.workerSettings.lanes)));
   return measurements;
 }
@@ -85,10 +87,12 @@ async function laneBatches(task: RawTask, requestedLanes: number): Promise<Measu
       for (const lane of lanes)
         for (const batch of [batches[0], batches[batches.length - 1]]) await lane.run(batch);
       measurements.push({
-        id: `raw-b${size}-worker:${task.variant}`,
+        id: `raw${task.again ? '-again' : ''}-b${size}-worker:${task.variant}`,
         scenario: 'raw',
         variant: task.variant,
-        label: `raw ONNX Runtime, length-sorted batches of ${size}, the worker's lanes (${layoutName}, no spinning)`,
+        label:
+          `raw ONNX Runtime, length-sorted batches of ${size}, the worker's lanes (${layoutName}, no spinning)` +
+          (task.again ? ', again after the batch requests' : ''),
         ...(await timedBatches(
           batches,
           lanes.map((lane) => (batch) => lane.run(batch)),
