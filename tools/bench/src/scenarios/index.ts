@@ -2,10 +2,10 @@
 import { join } from 'node:path';
 import { runInChild } from '../in-process';
 import { workerLanes } from '../packing-bound';
-import { failed } from '../results';
 import { ScenarioContext, ScenarioRunner, slowTexts, throughputTexts } from './context';
 import { cache, fullBatch, fullSingle, idle, overload, sparse } from './full-path';
 import { producerBatch, producerSingle } from './producer';
+import { thenRawAgain } from './raw-again';
 import { shadow } from './shadow';
 import { tracing } from './tracing';
 
@@ -13,33 +13,6 @@ const model = (context: ScenarioContext) => ({
   modelDir: context.options.modelDir,
   threads: context.options.threads,
 });
-
-/**
- * `runner`'s rows, then the raw ceiling on the worker's lanes read once more (its first batch size). The batch
- * requests' ratio takes the best raw reading on the lanes, so one disturbed reading cannot make it: this VM's rows
- * swung by up to 30 % minutes apart, and one disturbed raw row once put the ratio at 1.08.
- */
-function thenRawAgain(runner: ScenarioRunner): ScenarioRunner {
-  return async (context, variant) => {
-    const rows = await runner(context, variant);
-    const size = context.options.rawBatchSizes[0];
-    try {
-      const again = await runInChild({
-        kind: 'raw',
-        ...model(context),
-        variant,
-        texts: throughputTexts(context),
-        batchSizes: [size],
-        workerSettings: { lanes: workerLanes(context.options.workerEnv) },
-        again: true,
-      });
-      return [...rows, ...again];
-    } catch (error) {
-      const id = `raw-again-b${size}-worker:${variant}`;
-      return [...rows, failed({ id, scenario: 'raw', variant, label: 'raw on the lanes, again' }, error)];
-    }
-  };
-}
 
 export const RUNNERS: Record<string, ScenarioRunner> = {
   raw: (context, variant) =>
