@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { runInChild } from '../in-process';
 import { workerLanes } from '../packing-bound';
+import type { Variant } from '../results';
 import { ScenarioContext, ScenarioRunner, slowTexts, throughputTexts } from './context';
 import { cache, fullBatch, fullSingle, idle, overload, sparse } from './full-path';
 import { producerBatch, producerSingle } from './producer';
@@ -14,16 +15,19 @@ const model = (context: ScenarioContext) => ({
   threads: context.options.threads,
 });
 
+/** The raw ceiling: length-sorted batches on one session and on the worker's lanes. */
+const rawTask = (context: ScenarioContext, variant: Variant) =>
+  ({
+    kind: 'raw',
+    ...model(context),
+    variant,
+    texts: throughputTexts(context),
+    batchSizes: context.options.rawBatchSizes,
+    workerSettings: { lanes: workerLanes(context.options.workerEnv) },
+  }) as const;
+
 export const RUNNERS: Record<string, ScenarioRunner> = {
-  raw: (context, variant) =>
-    runInChild({
-      kind: 'raw',
-      ...model(context),
-      variant,
-      texts: throughputTexts(context),
-      batchSizes: context.options.rawBatchSizes,
-      workerSettings: { lanes: workerLanes(context.options.workerEnv) },
-    }),
+  raw: (context, variant) => runInChild(rawTask(context, variant)),
   cost: (context, variant) =>
     runInChild({
       kind: 'cost',
@@ -65,7 +69,9 @@ export const RUNNERS: Record<string, ScenarioRunner> = {
     }),
   idle,
   sparse,
-  'full-batch': thenRawAgain(fullBatch),
+  'full-batch': thenRawAgain(fullBatch, (context, variant, size) =>
+    runInChild({ ...rawTask(context, variant), batchSizes: [size], again: true }),
+  ),
   'full-single': fullSingle,
   'producer-batch': producerBatch,
   'producer-single': producerSingle,
