@@ -1,11 +1,12 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SentimentTokenizer } from './sentiment-tokenizer';
 import { preprocessTweet } from './preprocess';
 
-// The real RoBERTa tokenizer files, read-only beside the repository.
+// The real RoBERTa tokenizer files and TweetEval's tweets, read-only beside the repository.
 const TOKENIZER_DIR = resolve(__dirname, '../../../../shared/data/roberta-tokenizer');
+const TWEETEVAL = resolve(__dirname, '../../../../shared/data/tweeteval');
 
 describe('SentimentTokenizer with the real RoBERTa files', () => {
   let tokenizer: SentimentTokenizer;
@@ -77,6 +78,119 @@ describe('SentimentTokenizer with the real RoBERTa files', () => {
     expect(tokenizer.decode(tokenizer.encode('Good night 😊').ids)).toBe('Good night 😊');
   });
 });
+
+describe('encoding piece by piece', () => {
+  let cached: SentimentTokenizer;
+  let whole: SentimentTokenizer;
+  beforeAll(async () => {
+    cached = await SentimentTokenizer.fromDirectory(TOKENIZER_DIR);
+    whole = await SentimentTokenizer.fromDirectory(TOKENIZER_DIR, { pieceCacheSize: 0 });
+  });
+
+  it('is on for the RoBERTa files and off when asked', () => {
+    expect(cached.cachesPieces).toBe(true);
+    expect(whole.cachesPieces).toBe(false);
+  });
+
+  it('encodes every TweetEval tweet as the library does on the whole text, twice over', async () => {
+    const files = [
+      'sentiment/test_text.txt',
+      'sentiment/val_text.txt',
+      'emotion/train_text.txt',
+      'emotion/test_text.txt',
+    ];
+    const tweets = (await Promise.all(files.map((file) => readFile(join(TWEETEVAL, file), 'utf8'))))
+      .flatMap((text) => text.split('\n'))
+      .filter((tweet) => tweet.length > 0);
+    expect(tweets.length).toBeGreaterThan(15_000);
+    const expected = tweets.map((tweet) => whole.encode(tweet));
+    // The second pass reads the pieces from the cache the first one filled.
+    for (const pass of [1, 2]) {
+      const differing = tweets.filter((tweet, i) => !sameEncoding(cached.encode(tweet), expected[i]));
+      expect({ pass, differing: differing.slice(0, 3) }).toEqual({ pass, differing: [] });
+    }
+  });
+
+  it.each([
+    ['an empty text', ''],
+    ['whitespace only', ' \t\n  '],
+    ['runs of spaces between words', 'a   b \n\n c  '],
+    ['contractions', "I'm sure they'll say it's what we'd've done"],
+    ['a heart that is not an added token', 'love u <3 <3'],
+    ['an added token inside a word', 'the<mask>sat and </s> then <pad>'],
+    ['a lone surrogate and control characters', 'bad \ud800 half \u0000\u0007 end'],
+    ['emoji, accents and other scripts', 'ça va 😊👍🏽 日本語 العربية ١٢٣'],
+    ['digits and punctuation', '12,345.67!!! ...??? #tag $5'],
+    ['a text past the token limit', 'word, '.repeat(600)],
+  ])('encodes %s as the library does', (_name, text) => {
+    expect(cached.encode(text)).toEqual(whole.encode(text));
+  });
+
+  it('gives the same ids when the cache is too small to keep a text', async () => {
+    const tiny = await SentimentTokenizer.fromDirectory(TOKENIZER_DIR, { pieceCacheSize: 2 });
+    const text = 'one two three four one two three four';
+    expect(tiny.encode(text)).toEqual(whole.encode(text));
+    expect(tiny.encode(text)).toEqual(whole.encode(text));
+  });
+
+  it('refuses a cache size that is not a whole number', async () => {
+    await expect(SentimentTokenizer.fromDirectory(TOKENIZER_DIR, { pieceCacheSize: -1 })).rejects.toThrow(
+      'pieceCacheSize must be a whole number, got -1',
+    );
+  });
+
+  describe('with a layout it does not know', () => {
+    let dir: string;
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'tokenizer-'));
+      await copyFile(join(TOKENIZER_DIR, 'tokenizer_config.json'), join(dir, 'tokenizer_config.json'));
+    });
+    afterEach(() => rm(dir, { recursive: true, force: true }));
+
+    const withTokenizerJson = async (change: (json: Record<string, unknown>) => void) => {
+      const json = JSON.parse(await readFile(join(TOKENIZER_DIR, 'tokenizer.json'), 'utf8'));
+      change(json);
+      await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(json));
+      return SentimentTokenizer.fromDirectory(dir);
+    };
+
+    it('sends texts through the library whole when a normalizer changes them', async () => {
+      const lowercasing = await withTokenizerJson((json) => {
+        json['normalizer'] = { type: 'Lowercase' };
+      });
+      expect(lowercasing.cachesPieces).toBe(false);
+      // Piece by piece would have skipped the normalizer and kept the capitals.
+      expect(lowercasing.encode('Hello WORLD').ids).toEqual(whole.encode('hello world').ids);
+      expect(lowercasing.encode('Hello WORLD').ids).not.toEqual(whole.encode('Hello WORLD').ids);
+    });
+
+    it('sends texts through the library whole when the pre-tokenizer adds a prefix space', async () => {
+      const prefixed = await withTokenizerJson((json) => {
+        (json['pre_tokenizer'] as Record<string, unknown>)['add_prefix_space'] = true;
+      });
+      expect(prefixed.cachesPieces).toBe(false);
+      expect(prefixed.encode('Hello world').ids).toEqual(whole.encode(' Hello world').ids);
+    });
+
+    it('sends texts through the library whole for another post-processor', async () => {
+      const templated = await withTokenizerJson((json) => {
+        json['post_processor'] = null;
+      });
+      expect(templated.cachesPieces).toBe(false);
+      // Without a post-processor the library adds no <s> and </s>.
+      expect(templated.encode('Hello world').ids).toEqual([31414, 232]);
+    });
+  });
+});
+
+function sameEncoding(
+  a: { ids: number[]; truncated: boolean },
+  b: { ids: number[]; truncated: boolean },
+): boolean {
+  return (
+    a.truncated === b.truncated && a.ids.length === b.ids.length && a.ids.every((id, i) => id === b.ids[i])
+  );
+}
 
 describe('loading errors', () => {
   let dir: string;

@@ -1,6 +1,7 @@
 /** Entry of the child process that runs one in-process scenario (see in-process.ts). */
 import type { ChildReply, InProcessTask } from './in-process';
 import { batchOfOne, rawCeiling, runCostGrid } from './scenarios/raw';
+import { tokenizerSideBySide } from './scenarios/tokenizer';
 
 async function run(task: InProcessTask) {
   switch (task.kind) {
@@ -8,6 +9,8 @@ async function run(task: InProcessTask) {
       return rawCeiling(task);
     case 'cost':
       return runCostGrid(task);
+    case 'tokenizer':
+      return tokenizerSideBySide(task);
     case 'batch-of-one':
       return [await batchOfOne(task)];
     case 'weights': {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Measurement } from './results';
 import type { PeerTask } from './scenarios/peer';
 import type { BatchOfOneTask, CostTask, RawTask } from './scenarios/raw';
+import type { TokenizerTask } from './scenarios/tokenizer';
 import type { WeightsTask } from './scenarios/weights';
 
 export type InProcessTask =
@@ -15,7 +16,8 @@ export type InProcessTask =
   | ({ kind: 'cost' } & CostTask)
   | ({ kind: 'batch-of-one' } & BatchOfOneTask)
   | ({ kind: 'peer' } & PeerTask)
-  | ({ kind: 'weights' } & WeightsTask);
+  | ({ kind: 'weights' } & WeightsTask)
+  | ({ kind: 'tokenizer' } & TokenizerTask);
 
 export type ChildReply = { ok: true; measurements: Measurement[] } | { ok: false; error: string };
 

@@ -54,6 +54,11 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
     variants: ['int8'],
     what: 'the int8 graph with int8 vs uint8 weights, batch by batch on the same texts',
   },
+  {
+    key: 'tokenizer',
+    variants: ['fp32'],
+    what: 'the tokenizer alone: the library on whole texts vs the piece cache (the same for both graphs)',
+  },
   { key: 'seed', variants: ['fp32', 'int8'], what: "the seed's way: one ONNX Runtime run per text" },
   {
     key: 'peer',

@@ -354,6 +354,14 @@ export function evaluateChecks(measurements: readonly Measurement[]): RatioCheck
   }
   checks.push(weightsCheck);
 
+  checks.push(
+    throughputRatio(
+      'tokenizer: piece cache / the library on whole texts (warm)',
+      find(measurements, 'tokenizer-pieces:fp32'),
+      find(measurements, 'tokenizer-whole:fp32'),
+    ),
+  );
+
   const cacheOff = find(measurements, 'cache-off:fp32');
   const cacheOn = find(measurements, 'cache-on:fp32');
   const cacheCheck = throughputRatio('duplicate workload: cache on / cache off', cacheOn, cacheOff);

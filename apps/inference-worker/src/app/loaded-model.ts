@@ -184,6 +184,11 @@ export class LoadedModel {
     const directory = await openModelDirectory(options.dir, options.variant);
     // The tokenizer first: it is cheap, and a session must not be left open when it fails.
     const tokenizer = await SentimentTokenizer.fromDirectory(options.dir, { maxTokens: options.maxTokens });
+    if (!tokenizer.cachesPieces) {
+      logger.log(
+        `${options.dir}: the tokenizer is not laid out like RoBERTa's; each text goes through it whole`,
+      );
+    }
     const version = options.version ?? `${options.variant}-${await fileDigest(directory.modelPath)}`;
     const cpu = options.cpu ?? readCpuFeatures();
     const quantization = await readServedQuantization(directory.modelPath, cpu);

@@ -48,6 +48,14 @@ export const RUNNERS: Record<string, ScenarioRunner> = {
       batchSize: Math.max(...context.options.rawBatchSizes),
       cacheDir: join(context.root, 'tmp/bench/int8-weights'),
     }),
+  // Every test tweet: the first pass is the one whose words are new to the caches.
+  tokenizer: (context) =>
+    runInChild({
+      kind: 'tokenizer',
+      modelDir: context.options.modelDir,
+      texts: context.tweets,
+      warmPasses: 5,
+    }),
   seed: (context, variant) =>
     runInChild({
       kind: 'batch-of-one',
