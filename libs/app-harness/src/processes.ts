@@ -49,10 +49,15 @@ export interface LaunchOptions {
   workspaceRoot: string;
   redisUrl: string;
   env: Record<string, string>;
+  /** Confine the process to these CPUs (a `taskset --cpu-list` list such as `0` or `0-1`; Linux). */
+  cpus?: string;
 }
 
 function launch(which: keyof typeof APP_ENTRY, options: LaunchOptions, port: number): AppProcess {
-  const child = spawn(process.execPath, [join(options.workspaceRoot, APP_ENTRY[which])], {
+  const node = [process.execPath, join(options.workspaceRoot, APP_ENTRY[which])];
+  // taskset execs node, so the child's pid is the app's.
+  const [command, ...args] = options.cpus ? ['taskset', '--cpu-list', options.cpus, ...node] : node;
+  const child = spawn(command, args, {
     env: { PATH: process.env.PATH, NO_COLOR: '1', REDIS_URL: options.redisUrl, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -12,6 +12,7 @@ import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import IORedis from 'ioredis';
 import { stopAll } from '@reputation-monitor/app-harness';
+import { CpuPinning, cpusOf, formatCpuList, pinProcess, planPinning } from './cpu-pinning';
 import { collectedProfiles, profileMarkdown } from './cpu-profile';
 import { describeMachine } from './machine';
 import { describeInt8Graph, ensureInt8, ensureModel, Int8Availability } from './model-files';
@@ -26,7 +27,7 @@ import { readTexts } from './workload';
 const ROOT = resolve(__dirname, '../../..');
 const TWEETS = resolve(ROOT, '../shared/data/tweeteval/sentiment/test_text.txt');
 /** Scenarios that need no built apps and no Redis. */
-const IN_PROCESS = new Set(['raw', 'cost', 'weights', 'seed', 'peer']);
+const IN_PROCESS = new Set(['raw', 'cost', 'weights', 'seed', 'peer', 'tokenizer']);
 
 const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
@@ -52,6 +53,43 @@ async function assertRedis(url: string): Promise<void> {
     throw new Error(
       `Redis does not answer at ${url} (${(error as Error).message}); start one or pass --redis-url`,
     );
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * `--model-cpus`: the benchmark itself (the load generator, and the gateway it starts) moves to the other CPUs,
+ * and so does Redis when it runs on this machine; what Redis was allowed before is put back afterwards.
+ */
+async function pinAroundModel(
+  pinning: CpuPinning,
+  redisUrl: string | undefined,
+): Promise<() => Promise<void>> {
+  await pinProcess(process.pid, pinning.rest);
+  log(
+    `--model-cpus: the worker and the model runs on CPU ${pinning.model}; the benchmark and the gateway on ${pinning.rest}`,
+  );
+  if (redisUrl === undefined) return async () => undefined;
+  const host = new URL(redisUrl).hostname;
+  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) {
+    log(`Redis at ${host} is not on this machine: left where it is`);
+    return async () => undefined;
+  }
+  const redis = new IORedis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    const pid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
+    const before = formatCpuList(cpusOf(pid));
+    await pinProcess(pid, pinning.rest);
+    log(`Redis (pid ${pid}) moved from CPU ${before} to ${pinning.rest} for the run`);
+    return () =>
+      pinProcess(pid, before).then(
+        () => log(`Redis (pid ${pid}) back on CPU ${before}`),
+        (error: Error) => log(`Redis (pid ${pid}) could not be put back on CPU ${before}: ${error.message}`),
+      );
+  } catch (error) {
+    log(`Redis left where it is: ${(error as Error).message.split('\n')[0]}`);
+    return async () => undefined;
   } finally {
     redis.disconnect();
   }
@@ -105,7 +143,7 @@ async function runRound(
   return measurements;
 }
 
-async function run(options: BenchOptions): Promise<BenchResults> {
+async function run(options: BenchOptions, pinning: CpuPinning | undefined): Promise<BenchResults> {
   ensureModel(ROOT, options.modelDir, log);
   const int8: Int8Availability | undefined = options.runs.some((r) => r.variant === 'int8')
     ? ensureInt8(ROOT, options.modelDir, log)
@@ -118,9 +156,10 @@ async function run(options: BenchOptions): Promise<BenchResults> {
     await assertRedis(options.redisUrl);
     if (options.build) buildApps();
   }
+  if (pinning) unpin = await pinAroundModel(pinning, needsStack ? options.redisUrl : undefined);
 
   const tweets = readTexts(TWEETS);
-  const context: ScenarioContext = { root: ROOT, options, tweets, log };
+  const context: ScenarioContext = { root: ROOT, options, tweets, log, pinning };
   const machine = describeMachine(ROOT);
   log(
     `CPU: ${machine.cpuModel}, ${machine.cores} cores; flags ${machine.cpuFlags?.join(' ') ?? 'unknown'}; ` +
@@ -136,6 +175,7 @@ async function run(options: BenchOptions): Promise<BenchResults> {
       runs: options.runs.map((r) => `${r.scenario}:${r.variant}`),
       tweets: TWEETS,
       ...(int8Graph && { int8Graph }),
+      ...(pinning && { pinning }),
     },
     measurements: [],
     checks: [],
@@ -167,10 +207,15 @@ async function run(options: BenchOptions): Promise<BenchResults> {
   return results;
 }
 
+/** Puts back what `--model-cpus` moved (Redis), at the end or on an interruption. */
+let unpin = async (): Promise<void> => undefined;
+
 async function main(): Promise<void> {
   let options: BenchOptions | 'help';
+  let pinning: CpuPinning | undefined;
   try {
     options = parseBenchArgs(process.argv.slice(2), { root: ROOT, now: new Date(), env: process.env });
+    if (options !== 'help' && options.modelCpus) pinning = planPinning(options.modelCpus, cpusOf());
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(`${error.message}\n\n${usage()}`);
@@ -182,13 +227,15 @@ async function main(): Promise<void> {
   }
   const stop = () => {
     log('interrupted: stopping the apps and removing their keys');
-    void stopActiveStacks().finally(() => process.exit(130));
+    void stopActiveStacks()
+      .then(() => unpin())
+      .finally(() => process.exit(130));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 
   const started = performance.now();
-  const results = await run(options);
+  const results = await run(options, pinning).finally(() => unpin());
   console.log(`\n${markdownReport(results)}`);
   log(`done in ${((performance.now() - started) / 60_000).toFixed(1)} min; results in ${options.out}`);
 }

@@ -94,6 +94,22 @@ describe('parseBenchArgs', () => {
   });
 });
 
+describe('--model-cpus', () => {
+  it('is off by default', () => {
+    expect(parse().modelCpus).toBeUndefined();
+  });
+
+  it('reads the list, and gives the model as many threads as it has CPUs unless --threads says otherwise', () => {
+    expect(parse('--model-cpus', '0')).toMatchObject({ modelCpus: [0], threads: 1 });
+    expect(parse('--model-cpus', '2-3,0')).toMatchObject({ modelCpus: [0, 2, 3], threads: 3 });
+    expect(parse('--model-cpus', '0-1', '--threads', '1')).toMatchObject({ modelCpus: [0, 1], threads: 1 });
+  });
+
+  it('refuses what is not a CPU list', () => {
+    expect(() => parse('--model-cpus', 'first')).toThrow(UsageError);
+  });
+});
+
 describe('--worker-env and --gateway-env', () => {
   it('read NAME=value pairs for the apps the benchmark starts', () => {
     expect(parse('--gateway-env', 'SYNC_TIMEOUT_MS=0,LOG_LEVEL=warn')).toMatchObject({

@@ -1,7 +1,9 @@
 /** Command line of `npm run bench`: sizes, the scenarios to run, where to write. Pure, so it is tested. */
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
+import { parseCpuList } from './cpu-pinning';
 import type { Variant } from './results';
+import { UsageError } from './usage-error';
 
 export const USAGE = `Usage: npm run bench -- [options]
 
@@ -14,7 +16,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --only LIST             comma-separated scenarios, groups or variants to run (union), e.g. raw,full or int8
   --variant fp32|int8|all which model variants (default all)
   --model-dir DIR         model directory (default models/synthetic-base, generated when missing)
-  --threads N             ONNX Runtime intra-op threads everywhere (default 2)
+  --threads N             ONNX Runtime intra-op threads everywhere (default 2; with --model-cpus, their count)
+  --model-cpus LIST       the model on CPUs of its own (Linux, taskset): the worker and the in-process model runs on
+                          LIST (e.g. 0 or 0-1), the benchmark's clients, the gateway and a local Redis on the rest
   --batch-size N          texts per batch request (default 64)   --batch-clients N (default 4)
   --single-clients N      concurrent single-request clients (default 32)
   --peer-batch-size N     texts per transformers.js batch call (default 32)
@@ -121,12 +125,14 @@ export interface BenchOptions {
   redisUrl: string;
   /** Where `--profile` writes CPU profiles (undefined: no profiling). */
   profileDir?: string;
+  /** `--model-cpus`: the CPUs for the worker and the model runs (absent: no pinning). */
+  modelCpus?: number[];
   /** `--worker-env` / `--gateway-env`: extra environment for the apps the benchmark starts. */
   workerEnv: Record<string, string>;
   gatewayEnv: Record<string, string>;
 }
 
-export class UsageError extends Error {}
+export { UsageError } from './usage-error';
 
 export function usage(): string {
   return (
@@ -208,6 +214,7 @@ export function parseBenchArgs(
     variant: { type: 'string', default: 'all' },
     'model-dir': { type: 'string', default: 'models/synthetic-base' },
     threads: { type: 'string' },
+    'model-cpus': { type: 'string' },
     'batch-size': { type: 'string' },
     'batch-clients': { type: 'string' },
     'single-clients': { type: 'string' },
@@ -235,6 +242,7 @@ export function parseBenchArgs(
   const out = values.out ?? `tmp/bench/results-${stamp}.json`;
   const absoluteOut = isAbsolute(out) ? out : resolve(context.root, out);
   const modelDir = values['model-dir'];
+  const modelCpus = values['model-cpus'] === undefined ? undefined : parseCpuList(values['model-cpus']);
   return {
     quick,
     modelDir: isAbsolute(modelDir) ? modelDir : resolve(context.root, modelDir),
@@ -243,7 +251,8 @@ export function parseBenchArgs(
     idleRequests: intOption('idle', values.idle, quick ? 15 : 60),
     sparseRequests: intOption('sparse', values.sparse, quick ? 5 : 20),
     sparseGapMs: intOption('sparse-gap-ms', values['sparse-gap-ms'], 1000, 1, 60_000),
-    threads: intOption('threads', values.threads, 2),
+    threads: intOption('threads', values.threads, modelCpus?.length ?? 2),
+    ...(modelCpus && { modelCpus }),
     rawBatchSizes: [16, 32],
     batchSize: intOption('batch-size', values['batch-size'], 64),
     batchClients: intOption('batch-clients', values['batch-clients'], 4),

@@ -1,4 +1,5 @@
 /** The results as Markdown: one table of measurements, one of ratios against the targets. Pure. */
+import type { CpuPinning } from './cpu-pinning';
 import { PROCESS_ROLES, ProcessRole } from './process-metrics';
 import type { BenchResults, Measurement, RatioCheck, Variant } from './results';
 
@@ -389,6 +390,7 @@ export function checksTable(checks: readonly RatioCheck[]): string {
 
 export function markdownReport(results: BenchResults): string {
   const { machine } = results;
+  const pinning = results.settings['pinning'] as CpuPinning | undefined;
   const header =
     `Machine: ${machine.cpuModel}, ${machine.cores} cores; Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}` +
     (machine.cpuFlags
@@ -398,6 +400,9 @@ export function markdownReport(results: BenchResults): string {
     `; load average ${machine.loadAverageAtStart.map((n) => n.toFixed(2)).join(' ')} at start` +
     (machine.loadAverageAtEnd
       ? `, ${machine.loadAverageAtEnd.map((n) => n.toFixed(2)).join(' ')} at end`
+      : '') +
+    (pinning
+      ? `; the model on CPU ${pinning.model}, the benchmark, the gateway and Redis on ${pinning.rest}`
       : '') +
     '.\nCPU is process CPU time over wall time in % of one core (200 % = both cores of a 2-core machine); ' +
     '"others" is what the rest of the machine used meanwhile (other processes, hypervisor steal).';

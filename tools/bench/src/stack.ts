@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import IORedis from 'ioredis';
 import { AppProcess, deletePrefix, startGateway, startWorker } from '@reputation-monitor/app-harness';
+import type { CpuPinning } from './cpu-pinning';
 import { CPU_PROFILE_HOOK, ProfileSummary, profileReady, readProfile } from './cpu-profile';
 import { parsePrometheusText, Sample, WorkerCounters, workerCounters } from './prometheus';
 import type { ProcessRole } from './process-metrics';
@@ -27,6 +28,8 @@ export interface StackOptions {
   workerEnv?: Record<string, string>;
   /** Start the gateway and the worker with the CPU profile hook, writing profiles here (`--profile`). */
   profileDir?: string;
+  /** `--model-cpus`: the worker on the model's CPUs, the gateway on the rest. */
+  pinning?: CpuPinning;
 }
 
 /** CPU profiles of the gateway's and the worker's main threads over a window (SIGUSR2, cpu-profile-hook.js). */
@@ -96,6 +99,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   try {
     const worker = await startWorker({
       ...launch,
+      cpus: options.pinning?.model,
       env: {
         QUEUE_PREFIX: prefix,
         MODEL_DIR: options.modelDir,
@@ -110,6 +114,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const gateway = options.gateway
       ? await startGateway({
           ...launch,
+          cpus: options.pinning?.rest,
           env: {
             QUEUE_PREFIX: prefix,
             SYNC_TIMEOUT_MS: '120000',

@@ -1,3 +1,4 @@
+import type { CpuPinning } from '../cpu-pinning';
 import type { BenchOptions } from '../options';
 import type { Measurement, Variant } from '../results';
 
@@ -7,6 +8,8 @@ export interface ScenarioContext {
   options: BenchOptions;
   /** Every TweetEval sentiment test tweet, in file order. */
   tweets: string[];
+  /** \`--model-cpus\`: where the model runs and where everything else does (absent: anywhere). */
+  pinning?: CpuPinning;
   log(message: string): void;
 }
 

@@ -34,6 +34,7 @@ export async function withStack<T>(
     gatewayEnv: { ...options.gatewayEnv, ...settings.gatewayEnv },
     workerEnv: { ...options.workerEnv, ...settings.workerEnv },
     profileDir: options.profileDir,
+    pinning: context.pinning,
   });
   context.log(`  stack up (prefix ${stack.prefix})`);
   try {
@@ -110,6 +111,7 @@ export async function idle(context: ScenarioContext, variant: Variant): Promise<
     modelDir: context.options.modelDir,
     variant,
     threads: context.options.threads,
+    cpus: context.pinning?.model,
     texts,
     scenario: 'idle',
   };
@@ -166,6 +168,7 @@ export async function sparse(context: ScenarioContext, variant: Variant): Promis
     modelDir: context.options.modelDir,
     variant,
     threads: context.options.threads,
+    cpus: context.pinning?.model,
     texts,
     scenario: 'sparse',
     spinning: false,

@@ -13,6 +13,7 @@ import { tracing } from './tracing';
 const model = (context: ScenarioContext) => ({
   modelDir: context.options.modelDir,
   threads: context.options.threads,
+  cpus: context.pinning?.model,
 });
 
 /** The raw ceiling: length-sorted batches on one session and on the worker's lanes. */
@@ -55,6 +56,7 @@ export const RUNNERS: Record<string, ScenarioRunner> = {
       modelDir: context.options.modelDir,
       texts: context.tweets,
       warmPasses: 5,
+      cpus: context.pinning?.model,
     }),
   seed: (context, variant) =>
     runInChild({
