@@ -122,6 +122,7 @@ describe('encoding piece by piece', () => {
     ['emoji, accents and other scripts', 'ça va 😊👍🏽 日本語 العربية ١٢٣'],
     ['digits and punctuation', '12,345.67!!! ...??? #tag $5'],
     ['a text past the token limit', 'word, '.repeat(600)],
+    ['a piece too long to keep', `so ${'a'.repeat(300)}h ${'9'.repeat(300)} good`],
   ])('encodes %s as the library does', (_name, text) => {
     expect(cached.encode(text)).toEqual(whole.encode(text));
   });

@@ -42,6 +42,8 @@ interface SpecialIds {
 }
 
 const DEFAULT_PIECE_CACHE_SIZE = 100_000;
+/** Longer pieces are encoded but not kept, so hostile texts cannot fill the cache with huge keys (the library's bound too). */
+const MAX_CACHED_PIECE_LENGTH = 256;
 
 /** The byte-level pre-tokenizer's split (GPT-2's pattern, as @huggingface/tokenizers applies it). */
 const BYTE_LEVEL_PIECE = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
@@ -134,7 +136,7 @@ export class SentimentTokenizer {
       let pieceIds = cache.get(piece);
       if (pieceIds === undefined) {
         pieceIds = this.tokenizer.encode(piece, { add_special_tokens: false }).ids;
-        cache.set(piece, pieceIds);
+        if (piece.length < MAX_CACHED_PIECE_LENGTH) cache.set(piece, pieceIds);
       }
       for (const id of pieceIds) ids.push(id);
     }

@@ -20,7 +20,7 @@ export type InProcessTask = (
   | ({ kind: 'weights' } & WeightsTask)
   | ({ kind: 'tokenizer' } & TokenizerTask)
 ) & {
-  /** \`--model-cpus\`: the CPUs the child is confined to (taskset list). */
+  /** `--model-cpus`: the CPUs the child is confined to (taskset list). */
   cpus?: string;
 };
 
@@ -29,7 +29,7 @@ export type ChildReply = { ok: true; measurements: Measurement[] } | { ok: false
 /** Runs one task in a child Node process (same tsx loader and tsconfig as this one) and returns its rows. */
 export function runInChild(task: InProcessTask): Promise<Measurement[]> {
   return new Promise((resolve, reject) => {
-    // Pinned, the child is \`taskset --cpu-list CPUS node <flags> child.ts\`: fork runs execPath with execArgv.
+    // Pinned, the child is `taskset --cpu-list CPUS node <flags> child.ts`: fork runs execPath with execArgv.
     const [execPath, execArgv] = task.cpus
       ? pinnedCommand(task.cpus, process.execPath, process.execArgv)
       : [process.execPath, process.execArgv];
