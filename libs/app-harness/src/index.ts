@@ -1,6 +1,7 @@
 export {
   APP_ENTRY,
   freePort,
+  pinnedCommand,
   spawnApp,
   startDriftMonitor,
   startGateway,

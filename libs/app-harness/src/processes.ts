@@ -53,10 +53,17 @@ export interface LaunchOptions {
   cpus?: string;
 }
 
+/** A command line that starts `command` confined to `cpus` (taskset execs it: the pid stays the process's). */
+export const pinnedCommand = (cpus: string, command: string, args: readonly string[]): [string, string[]] => [
+  'taskset',
+  ['--cpu-list', cpus, command, ...args],
+];
+
 function launch(which: keyof typeof APP_ENTRY, options: LaunchOptions, port: number): AppProcess {
-  const node = [process.execPath, join(options.workspaceRoot, APP_ENTRY[which])];
-  // taskset execs node, so the child's pid is the app's.
-  const [command, ...args] = options.cpus ? ['taskset', '--cpu-list', options.cpus, ...node] : node;
+  const entry = join(options.workspaceRoot, APP_ENTRY[which]);
+  const [command, args] = options.cpus
+    ? pinnedCommand(options.cpus, process.execPath, [entry])
+    : [process.execPath, [entry]];
   const child = spawn(command, args, {
     env: { PATH: process.env.PATH, NO_COLOR: '1', REDIS_URL: options.redisUrl, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -115,7 +115,7 @@ export class SentimentTokenizer {
     const input = this.preprocess ? preprocessTweet(text) : text;
     const ids =
       this.pieceIds && !this.holdsAddedToken(input)
-        ? this.encodePieces(input)
+        ? this.encodePieces(input, this.pieceIds)
         : this.tokenizer.encode(input).ids;
     if (ids.length <= this.maxTokens) return { ids, truncated: false };
     // The library has no truncation: cut the middle and keep </s> as the last id.
@@ -129,8 +129,7 @@ export class SentimentTokenizer {
   }
 
   /** <s>, each piece's ids, </s>: what RobertaProcessing makes of the pre-tokens' BPE. */
-  private encodePieces(text: string): number[] {
-    const cache = this.pieceIds as LRUCache<string, readonly number[]>;
+  private encodePieces(text: string, cache: LRUCache<string, readonly number[]>): number[] {
     const ids = [this.special.bos];
     for (const [piece] of text.matchAll(BYTE_LEVEL_PIECE)) {
       let pieceIds = cache.get(piece);

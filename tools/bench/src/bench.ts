@@ -21,7 +21,7 @@ import { evaluateChecks, formatNumber, markdownReport } from './report';
 import { BenchResults, failed, Measurement, skipped } from './results';
 import { medianChecks, medianMeasurements } from './rounds';
 import { RUNNERS, ScenarioContext } from './scenarios';
-import { stopActiveStacks } from './stack';
+import { redisPid, stopActiveStacks } from './stack';
 import { readTexts } from './workload';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -78,7 +78,8 @@ async function pinAroundModel(
   }
   const redis = new IORedis(redisUrl, { maxRetriesPerRequest: 1 });
   try {
-    const pid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
+    const pid = await redisPid(redis);
+    if (pid === undefined) throw new Error('it did not tell its process id');
     const before = formatCpuList(cpusOf(pid));
     await pinProcess(pid, pinning.rest);
     log(`Redis (pid ${pid}) moved from CPU ${before} to ${pinning.rest} for the run`);

@@ -2,7 +2,8 @@ import { fork, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpusOf, formatCpuList, parseCpuList, pinnedCommand, pinProcess, planPinning } from './cpu-pinning';
+import { pinnedCommand } from '@reputation-monitor/app-harness';
+import { cpusOf, formatCpuList, parseCpuList, pinProcess, planPinning } from './cpu-pinning';
 import { UsageError } from './usage-error';
 
 describe('parseCpuList', () => {

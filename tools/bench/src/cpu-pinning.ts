@@ -72,9 +72,3 @@ export async function pinProcess(pid: number, cpus: string): Promise<void> {
   if (formatCpuList(now) !== formatCpuList(parseCpuList(cpus)))
     throw new Error(`taskset left pid ${pid} on CPU ${formatCpuList(now)}, not ${cpus}`);
 }
-
-/** A command line that starts `command` confined to `cpus` (taskset execs it: the pid stays the process's). */
-export const pinnedCommand = (cpus: string, command: string, args: readonly string[]): [string, string[]] => [
-  'taskset',
-  ['--cpu-list', cpus, command, ...args],
-];

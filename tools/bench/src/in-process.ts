@@ -5,7 +5,7 @@
  */
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
-import { pinnedCommand } from './cpu-pinning';
+import { pinnedCommand } from '@reputation-monitor/app-harness';
 import type { Measurement } from './results';
 import type { PeerTask } from './scenarios/peer';
 import type { BatchOfOneTask, CostTask, RawTask } from './scenarios/raw';

@@ -62,7 +62,7 @@ export async function stopActiveStacks(): Promise<void> {
 }
 
 /** The Redis server's own pid (for its CPU share), when Redis runs on this machine. */
-async function redisPid(redis: IORedis): Promise<number | undefined> {
+export async function redisPid(redis: IORedis): Promise<number | undefined> {
   try {
     const info = await redis.info('server');
     const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);

@@ -8,7 +8,7 @@ export interface ScenarioContext {
   options: BenchOptions;
   /** Every TweetEval sentiment test tweet, in file order. */
   tweets: string[];
-  /** \`--model-cpus\`: where the model runs and where everything else does (absent: anywhere). */
+  /** `--model-cpus`: where the model runs and where everything else does (absent: anywhere). */
   pinning?: CpuPinning;
   log(message: string): void;
 }
